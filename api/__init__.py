@@ -1,0 +1,1 @@
+"""HTTP API, web board and the `goldsplit` command line."""

@@ -1,0 +1,43 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.idempotency import IdempotencyMiddleware
+from api.routers import allocations, members, opportunities, policies, system
+from api.services import Services
+from api.settings import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the HTTP API; tests pass their own settings or services."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    owned = services is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.services is None:
+            app.state.services = Services.build(settings)
+        if settings.in_process_projections:
+            app.state.services.runner.start(settings.projection_poll_seconds)
+        yield
+        if owned:
+            app.state.services.close()
+        else:
+            app.state.services.runner.stop()
+
+    app = FastAPI(title="goldsplit", version="0.1.0", lifespan=lifespan,
+                  description="An event-sourced collaboration and incentive ledger for B2B "
+                              "selling teams.")
+    app.state.services = services
+    errors.install(app)
+    app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency,
+                       secret=settings.secret)
+    for module in (members, opportunities, allocations, policies, system):
+        app.include_router(module.router)
+    return app

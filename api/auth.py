@@ -1,0 +1,64 @@
+"""Signed bearer tokens: `gs1.<payload>.<signature>`, HMAC-SHA256 over the payload with GOLDSPLIT_SECRET.
+
+The payload is base64url JSON `{"sub": member id, "role": role, "iat": issued, "exp": expires}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+from domain.application import Actor
+
+ROLES = ("member", "lead", "finance", "auditor", "admin")
+PREFIX = "gs1"
+
+
+class InvalidToken(Exception):
+    """The bearer token is missing, malformed, forged or expired."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+
+def issue_token(secret: str, member_id: str, role: str, ttl_seconds: int,
+                now: float | None = None) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not member_id:
+        raise ValueError("member id must not be empty")
+    issued = int(now if now is not None else time.time())
+    claims = {"sub": member_id, "role": role, "iat": issued, "exp": issued + ttl_seconds}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{PREFIX}.{payload}.{_sign(secret, payload)}"
+
+
+def verify_token(secret: str, token: str, now: float | None = None) -> Actor:
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise InvalidToken("the token is malformed")
+    _, payload, signature = parts
+    if not hmac.compare_digest(_sign(secret, payload), signature):
+        raise InvalidToken("the token signature is not valid")
+    try:
+        claims = json.loads(_unb64(payload))
+        member_id, role, expires = str(claims["sub"]), str(claims["role"]), int(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidToken("the token payload is malformed") from None
+    if role not in ROLES:
+        raise InvalidToken(f"the token carries an unknown role {role!r}")
+    if expires <= (now if now is not None else time.time()):
+        raise InvalidToken("the token has expired")
+    return Actor(member_id=member_id, role=role)

@@ -1,0 +1,67 @@
+"""Request dependencies as Annotated aliases: the services, the actor, role checks, read waits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from api.auth import InvalidToken, verify_token
+from api.errors import Refused
+from api.services import Services
+from domain.application import Actor
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_actor(request: Request, services: ServicesDep) -> Actor:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused(401, "a bearer token is required (Authorization: Bearer <token>)",
+                      headers=challenge)
+    try:
+        return verify_token(services.settings.secret, token.strip())
+    except InvalidToken as exc:
+        raise Refused(401, str(exc), headers=challenge) from None
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def allow(*roles: str):
+    """A dependency that lets only the given token roles through."""
+
+    def check(actor: ActorDep) -> Actor:
+        if actor.role not in roles:
+            raise Refused(403, f"the {actor.role} role may not do this; allowed: {', '.join(roles)}")
+        return actor
+
+    return Depends(check)
+
+
+Writer = Annotated[Actor, allow("member", "lead", "admin")]
+Lead = Annotated[Actor, allow("lead", "admin")]
+Finance = Annotated[Actor, allow("finance", "admin")]
+Admin = Annotated[Actor, allow("admin")]
+READ_ALL = ("lead", "finance", "auditor", "admin")
+
+After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log position")]
+
+
+def wait_for(services: Services, after: int | None) -> None:
+    """Read-your-writes: block until the read models have processed log position `after`."""
+    if after is None:
+        return
+    head = services.app.recorder.max_notification_id() or 0
+    if after > head:
+        raise Refused(422, f"after: position {after} is beyond the head of the log ({head})",
+                      field="after")
+    if not services.runner.wait_for(after, timeout=services.settings.read_wait_seconds):
+        raise Refused(503, f"the read models have not reached position {after} yet; retry",
+                      headers={"Retry-After": "1"})

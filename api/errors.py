@@ -1,0 +1,92 @@
+"""RFC 9457 problem details, and the one table from domain exception to HTTP status.
+
+Every refusal answers `application/problem+json` with `type`, `title`, `status`, `detail` and, where
+an input is at fault, `errors: [{field, message}]`. Anything unexpected is logged and answered 500
+without internals; a 500 on any input is a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from domain import exceptions as d
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: tuple[tuple[type[d.DomainError], int], ...] = (
+    (d.InvalidInput, 422),
+    (d.NotFound, 404),
+    (d.NotAllowed, 403),
+    (d.Conflict, 409),
+)
+
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+          405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+          415: "Unsupported media type", 422: "Invalid input", 500: "Internal server error",
+          503: "Service unavailable"}
+
+
+def problem(status: int, detail: str, *, type_: str = "about:blank",
+            errors: list[dict] | None = None, headers: dict | None = None) -> JSONResponse:
+    body: dict = {"type": type_, "title": TITLES.get(status, "Error"), "status": status,
+                  "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+class Refused(Exception):
+    """An HTTP-level refusal raised by the API itself (auth, read waits)."""
+
+    def __init__(self, status: int, detail: str, field: str | None = None,
+                 headers: dict | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field, self.headers = status, detail, field, headers
+
+
+def _slug(name: str) -> str:
+    return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a problem document."""
+
+    @app.exception_handler(d.DomainError)
+    def domain_error(_: Request, exc: d.DomainError) -> JSONResponse:
+        status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 409)
+        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+        detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+        return problem(status, detail, type_=f"urn:goldsplit:{_slug(type(exc).__name__)}",
+                       errors=errors)
+
+    @app.exception_handler(Refused)
+    def refused(_: Request, exc: Refused) -> JSONResponse:
+        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+        return problem(exc.status, exc.detail, errors=errors, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(422, detail, type_="urn:goldsplit:invalid-input", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "an unexpected error occurred; it has been logged")

@@ -1,0 +1,37 @@
+"""Allocations of won deals and the explanation of each line."""
+
+from fastapi import APIRouter
+
+from api.deps import READ_ALL, ActorDep, After, ServicesDep, wait_for
+from api.errors import Refused
+from domain.exceptions import AllocationNotFound
+from projections.allocations import VIEW, explain, present_allocation
+
+router = APIRouter(prefix="/v1/allocations", tags=["allocations"])
+
+
+def _allocation(services, allocation_id: str) -> dict:
+    doc = services.views.get(VIEW, allocation_id)
+    if doc is None:
+        raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id")
+    return doc
+
+
+@router.get("/{allocation_id}")
+def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
+                   after: After = None) -> dict:
+    """An allocation; a member sees only their own line."""
+    wait_for(services, after)
+    doc = _allocation(services, allocation_id)
+    return present_allocation(doc, only_member=None if actor.role in READ_ALL else actor.member_id)
+
+
+@router.get("/{allocation_id}/explain")
+def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
+                 member_id: str | None = None, after: After = None) -> dict:
+    """How one member's line was computed, step by step (a member: only their own line)."""
+    wait_for(services, after)
+    member_id = member_id or actor.member_id
+    if actor.role not in READ_ALL and member_id != actor.member_id:
+        raise Refused(403, "a member sees the explanation of their own line only")
+    return explain(_allocation(services, allocation_id), member_id)

@@ -1,0 +1,20 @@
+"""Members of the selling team."""
+
+from fastapi import APIRouter
+
+from api.deps import ActorDep, Admin, ServicesDep
+from api.schemas import MemberIn, recorded
+
+router = APIRouter(prefix="/v1/members", tags=["members"])
+
+
+@router.post("", status_code=201)
+def register_member(body: MemberIn, actor: Admin, services: ServicesDep) -> dict:
+    """Register a member with their department (admin)."""
+    return recorded(services.app.register_member(actor, body.id, body.name, body.department))
+
+
+@router.get("/{member_id}")
+def get_member(member_id: str, actor: ActorDep, services: ServicesDep) -> dict:
+    """A member's name and department."""
+    return services.app.member(member_id)

@@ -1,0 +1,121 @@
+"""Opportunities: the triangle, supporters, contributions, win and loss, the board and allocation."""
+
+from fastapi import APIRouter
+
+from api.deps import READ_ALL, ActorDep, After, ServicesDep, Writer, wait_for
+from api.errors import Refused
+from api.schemas import ContributionIn, LoseIn, OpportunityIn, ReasonIn, SeatIn, WinIn, recorded
+from domain.aggregates import Allocation
+from domain.application import Actor
+from domain.exceptions import AllocationNotFound, OpportunityNotFound
+from projections.allocations import present_allocation
+from projections.board import present_board
+
+router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
+
+
+@router.post("", status_code=201)
+def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep) -> dict:
+    """Open an opportunity on an account; a member who opens it is its AR."""
+    return recorded(services.app.open_opportunity(
+        actor, account_id=body.account_id, name=body.name, amount=body.amount,
+        currency=body.currency, expected_close=body.expected_close, grade=body.grade,
+        attributes=body.attributes))
+
+
+@router.put("/{opportunity_id}/triangle/{role}")
+def assign_triangle_role(opportunity_id: str, role: str, body: SeatIn, actor: Writer,
+                         services: ServicesDep) -> dict:
+    """Seat a member as AR, SR or FR (the AR or a lead); a handover keeps the history."""
+    return recorded(services.app.assign_triangle_role(actor, opportunity_id, role, body.member_id))
+
+
+@router.post("/{opportunity_id}/supporters", status_code=201)
+def add_supporter(opportunity_id: str, body: SeatIn, actor: Writer, services: ServicesDep) -> dict:
+    """Add a back-office supporter (the AR or a lead)."""
+    return recorded(services.app.add_supporter(actor, opportunity_id, body.member_id))
+
+
+@router.post("/{opportunity_id}/contributions", status_code=201)
+def record_contribution(opportunity_id: str, body: ContributionIn, actor: Writer,
+                        services: ServicesDep) -> dict:
+    """Record a contribution; a member records only their own, on opportunities they are on."""
+    return recorded(services.app.record_contribution(
+        actor, opportunity_id, member_id=body.member_id, kind=body.kind, summary=body.summary,
+        hours=body.hours, occurred_at=body.occurred_at, evidence_url=body.evidence_url,
+        role=body.role))
+
+
+@router.post("/{opportunity_id}/contributions/{contribution_id}/confirm")
+def confirm_contribution(opportunity_id: str, contribution_id: str, actor: Writer,
+                         services: ServicesDep) -> dict:
+    """Confirm a contribution (the AR or a lead)."""
+    return recorded(services.app.confirm_contribution(actor, opportunity_id, contribution_id))
+
+
+@router.post("/{opportunity_id}/contributions/{contribution_id}/reverse")
+def reverse_contribution(opportunity_id: str, contribution_id: str, body: ReasonIn, actor: Writer,
+                         services: ServicesDep) -> dict:
+    """Reverse a contribution with a reason (the AR or a lead)."""
+    return recorded(services.app.reverse_contribution(
+        actor, opportunity_id, contribution_id, body.reason))
+
+
+@router.post("/{opportunity_id}/win")
+def win(opportunity_id: str, body: WinIn, actor: Writer, services: ServicesDep) -> dict:
+    """Win the deal; its allocation is proposed by the policy in force on the close date."""
+    return recorded(services.app.win(actor, opportunity_id, amount=body.amount,
+                                     closed_on=body.closed_on))
+
+
+@router.post("/{opportunity_id}/lose")
+def lose(opportunity_id: str, body: LoseIn, actor: Writer, services: ServicesDep) -> dict:
+    """Record the deal as lost, with a reason."""
+    return recorded(services.app.lose(actor, opportunity_id, reason=body.reason,
+                                      closed_on=body.closed_on))
+
+
+@router.get("/{opportunity_id}/board")
+def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+    """The live board: triangle, supporters, contributions, points and the split if won today."""
+    wait_for(services, after)
+    doc = _board(services, opportunity_id, actor)
+    today = services.app.clock().date()
+    return present_board(doc, services.app.incentive_policy_in_force(today), today)
+
+
+@router.get("/{opportunity_id}/allocation")
+def allocation(opportunity_id: str, actor: ActorDep, services: ServicesDep,
+               after: After = None) -> dict:
+    """The allocation of a won deal; a member sees only their own line."""
+    wait_for(services, after)
+    _board(services, opportunity_id, actor)
+    allocation_id = str(Allocation.create_id(_uuid(opportunity_id)))
+    doc = services.views.get("allocation", allocation_id)
+    if doc is None:
+        raise AllocationNotFound(f"opportunity {opportunity_id} has no allocation (not won yet)")
+    return present_allocation(doc, only_member=None if actor.role in READ_ALL else actor.member_id)
+
+
+def _uuid(opportunity_id: str):
+    from uuid import UUID
+
+    try:
+        return UUID(opportunity_id)
+    except ValueError:
+        raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id") from None
+
+
+def _board(services, opportunity_id: str, actor: Actor) -> dict:
+    doc = services.views.get("board", str(_uuid(opportunity_id)))
+    if doc is None:
+        raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id")
+    if actor.role not in READ_ALL and not can_see(doc, actor.member_id):
+        raise Refused(403, "only the opportunity's team, leads, finance and auditors see its board")
+    return doc
+
+
+def can_see(board: dict, member_id: str) -> bool:
+    """Members see the boards of opportunities they are or were on."""
+    return (member_id in board["triangle"].values() or member_id in board["supporters"]
+            or any(h["member_id"] == member_id for h in board["triangle_history"]))

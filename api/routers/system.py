@@ -1,0 +1,35 @@
+"""Health and metrics for operators."""
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from api.deps import ServicesDep
+
+router = APIRouter(tags=["system"])
+
+
+def _positions(services) -> tuple[int, dict[str, int]]:
+    head = services.app.recorder.max_notification_id() or 0
+    return head, {p.name: services.views.position(p.name) for p in services.runner.projections}
+
+
+@router.get("/health")
+def health(services: ServicesDep) -> dict:
+    """Liveness and readiness: the store answers; how far the read models are behind."""
+    head, positions = _positions(services)
+    return {"status": "ok", "store": services.db.kind, "log_position": head,
+            "projections": {name: {"position": pos, "lag": head - pos}
+                            for name, pos in positions.items()}}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(services: ServicesDep) -> str:
+    """Prometheus text: log head and projection positions and lag."""
+    head, positions = _positions(services)
+    lines = ["# TYPE goldsplit_log_position gauge", f"goldsplit_log_position {head}",
+             "# TYPE goldsplit_projection_position gauge"]
+    lines += [f'goldsplit_projection_position{{projection="{n}"}} {p}' for n, p in positions.items()]
+    lines += ["# TYPE goldsplit_projection_lag_events gauge"]
+    lines += [f'goldsplit_projection_lag_events{{projection="{n}"}} {head - p}'
+              for n, p in positions.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,37 @@
+"""The collaborators one goldsplit process holds, built from Settings (nothing at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.idempotency import IdempotencyStore
+from api.settings import Settings
+from domain.application import Goldsplit
+from projections.database import Database
+from projections.runner import ProjectionRunner
+from projections.store import ViewStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    app: Goldsplit
+    views: ViewStore
+    runner: ProjectionRunner
+    idempotency: IdempotencyStore
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
+        db = Database(settings.database_url)
+        app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
+        views = ViewStore(db)
+        return cls(settings=settings, db=db, app=app, views=views,
+                   runner=ProjectionRunner(app, views), idempotency=IdempotencyStore(db))
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.app.close()
+        self.db.close()

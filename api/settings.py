@@ -1,0 +1,45 @@
+"""Settings, from GOLDSPLIT_* environment variables (the names are part of the contract)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+DEV_SECRET = "goldsplit-dev-secret-change-me"
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "y", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting a goldsplit process reads; each field is GOLDSPLIT_<FIELD NAME>."""
+
+    database_url: str = "sqlite:///data/goldsplit.db"
+    secret: str = DEV_SECRET
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    token_ttl_seconds: int = 30 * 24 * 3600
+    in_process_projections: bool = True
+    projection_poll_seconds: float = 0.2
+    read_wait_seconds: float = 5.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f"GOLDSPLIT_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = type(getattr(cls, f.name))
+            values[f.name] = _flag(raw) if kind is bool else kind(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @staticmethod
+    def names() -> list[str]:
+        return [f"GOLDSPLIT_{f.name.upper()}" for f in fields(Settings)]

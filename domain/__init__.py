@@ -1,0 +1,1 @@
+"""The goldsplit domain: aggregates, policies, the allocation arithmetic and the Application."""

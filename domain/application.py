@@ -1,0 +1,346 @@
+"""The goldsplit Application: one method per use case, primitives in, ids and log positions out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.aggregates import DEPARTMENTS, Allocation, Member, Opportunity, PolicyBook
+from domain.allocation import CountedContribution, allocate, steps
+from domain.exceptions import (
+    AllocationNotFound,
+    ConcurrencyConflict,
+    InvalidInput,
+    MemberAlreadyExists,
+    MemberNotFound,
+    NotAllowed,
+    OpportunityAlreadyExists,
+    OpportunityNotFound,
+    UnknownContributionKind,
+)
+from domain.money import parse_amount
+from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, GRADES, IncentivePolicy, in_force
+
+ROLES_THAT_LEAD = ("lead", "admin")
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a command: a member id and the role their token carries."""
+
+    member_id: str
+    role: str
+
+    @property
+    def leads(self) -> bool:
+        return self.role in ROLES_THAT_LEAD
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command answers: the id it acted on and the log position of its last event."""
+
+    id: str
+    position: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(value: object, name: str, *, required: bool = True, limit: int = 2000) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput("must be a non-empty string", field=name)
+    if len(value) > limit:
+        raise InvalidInput(f"must be at most {limit} characters", field=name)
+    return value.strip()
+
+
+def _date(value: object, name: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not an ISO date (YYYY-MM-DD)", field=name) from None
+
+
+def _datetime(value: object, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not an ISO 8601 date-time", field=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _hours(value: object) -> str:
+    if value is None:
+        return "0"
+    try:
+        hours = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput(f"{value!r} is not a number of hours", field="hours") from None
+    if isinstance(value, (bool, float)) or not hours.is_finite() or hours < 0 or hours > 10_000:
+        raise InvalidInput("must be a decimal string of hours between 0 and 10000", field="hours")
+    return str(hours)
+
+
+def _uuid(value: str | UUID, name: str, not_found: type[Exception]) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise not_found(f"no {name} {value}", field=name) from None
+
+
+class Goldsplit(Application):
+    """The ledger of team-selling work and the split of won deals' bonus pools."""
+
+    name = "goldsplit"
+
+    def __init__(self, env: dict[str, str] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self._ensure_default_policy()
+
+    # -- members -------------------------------------------------------------------------------
+
+    def register_member(self, actor: Actor, member_id: str, name: str, department: str) -> Recorded:
+        """Register a member of the selling team."""
+        member_id = _text(member_id, "id", limit=64)
+        if department not in DEPARTMENTS:
+            raise InvalidInput(f"{department!r} is not a department; use one of {list(DEPARTMENTS)}",
+                               field="department")
+        member = Member(member_id=member_id, name=_text(name, "name", limit=200),
+                        department=department, actor=actor.member_id)
+        try:
+            return self._saved(member_id, member)
+        except IntegrityError:
+            raise MemberAlreadyExists(f"member {member_id} exists already", field="id") from None
+
+    def member(self, member_id: str) -> dict:
+        member = self._member(member_id, "member_id")
+        return {"id": member.member_id, "name": member.name, "department": member.department}
+
+    # -- opportunities -------------------------------------------------------------------------
+
+    def open_opportunity(self, actor: Actor, *, account_id: str, name: str, amount: object,
+                         currency: str, expected_close: str, grade: str | None = None,
+                         attributes: dict | None = None,
+                         opportunity_id: UUID | None = None) -> Recorded:
+        """Open an opportunity on an account; a member who opens it takes its AR seat.
+
+        Until opportunity grading policies exist the grade is given, and defaults to C.
+        """
+        grade = grade or "C"
+        if not actor.leads:
+            self._member(actor.member_id, "member_id")
+        if grade not in GRADES:
+            raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
+        opportunity = Opportunity(
+            account_id=_text(account_id, "account_id", limit=200),
+            name=_text(name, "name", limit=200),
+            amount=parse_amount(amount, currency),
+            currency=currency,
+            expected_close=_date(expected_close, "expected_close").isoformat(),
+            grade=grade,
+            attributes=dict(attributes or {}),
+            actor=actor.member_id,
+            **({"id": opportunity_id} if opportunity_id else {}),
+        )
+        if not actor.leads:
+            opportunity.assign_role("AR", actor.member_id, actor.member_id)
+        try:
+            return self._saved(str(opportunity.id), opportunity, grade=grade)
+        except IntegrityError:
+            raise OpportunityAlreadyExists(f"opportunity {opportunity.id} exists already") from None
+
+    def assign_triangle_role(self, actor: Actor, opportunity_id: str, role: str,
+                             member_id: str) -> Recorded:
+        """Put a member in the AR, SR or FR seat; the earlier holder stays in the history."""
+        self._member(member_id, "member_id")
+        return self._change(opportunity_id, actor, lambda o: (
+            self._require_ar_or_lead(o, actor, "change the triangle"),
+            o.assign_role(role, member_id, actor.member_id)))
+
+    def add_supporter(self, actor: Actor, opportunity_id: str, member_id: str) -> Recorded:
+        """Add a back-office member who works on the opportunity outside the triangle."""
+        self._member(member_id, "member_id")
+        return self._change(opportunity_id, actor, lambda o: (
+            self._require_ar_or_lead(o, actor, "add supporters"),
+            o.add_supporter(member_id, actor.member_id)))
+
+    def record_contribution(self, actor: Actor, opportunity_id: str, *, member_id: str, kind: str,
+                            summary: str, occurred_at: str, hours: object = None,
+                            evidence_url: str | None = None, role: str | None = None,
+                            contribution_id: UUID | None = None) -> Recorded:
+        """Record one piece of work; a member records only their own, on opportunities they are on."""
+        if not actor.leads and actor.member_id != member_id:
+            raise NotAllowed("a member records only their own contributions", field="member_id")
+        weights = self.incentive_policy_in_force(self.clock().date()).kind_weights
+        if kind not in weights:
+            raise UnknownContributionKind(
+                f"{kind!r} is not a contribution kind; known kinds: {sorted(weights)}", field="kind")
+        cid = str(contribution_id or uuid4())
+        fields = dict(
+            contribution_id=cid, member_id=member_id, role=role, kind=kind,
+            summary=_text(summary, "summary"), hours=_hours(hours),
+            occurred_at=_datetime(occurred_at, "occurred_at"),
+            evidence_url=_text(evidence_url, "evidence_url", required=False) or None,
+            actor=actor.member_id, now=self.clock())
+        recorded = self._change(opportunity_id, actor, lambda o: o.record_contribution(**fields))
+        return Recorded(cid, recorded.position)
+
+    def confirm_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str) -> Recorded:
+        """The AR (or a lead) confirms that a contribution happened as recorded."""
+        recorded = self._change(opportunity_id, actor, lambda o: (
+            self._require_ar_or_lead(o, actor, "confirm contributions"),
+            o.confirm_contribution(contribution_id, actor.member_id)))
+        return Recorded(contribution_id, recorded.position)
+
+    def reverse_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str,
+                             reason: str) -> Recorded:
+        """Reverse a contribution with a reason; it stays on the record, never edited or deleted."""
+        recorded = self._change(opportunity_id, actor, lambda o: (
+            self._require_ar_or_lead(o, actor, "reverse contributions"),
+            o.reverse_contribution(contribution_id, _text(reason, "reason"), actor.member_id)))
+        return Recorded(contribution_id, recorded.position)
+
+    def win(self, actor: Actor, opportunity_id: str, *, closed_on: str,
+            amount: object = None) -> Recorded:
+        """Win the deal and propose its allocation by the incentive policy in force on the close date."""
+        opportunity = self._opportunity(opportunity_id)
+        self._require_ar_or_lead(opportunity, actor, "win it")
+        closed = _date(closed_on, "closed_on")
+        minor = opportunity.amount if amount is None else parse_amount(amount, opportunity.currency)
+        opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
+        policy = self.incentive_policy_in_force(closed)
+        result = allocate(amount=minor, grade=opportunity.grade, closed_on=closed,
+                          contributions=counted_contributions(opportunity), policy=policy)
+        allocation = Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
+                                result={**result.as_dict(), "explain": {
+                                    line.member_id: steps(result, line.member_id)
+                                    for line in result.lines}},
+                                policy=policy.as_dict(),
+                                actor=actor.member_id)
+        try:
+            return self._saved(str(opportunity.id), opportunity, allocation,
+                               allocation_id=str(allocation.id))
+        except IntegrityError:
+            raise ConcurrencyConflict("the opportunity changed meanwhile; retry") from None
+
+    def lose(self, actor: Actor, opportunity_id: str, *, reason: str, closed_on: str) -> Recorded:
+        """Record the deal as lost, with a reason."""
+        closed = _date(closed_on, "closed_on")
+        return self._change(opportunity_id, actor, lambda o: (
+            self._require_ar_or_lead(o, actor, "lose it"),
+            o.lose(_text(reason, "reason"), closed, actor.member_id, today=self.clock().date())))
+
+    def opportunity_team(self, opportunity_id: str) -> dict:
+        """Who is on the opportunity now (for read permissions)."""
+        opportunity = self._opportunity(opportunity_id)
+        return {"triangle": dict(opportunity.triangle), "supporters": list(opportunity.supporters)}
+
+    def allocation(self, allocation_id: str) -> dict:
+        try:
+            allocation = self.repository.get(
+                _uuid(allocation_id, "allocation_id", AllocationNotFound))
+        except AggregateNotFoundError:
+            raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id") from None
+        return {"id": str(allocation.id), "opportunity_id": str(allocation.opportunity_id),
+                "status": allocation.status}
+
+    # -- policies ------------------------------------------------------------------------------
+
+    def add_incentive_policy(self, actor: Actor, document: dict) -> Recorded:
+        """Add a validated, effective-dated version of the incentive policy."""
+        if actor.role not in ("finance", "admin"):
+            raise NotAllowed("only finance defines the incentive policy")
+        book = self._policy_book("incentive")
+        policy = book.add_incentive_version(document, actor.member_id)
+        try:
+            return self._saved(str(policy.version), book, version=policy.version, hash=policy.hash)
+        except IntegrityError:
+            raise ConcurrencyConflict("another version was added meanwhile; retry") from None
+
+    def incentive_policies(self) -> list[IncentivePolicy]:
+        return self._policy_book("incentive").incentive_versions()
+
+    def incentive_policy_in_force(self, on: date) -> IncentivePolicy:
+        policy = in_force(self.incentive_policies(), on)
+        if policy is None:
+            raise InvalidInput(f"no incentive policy is in force on {on}", field="closed_on")
+        return policy
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _ensure_default_policy(self) -> None:
+        if PolicyBook.create_id("incentive") in self.repository:
+            return
+        book = PolicyBook(kind="incentive", actor=SYSTEM)
+        book.add_incentive_version(DEFAULT_INCENTIVE_DOCUMENT, SYSTEM)
+        try:
+            self.save(book)
+        except IntegrityError:
+            pass  # another process created it first
+
+    def _policy_book(self, kind: str) -> PolicyBook:
+        return self.repository.get(PolicyBook.create_id(kind))
+
+    def _member(self, member_id: str, field_name: str) -> Member:
+        try:
+            return self.repository.get(Member.create_id(str(member_id)))
+        except AggregateNotFoundError:
+            raise MemberNotFound(f"no member {member_id}", field=field_name) from None
+
+    def _opportunity(self, opportunity_id: str | UUID) -> Opportunity:
+        oid = _uuid(opportunity_id, "opportunity_id", OpportunityNotFound)
+        try:
+            opportunity = self.repository.get(oid)
+        except AggregateNotFoundError:
+            opportunity = None
+        if not isinstance(opportunity, Opportunity):
+            raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id")
+        return opportunity
+
+    @staticmethod
+    def _require_ar_or_lead(opportunity: Opportunity, actor: Actor, doing: str) -> None:
+        if not actor.leads and opportunity.triangle["AR"] != actor.member_id:
+            raise NotAllowed(f"only the AR of this opportunity or a lead may {doing}")
+
+    def _change(self, opportunity_id: str, actor: Actor,
+                command: Callable[[Opportunity], object]) -> Recorded:
+        """Load, decide, save; a concurrent writer makes us decide again on the new state."""
+        for _attempt in range(5):
+            opportunity = self._opportunity(opportunity_id)
+            command(opportunity)
+            if not opportunity.pending_events:  # nothing changed (e.g. the same AR again)
+                return Recorded(str(opportunity.id), self._head())
+            try:
+                return self._saved(str(opportunity.id), opportunity)
+            except IntegrityError:
+                continue
+        raise ConcurrencyConflict("the opportunity kept changing; retry")
+
+    def _saved(self, ident: str, *aggregates: Any, **extra: Any) -> Recorded:
+        recordings = self.save(*aggregates)
+        return Recorded(ident, recordings[-1].notification.id, extra)
+
+    def _head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def counted_contributions(opportunity: Opportunity) -> list[CountedContribution]:
+    """The opportunity's contributions as the allocation arithmetic sees them."""
+    return [
+        CountedContribution(
+            contribution_id=c["contribution_id"], member_id=c["member_id"], role=c["role"],
+            kind=c["kind"], occurred_on=datetime.fromisoformat(c["occurred_at"]).date(),
+            status=c["status"], event_id=c["event_id"])
+        for c in opportunity.contributions.values()
+    ]

@@ -1,0 +1,184 @@
+"""Incentive policy versions: data the business owns, validated, hashed, read by pure functions.
+
+Document format (all numbers as decimal strings or integers, never floats):
+
+    {"name": "default", "effective_from": "2026-01-01",
+     "pool_rate_by_grade": {"A": "0.03", "B": "0.02", "C": "0.01"},
+     "role_shares": {"AR": "0.40", "SR": "0.30", "FR": "0.20", "SUPPORT": "0.10"},
+     "kind_weights": {"visit": 1, "solution_design": 5, ...},
+     "member_cap": "0.5" | null, "holdback": "0.2" | null}
+
+The version number is given by the policy book (1, 2, ...); the hash is sha256 over the canonical
+JSON of the whole version (keys sorted, no spaces), so anyone can recompute it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from domain.exceptions import InvalidPolicy
+
+ROLES = ("AR", "SR", "FR", "SUPPORT")
+TRIANGLE_ROLES = ("AR", "SR", "FR")
+GRADES = ("A", "B", "C")
+
+DEFAULT_INCENTIVE_DOCUMENT: dict = {
+    "name": "default",
+    "effective_from": "2000-01-01",
+    "pool_rate_by_grade": {"A": "0.03", "B": "0.02", "C": "0.01"},
+    "role_shares": {"AR": "0.40", "SR": "0.30", "FR": "0.20", "SUPPORT": "0.10"},
+    "kind_weights": {
+        "visit": 1,
+        "solution_design": 5,
+        "demo": 3,
+        "poc": 8,
+        "bid_document": 5,
+        "pricing_review": 3,
+        "contract_review": 2,
+        "delivery_plan": 4,
+        "support_delivered": 3,
+    },
+    "member_cap": None,
+    "holdback": None,
+}
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _fraction_field(value: object, field: str, *, low: Decimal, high: Decimal,
+                    low_open: bool = False, high_open: bool = False) -> Decimal:
+    if isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
+        raise InvalidPolicy(f"must be a decimal string, got {value!r}", field=field)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidPolicy(f"{value!r} is not a decimal number", field=field) from None
+    if not number.is_finite():
+        raise InvalidPolicy(f"{value!r} is not a finite number", field=field)
+    too_low = number <= low if low_open else number < low
+    too_high = number >= high if high_open else number > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise InvalidPolicy(f"{number} is outside {interval}", field=field)
+    return number
+
+
+def _mapping(doc: Mapping, key: str) -> Mapping:
+    value = doc.get(key)
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy("must be an object", field=key)
+    return value
+
+
+@dataclass(frozen=True)
+class IncentivePolicy:
+    """One version of the incentive (bonus) policy."""
+
+    name: str
+    version: int
+    effective_from: date
+    pool_rate_by_grade: Mapping[str, Decimal]
+    role_shares: Mapping[str, Decimal]
+    kind_weights: Mapping[str, int]
+    member_cap: Decimal | None = None
+    holdback: Decimal | None = None
+
+    @classmethod
+    def from_document(cls, doc: Mapping, *, version: int) -> IncentivePolicy:
+        """Validate a policy document; raise InvalidPolicy naming the field."""
+        if not isinstance(doc, Mapping):
+            raise InvalidPolicy("the policy must be a JSON object", field="policy")
+        name = doc.get("name", "default")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
+        try:
+            effective_from = date.fromisoformat(str(doc.get("effective_from")))
+        except ValueError:
+            raise InvalidPolicy("must be an ISO date such as 2026-01-01", field="effective_from") from None
+
+        rates_in = _mapping(doc, "pool_rate_by_grade")
+        unknown = set(rates_in) - set(GRADES)
+        if unknown:
+            raise InvalidPolicy(f"unknown grades {sorted(unknown)}; grades are {list(GRADES)}",
+                                field="pool_rate_by_grade")
+        rates = {
+            g: _fraction_field(rates_in.get(g, "0"), f"pool_rate_by_grade.{g}",
+                               low=Decimal(0), high=Decimal(1), high_open=True)
+            for g in GRADES
+        }
+
+        shares_in = _mapping(doc, "role_shares")
+        unknown = set(shares_in) - set(ROLES)
+        if unknown:
+            raise InvalidPolicy(f"unknown roles {sorted(unknown)}; roles are {list(ROLES)}",
+                                field="role_shares")
+        shares = {
+            r: _fraction_field(shares_in.get(r, "0"), f"role_shares.{r}",
+                               low=Decimal(0), high=Decimal(1))
+            for r in ROLES
+        }
+        if sum(shares.values()) != 1:
+            raise InvalidPolicy(f"role shares sum to {sum(shares.values())}, not 1", field="role_shares")
+
+        weights_in = _mapping(doc, "kind_weights")
+        if not weights_in:
+            raise InvalidPolicy("must name at least one contribution kind", field="kind_weights")
+        weights: dict[str, int] = {}
+        for kind, weight in weights_in.items():
+            if not isinstance(kind, str) or not _KIND.match(kind):
+                raise InvalidPolicy(f"{kind!r} is not a kind name (lower_snake_case)", field="kind_weights")
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                raise InvalidPolicy(f"must be a whole number of points >= 0, got {weight!r}",
+                                    field=f"kind_weights.{kind}")
+            weights[kind] = weight
+
+        cap = doc.get("member_cap")
+        holdback = doc.get("holdback")
+        return cls(
+            name=name.strip(),
+            version=version,
+            effective_from=effective_from,
+            pool_rate_by_grade=rates,
+            role_shares=shares,
+            kind_weights=dict(sorted(weights.items())),
+            member_cap=None if cap is None else _fraction_field(
+                cap, "member_cap", low=Decimal(0), high=Decimal(1), low_open=True),
+            holdback=None if holdback is None else _fraction_field(
+                holdback, "holdback", low=Decimal(0), high=Decimal(1), high_open=True),
+        )
+
+    def document(self) -> dict:
+        """The canonical document of this version (what the hash covers)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "effective_from": self.effective_from.isoformat(),
+            "pool_rate_by_grade": {g: str(r) for g, r in self.pool_rate_by_grade.items()},
+            "role_shares": {r: str(s) for r, s in self.role_shares.items()},
+            "kind_weights": dict(self.kind_weights),
+            "member_cap": None if self.member_cap is None else str(self.member_cap),
+            "holdback": None if self.holdback is None else str(self.holdback),
+        }
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_dict(self) -> dict:
+        return {**self.document(), "hash": self.hash}
+
+    def reference(self) -> dict:
+        return {"name": self.name, "version": self.version, "hash": self.hash}
+
+
+def in_force(versions: list[IncentivePolicy], on: date) -> IncentivePolicy | None:
+    """The highest version whose effective_from is on or before `on`."""
+    candidates = [v for v in versions if v.effective_from <= on]
+    return max(candidates, key=lambda v: v.version) if candidates else None

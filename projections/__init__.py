@@ -1,0 +1,1 @@
+"""Read models built from the event log, each view update committed with its tracking position."""

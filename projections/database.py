@@ -1,0 +1,137 @@
+"""Where goldsplit keeps its data: a database URL -> the event store settings and a SQL connection.
+
+`sqlite:///relative/path.db` or `sqlite:////absolute/path.db` is the embedded store (nothing to
+install); `postgresql://user:password@host:port/dbname` is PostgreSQL; `memory://` keeps events in
+memory and views in an in-memory SQLite database (for fast tests). Read models use the same database
+as the events, so a view and its tracking position commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database:
+    """A database URL, the eventsourcing settings it implies, and transactions for our own tables."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = urlparse(url)
+        self.kind = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql",
+                     "memory": "memory"}.get(parsed.scheme)
+        if self.kind is None:
+            raise ValueError(f"GOLDSPLIT_DATABASE_URL must start with sqlite://, postgresql:// or "
+                             f"memory://, got {url!r}")
+        self._parsed = parsed
+        self._lock = threading.RLock()
+        self._sqlite: sqlite3.Connection | None = None
+        self._pool: Any = None
+
+    # -- the event store -----------------------------------------------------------------------
+
+    @property
+    def sqlite_path(self) -> str:
+        return unquote(self._parsed.path[1:]) if self._parsed.path.startswith("/") else self._parsed.path
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if self.kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if self.kind == "sqlite":
+            Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.sqlite_path,
+                    "SQLITE_LOCK_TIMEOUT": "10"}
+        p = self._parsed
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(p.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": p.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(p.port or 5432),
+            "POSTGRES_USER": unquote(p.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(p.password or ""),
+            "POSTGRES_POOL_SIZE": "8",
+        }
+
+    # -- our own tables ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One transaction; statements use `?` placeholders on both stores."""
+        if self.kind == "postgresql":
+            with self._postgres().connection() as conn, conn.transaction():
+                yield _QmarkCursor(conn.cursor())
+            return
+        with self._lock:
+            conn = self._connect_sqlite()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn.cursor()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _connect_sqlite(self) -> sqlite3.Connection:
+        if self._sqlite is None:
+            target = ":memory:" if self.kind == "memory" else self.sqlite_path
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
+                                   timeout=10)
+            if target != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            self._sqlite = conn
+        return self._sqlite
+
+    def _postgres(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                env = self.eventsourcing_env()
+                self._pool = ConnectionPool(
+                    kwargs={"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
+                            "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
+                            "password": env["POSTGRES_PASSWORD"] or None},
+                    min_size=1, max_size=8, open=True)
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+
+class _QmarkCursor:
+    """psycopg with the `?` placeholders SQLite uses, so each statement is written once."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()

@@ -1,0 +1,105 @@
+"""Runs projections over the application's notification log, batch by batch, with tracking.
+
+Works the same on every store: it polls `select_notifications` (SQLite has no subscribe()), and a
+process that has just written can call `catch_up()` to read its own writes without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from domain.application import Goldsplit
+from projections.allocations import AllocationProjection
+from projections.base import Changes, Projection
+from projections.board import BoardProjection
+from projections.store import ViewStore
+
+log = logging.getLogger(__name__)
+
+
+def default_projections() -> list[Projection]:
+    return [BoardProjection(), AllocationProjection()]
+
+
+class ProjectionRunner:
+    """Brings a set of projections up to the head of the log, exactly once per event."""
+
+    def __init__(self, app: Goldsplit, store: ViewStore,
+                 projections: Sequence[Projection] | None = None, batch_size: int = 500) -> None:
+        self.app = app
+        self.store = store
+        self.projections = list(projections or default_projections())
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def position(self) -> int:
+        """How far every projection of this runner has got (the lowest of them)."""
+        return min(self.store.position(p.name) for p in self.projections)
+
+    def catch_up(self) -> int:
+        """Process every notification recorded so far; return the position reached."""
+        with self._lock:
+            while True:
+                positions = {p.name: self.store.position(p.name) for p in self.projections}
+                start = min(positions.values())
+                notifications = self.app.recorder.select_notifications(
+                    start=start, limit=self.batch_size, inclusive_of_start=False)
+                if not notifications:
+                    return start
+                changes = Changes(self.store)
+                for notification in notifications:
+                    event = self.app.mapper.to_domain_event(notification)
+                    for projection in self.projections:
+                        if notification.id > positions[projection.name]:
+                            projection.process(event, notification.id, changes)
+                last = notifications[-1].id
+                tracking = {name: (old, last) for name, old in positions.items() if old < last}
+                if not self.store.commit(tracking, changes.written):
+                    log.info("another runner moved the projections first; re-reading")
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Catch up until the projections have processed `position` (read-your-writes)."""
+        deadline = time.monotonic() + timeout
+        pause = 0.002
+        while self.catch_up() < position:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause)  # the event is committed but not yet visible to this reader
+            pause = min(pause * 2, 0.05)
+        return True
+
+    def rebuild(self) -> int:
+        """Forget every view of these projections and replay the log from position 1."""
+        with self._lock:
+            for projection in self.projections:
+                self.store.reset(projection.name, projection.views)
+        return self.catch_up()
+
+    def start(self, interval: float = 0.2) -> None:
+        """Follow the log in a background thread (events written by other processes too)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, args=(interval,),
+                                        name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _follow(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # a lost connection must not end the runner: log and retry
+                log.exception("projection runner failed; retrying")
+                self._stop.wait(min(interval * 10, 5))
+            self._stop.wait(interval)
