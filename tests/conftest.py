@@ -1,0 +1,74 @@
+"""Shared fixtures: stores (memory, SQLite file, a fresh PostgreSQL database), services, an HTTP client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import issue_token
+from api.services import Services
+from api.settings import Settings
+
+SECRET = "test-secret"
+SERVER_URL = os.environ.get("GOLDSPLIT_TEST_DATABASE_URL",
+                            "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own, dropped afterwards."""
+    name = f"goldsplit_test_{uuid.uuid4().hex[:12]}"
+    server = urlparse(SERVER_URL)
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield urlunparse(server._replace(path=f"/{name}"))
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Each test using this runs on the embedded store and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'goldsplit.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def build_services(url: str) -> Services:
+    return Services.build(Settings(database_url=url, secret=SECRET, read_wait_seconds=5.0))
+
+
+@pytest.fixture
+def services(database_url: str) -> Iterator[Services]:
+    built = build_services(database_url)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def memory_services() -> Iterator[Services]:
+    built = build_services("memory://")
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def token() -> Callable[[str, str], str]:
+    def issue(member_id: str, role: str = "member", ttl: int = 3600) -> str:
+        return issue_token(SECRET, member_id, role, ttl)
+
+    return issue
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    """The HTTP API over `services` (SQLite and PostgreSQL), projections in process."""
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
