@@ -1,0 +1,37 @@
+"""The layers import only downwards: domain <- projections <- api / consumers (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = {
+    "domain": {"api", "projections", "consumers", "fastapi", "starlette", "psycopg", "psycopg_pool",
+               "kafka", "sqlite3", "uvicorn"},
+    "projections": {"api", "consumers", "fastapi", "starlette", "kafka"},
+    "api": {"consumers"},
+    "consumers": {"api"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_it_must_not(layer: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[layer])
+        for path in (ROOT / layer).rglob("*.py")
+    }
+    assert {file: bad for file, bad in offenders.items() if bad} == {}
