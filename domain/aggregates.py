@@ -148,7 +148,7 @@ class Opportunity(Aggregate):
                                summary: str, hours: str, occurred_at: str,
                                evidence_url: str | None, actor: str) -> None:
         self.contributions[contribution_id] = {
-            "contribution_id": contribution_id, "member_id": member_id, "role": role,
+            "id": contribution_id, "member_id": member_id, "role": role,
             "kind": kind, "summary": summary, "hours": hours, "occurred_at": occurred_at,
             "evidence_url": evidence_url, "status": "recorded",
             # The body runs before the aggregate's version moves to this event's version.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -36,6 +36,14 @@ class CountedContribution:
     status: str
     event_id: str = ""
     position: int | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping) -> CountedContribution:
+        """From a contribution as the Opportunity and its board keep it (`id`, `occurred_at`, ...)."""
+        return cls(
+            contribution_id=record["id"], member_id=record["member_id"], role=record["role"],
+            kind=record["kind"], occurred_on=datetime.fromisoformat(record["occurred_at"]).date(),
+            status=record["status"], event_id=record["event_id"], position=record.get("position"))
 
     def as_dict(self) -> dict:
         return {
@@ -400,15 +408,14 @@ def _points_step(result: AllocationResult, line: AllocationLine) -> dict:
 def _active_roles_step(result: AllocationResult) -> dict:
     active = [r for r in ROLES if result.role_points[r] > 0]
     if not result.active_weights:
-        reason = "no role has eligible points" if not active else "the active roles have no share"
         return {"name": "active roles",
-                "formula": f"{reason}: the whole pool is unallocated",
+                "formula": f"the active roles {', '.join(active)} have no share: the whole pool is unallocated",
                 "value": "none"}
-    total = " + ".join(str(result.role_shares[r]) for r in active)
+    shares = [result.role_shares[r] for r in active]
     return {
         "name": "active roles",
-        "formula": f"w_r = s_r / Σ_active s, active roles {', '.join(active)}: "
-                   + ", ".join(f"w_{r} = {result.role_shares[r]} / ({total})" for r in active),
+        "formula": f"w_r = s_r / Σ_active s over the active roles {', '.join(active)}: "
+                   f"Σ_active s = {' + '.join(map(str, shares))} = {sum(shares)}",
         "value": ", ".join(f"w_{r} = {w}" for r, w in result.active_weights.items()),
     }
 
@@ -428,7 +435,7 @@ def _share_step(result: AllocationResult, line: AllocationLine) -> dict:
 
 def _cap_step(result: AllocationResult, line: AllocationLine) -> dict:
     cap = f"cap × pool = {result.member_cap} × {result.pool} = {result.cap_amount}"
-    if line.capped == result.cap_amount and line.exact >= line.capped:
+    if line.exact > result.cap_amount:
         how = f"x = {line.exact} is above the cap: cut to {line.capped}"
     elif line.capped == result.cap_amount:
         how = f"x = {line.exact} plus its part of the excess of capped members reached the cap: {line.capped}"
@@ -446,9 +453,9 @@ def _rounding_step(result: AllocationResult, line: AllocationLine) -> dict:
     return {
         "name": "rounding",
         "formula": f"floor({line.capped}) = {line.floor}, remainder {line.remainder}; "
-                   f"pool − Σ floors = {result.pool} − {floors} = {result.pool - floors} units go one each "
-                   f"to the largest remainders (ties to the smaller member id, never past the cap, "
-                   f"the rest unallocated): {unit}",
+                   f"pool − Σ floors (unallocated included) = {result.pool} − {floors} = {result.pool - floors} "
+                   f"minor unit(s), one each to the largest remainders (ties to the smaller member id, "
+                   f"never past the cap, the rest unallocated): {unit}",
         "value": str(line.amount),
     }
 

@@ -221,7 +221,9 @@ class Goldsplit(Application):
         opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
         policy = self.incentive_policy_in_force(closed)
         result = allocate(amount=minor, grade=opportunity.grade, closed_on=closed,
-                          contributions=counted_contributions(opportunity), policy=policy)
+                          contributions=[CountedContribution.from_record(c)
+                                         for c in opportunity.contributions.values()],
+                          policy=policy)
         allocation = Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
                                 result={**result.as_dict(), "explain": {
                                     line.member_id: steps(result, line.member_id)
@@ -333,14 +335,3 @@ class Goldsplit(Application):
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0
-
-
-def counted_contributions(opportunity: Opportunity) -> list[CountedContribution]:
-    """The opportunity's contributions as the allocation arithmetic sees them."""
-    return [
-        CountedContribution(
-            contribution_id=c["contribution_id"], member_id=c["member_id"], role=c["role"],
-            kind=c["kind"], occurred_on=datetime.fromisoformat(c["occurred_at"]).date(),
-            status=c["status"], event_id=c["event_id"])
-        for c in opportunity.contributions.values()
-    ]
