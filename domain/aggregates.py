@@ -53,7 +53,8 @@ class Opportunity(Aggregate):
 
     @event("Opened")
     def __init__(self, account_id: str, name: str, amount: int, currency: str,
-                 expected_close: str, grade: str, attributes: dict, actor: str) -> None:
+                 expected_close: str, grade: str, attributes: dict, actor: str,
+                 id: UUID | None = None) -> None:  # noqa: A002 - eventsourcing's caller-chosen id
         self.account_id = account_id
         self.name = name
         self.amount = amount

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -253,7 +255,9 @@ class Goldsplit(Application):
             allocation = self.repository.get(
                 _uuid(allocation_id, "allocation_id", AllocationNotFound))
         except AggregateNotFoundError:
-            raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id") from None
+            allocation = None
+        if not isinstance(allocation, Allocation):
+            raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id")
         return {"id": str(allocation.id), "opportunity_id": str(allocation.opportunity_id),
                 "status": allocation.status}
 
@@ -326,7 +330,7 @@ class Goldsplit(Application):
             try:
                 return self._saved(str(opportunity.id), opportunity)
             except IntegrityError:
-                continue
+                time.sleep(random.uniform(0, 0.01 * 2**_attempt))  # let the other writer finish
         raise ConcurrencyConflict("the opportunity kept changing; retry")
 
     def _saved(self, ident: str, *aggregates: Any, **extra: Any) -> Recorded:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-
 from domain.exceptions import InvalidAmount, UnknownCurrency
 
 # ISO 4217 active codes with their minor-unit exponent (the standard's "E" column).
@@ -17,8 +15,8 @@ _EXPONENT_2 = (
     "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD "
     "KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
     "NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
-    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UZS VES WST "
-    "XCD YER ZAR ZMW ZWG"
+    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UZS VED VES "
+    "WST XCD XCG YER ZAR ZMW ZWG"
 )
 EXPONENTS: dict[str, int] = {
     **{c: 0 for c in _EXPONENT_0.split()},
@@ -27,7 +25,8 @@ EXPONENTS: dict[str, int] = {
     **{c: 4 for c in _EXPONENT_4.split()},
 }
 
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+MAX_WHOLE_DIGITS = 15  # a quadrillion units: far above any deal, and within BIGINT minor units
 
 
 def exponent(currency: str, *, field: str = "currency") -> int:
@@ -47,12 +46,14 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> int:
         raise InvalidAmount(f"must be positive, got {text}", field=field)
     if not _DECIMAL.match(text):
         raise InvalidAmount(f"{text!r} is not a decimal number", field=field)
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    if decimals > places:
+    whole, _, fraction = text.partition(".")
+    if len(fraction) > places:
         raise InvalidAmount(
-            f"{text} has {decimals} decimals; {currency} has {places}", field=field
+            f"{text} has {len(fraction)} decimals; {currency} has {places}", field=field
         )
-    minor = int(Decimal(text).scaleb(places))
+    if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS:
+        raise InvalidAmount(f"{text} is too large (over {MAX_WHOLE_DIGITS} digits)", field=field)
+    minor = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
     if minor <= 0:
         raise InvalidAmount(f"must be positive, got {text}", field=field)
     return minor
