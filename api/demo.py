@@ -111,7 +111,8 @@ def _story(services: Services) -> None:
     services.runner.wait_for(won.position)
 
     today = app.clock().date()
-    board = present_board(services.views.get(BOARDS, oid), app.incentive_policy_in_force(today), today)
+    board = present_board(services.views.get(BOARDS, oid), app.incentive_policy_in_force(today),
+                          today, won.position)
     allocation_doc = services.views.get(ALLOCATIONS, won.extra["allocation_id"])
     allocation = present_allocation(allocation_doc)
     _print_board(board)

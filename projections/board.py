@@ -76,8 +76,12 @@ def _contribution(doc: dict, contribution_id: str) -> dict:
     return next(c for c in doc["contributions"] if c["id"] == contribution_id)
 
 
-def present_board(doc: dict, policy: IncentivePolicy, today: date) -> dict:
-    """The board as clients read it: points by the policy in force and the split if won today."""
+def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int) -> dict:
+    """The board as clients read it: points by the policy in force and the split if won today.
+
+    `position` is how far the board projection had read when `doc` was fetched: the board shows
+    every event up to it (`changed_at` is the last event that changed this board).
+    """
     weights = policy.kind_weights
     contributions = [
         {**c, "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
@@ -105,7 +109,8 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date) -> dict:
                             "currency": currency},
         }
     return {
-        **{k: v for k, v in doc.items() if k not in ("amount", "contributions")},
+        **{k: v for k, v in doc.items() if k not in ("amount", "contributions", "position")},
+        "position": max(position, doc["position"]), "changed_at": doc["position"],
         "amount": {"amount": format_amount(doc["amount"], doc["currency"]),
                    "currency": doc["currency"]},
         "contributions": contributions,

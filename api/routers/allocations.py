@@ -4,16 +4,22 @@ from fastapi import APIRouter
 
 from api.deps import READ_ALL, ActorDep, After, ServicesDep, wait_for
 from api.errors import Refused
+from api.routers.opportunities import can_see
 from domain.exceptions import AllocationNotFound
 from projections.allocations import VIEW, explain, present_allocation
 
 router = APIRouter(prefix="/v1/allocations", tags=["allocations"])
 
 
-def _allocation(services, allocation_id: str) -> dict:
+def _allocation(services, allocation_id: str, actor) -> dict:
     doc = services.views.get(VIEW, allocation_id)
     if doc is None:
         raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id")
+    if actor.role not in READ_ALL:
+        board = services.views.get("board", doc["opportunity_id"])
+        if board is None or not can_see(board, actor.member_id):
+            raise Refused(403, "only the opportunity's team, leads, finance and auditors see its "
+                               "allocation")
     return doc
 
 
@@ -22,7 +28,7 @@ def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
                    after: After = None) -> dict:
     """An allocation; a member sees only their own line."""
     wait_for(services, after)
-    doc = _allocation(services, allocation_id)
+    doc = _allocation(services, allocation_id, actor)
     return present_allocation(doc, only_member=None if actor.role in READ_ALL else actor.member_id)
 
 
@@ -34,4 +40,4 @@ def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
     member_id = member_id or actor.member_id
     if actor.role not in READ_ALL and member_id != actor.member_id:
         raise Refused(403, "a member sees the explanation of their own line only")
-    return explain(_allocation(services, allocation_id), member_id)
+    return explain(_allocation(services, allocation_id, actor), member_id)

@@ -9,7 +9,7 @@ from domain.aggregates import Allocation
 from domain.application import Actor
 from domain.exceptions import AllocationNotFound, OpportunityNotFound
 from projections.allocations import present_allocation
-from projections.board import present_board
+from projections.board import BoardProjection, present_board
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
 
@@ -79,9 +79,10 @@ def lose(opportunity_id: str, body: LoseIn, actor: Writer, services: ServicesDep
 def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """The live board: triangle, supporters, contributions, points and the split if won today."""
     wait_for(services, after)
+    position = services.views.position(BoardProjection.name)
     doc = _board(services, opportunity_id, actor)
     today = services.app.clock().date()
-    return present_board(doc, services.app.incentive_policy_in_force(today), today)
+    return present_board(doc, services.app.incentive_policy_in_force(today), today, position)
 
 
 @router.get("/{opportunity_id}/allocation")

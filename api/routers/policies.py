@@ -1,6 +1,8 @@
 """Policies: versioned, effective-dated data the business owns."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 
 from api.deps import ActorDep, Finance, ServicesDep
 from api.schemas import IncentivePolicyIn, recorded
@@ -10,19 +12,21 @@ router = APIRouter(prefix="/v1/policies", tags=["policies"])
 KINDS = ("incentive",)
 
 
-def _known(kind: str) -> None:
+def _known(kind: str) -> str:
     if kind not in KINDS:
         raise NotFound(f"no policy kind {kind!r}; known kinds: {', '.join(KINDS)}", field="kind")
+    return kind
 
 
 @router.get("/{kind}")
-def list_versions(kind: str, actor: ActorDep, services: ServicesDep) -> dict:
+def list_versions(kind: Annotated[str, Depends(_known)], actor: ActorDep,
+                  services: ServicesDep) -> dict:
     """Every version of a policy, oldest first, each with its content hash."""
-    _known(kind)
     return {"kind": kind, "versions": [p.as_dict() for p in services.app.incentive_policies()]}
 
 
-@router.post("/incentive", status_code=201)
-def add_incentive_version(body: IncentivePolicyIn, actor: Finance, services: ServicesDep) -> dict:
+@router.post("/{kind}", status_code=201)
+def add_incentive_version(actor: Finance, kind: Annotated[str, Depends(_known)],
+                          body: IncentivePolicyIn, services: ServicesDep) -> dict:
     """Add a version of the incentive policy (finance); it applies to deals closed from its date."""
     return recorded(services.app.add_incentive_policy(actor, body.model_dump()))
