@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from typing import Any
 
 from domain.aggregates import Allocation, Opportunity, event_id
@@ -24,19 +26,23 @@ class AllocationProjection(Projection):
             changes.put(POSITIONS, str(event_id(event.originator_id, event.originator_version)),
                         {"position": position})
         elif isinstance(event, Allocation.Proposed):
-            result = event.result
-            for contribution in result["counted"]:
+            result = copy.deepcopy(event.result)
+            for contribution in _cited(result):
                 known = changes.get(POSITIONS, contribution["event_id"])
                 contribution["position"] = known["position"] if known else None
-            positions = {c["event_id"]: c["position"] for c in result["counted"]}
-            for line in result["lines"]:
-                for contribution in line["contributions"]:
-                    contribution["position"] = positions.get(contribution["event_id"])
             changes.put(VIEW, str(event.originator_id), {
                 "id": str(event.originator_id), "opportunity_id": str(event.opportunity_id),
                 "status": "proposed", "currency": event.currency, "result": result,
                 "policy": event.policy, "proposed_by": event.actor,
                 "proposed_at": event.timestamp.isoformat(), "position": position})
+
+
+def _cited(result: dict) -> Iterator[dict]:
+    """Every contribution an allocation result cites: counted, excluded, and per line."""
+    yield from result["counted"]
+    yield from result["excluded"]
+    for line in result["lines"]:
+        yield from line["contributions"]
 
 
 def present_allocation(doc: dict, only_member: str | None = None) -> dict:
@@ -69,22 +75,39 @@ def present_allocation(doc: dict, only_member: str | None = None) -> dict:
 
 
 def explain(doc: dict, member_id: str) -> dict:
-    """From one line's amount back to the pool, the policy and every counted contribution."""
+    """From one line's amount back to the pool, the policy and every counted contribution.
+
+    A member without a line but with recorded work is told why none of it counted.
+    """
     currency = doc["currency"]
     result = doc["result"]
     line = next((line for line in result["lines"] if line["member_id"] == member_id), None)
-    if line is None:
+    excluded = [
+        {"event_id": c["event_id"], "position": c["position"], "kind": c["kind"], "role": c["role"],
+         "contribution_id": c["contribution_id"], "occurred_on": c["occurred_on"],
+         "reason": c["reason"]}
+        for c in result["excluded"] if c["member_id"] == member_id
+    ]
+    if line is None and not excluded:
         raise MemberNotFound(f"{member_id} has no line in allocation {doc['id']}", field="member_id")
+    if line is None:
+        steps = [{"step": 1, "name": "no eligible points",
+                  "formula": "none of this member's contributions counted: " + "; ".join(
+                      f"{c['kind']} ({c['reason']})" for c in excluded),
+                  "value": "0"}]
+    else:
+        steps = result["explain"][member_id]
     return {
         "allocation_id": doc["id"], "opportunity_id": doc["opportunity_id"],
-        "member_id": member_id, "amount": format_amount(line["amount"], currency),
+        "member_id": member_id, "amount": format_amount(line["amount"] if line else 0, currency),
         "currency": currency, "minor_units_per_unit": 10 ** exponent(currency),
-        "steps": result["explain"][member_id],
+        "steps": steps,
         "contributions": [
             {"event_id": c["event_id"], "position": c["position"], "kind": c["kind"],
              "weight": c["points"], "role": c["role"], "contribution_id": c["contribution_id"],
              "occurred_on": c["occurred_on"]}
-            for c in line["contributions"]
+            for c in (line["contributions"] if line else [])
         ],
+        "excluded": excluded,
         "policy": {k: doc["policy"][k] for k in ("name", "version", "hash")},
     }

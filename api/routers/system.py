@@ -1,9 +1,14 @@
 """Health and metrics for operators."""
 
+import logging
+
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep
+from api.errors import Refused
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["system"])
 
@@ -13,10 +18,15 @@ def _positions(services) -> tuple[int, dict[str, int]]:
     return head, {p.name: services.views.position(p.name) for p in services.runner.projections}
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "the store does not answer"}})
 def health(services: ServicesDep) -> dict:
     """Liveness and readiness: the store answers; how far the read models are behind."""
-    head, positions = _positions(services)
+    try:
+        head, positions = _positions(services)
+    except Exception as exc:  # a store that is down makes us unready, not broken
+        log.warning("health check failed: %s", exc)
+        raise Refused(503, f"the {services.db.kind} store does not answer",
+                      headers={"Retry-After": "5"}) from None
     return {"status": "ok", "store": services.db.kind, "log_position": head,
             "projections": {name: {"position": pos, "lag": head - pos}
                             for name, pos in positions.items()}}

@@ -14,6 +14,7 @@ import pytest
 
 from api.services import Services
 from domain.application import Actor, Goldsplit
+from projections.allocations import explain
 from projections.database import Database
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
@@ -274,3 +275,28 @@ def test_a_restarted_process_sees_the_same_views_and_continues(
         assert len(after["contribution_position"]) == 8
     finally:
         restarted.close()
+
+
+def test_explains_why_a_member_whose_work_never_counted_gets_nothing(services: Services) -> None:
+    app = services.app
+    app.register_member(ADMIN, "alice", "Alice", "sales")
+    app.register_member(ADMIN, "erin", "Erin", "rnd")
+    oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="5000.00",
+                               currency="EUR", expected_close="2026-12-31", grade="B").id
+    app.add_supporter(ALICE, oid, "erin")
+    when = (app.clock() - timedelta(days=1)).isoformat()
+    demo = app.record_contribution(Actor("erin", "member"), oid, member_id="erin", kind="demo",
+                                   summary="Prototype demo", occurred_at=when)
+    visit = app.record_contribution(ALICE, oid, member_id="alice", kind="visit",
+                                    summary="Visit", occurred_at=when).id
+    app.confirm_contribution(ALICE, oid, visit)
+    won = app.win(ALICE, oid, closed_on=app.clock().date().isoformat())
+    services.runner.wait_for(won.position)
+
+    explanation = explain(services.views.get("allocation", won.extra["allocation_id"]), "erin")
+
+    assert explanation["amount"] == "0.00" and explanation["contributions"] == []
+    [excluded] = explanation["excluded"]
+    assert (excluded["contribution_id"], excluded["reason"], excluded["position"]) == (
+        demo.id, "not confirmed", demo.position)
+    assert "not confirmed" in explanation["steps"][0]["formula"]
