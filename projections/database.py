@@ -17,6 +17,9 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 
+CONNECT_TIMEOUT_SECONDS = 5  # a database that is down must not hold a request for long
+
+
 class Cursor(Protocol):
     rowcount: int
 
@@ -63,15 +66,21 @@ class Database:
             "POSTGRES_USER": unquote(p.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(p.password or ""),
             "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
         }
 
     # -- our own tables ------------------------------------------------------------------------
 
+    def ping(self, timeout: float = 1.0) -> None:
+        """Raise if the database does not answer within `timeout` seconds (for health checks)."""
+        with self.transaction(timeout) as cur:
+            cur.execute("SELECT 1")
+
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
+    def transaction(self, timeout: float | None = None) -> Iterator[Cursor]:
         """One transaction; statements use `?` placeholders on both stores."""
         if self.kind == "postgresql":
-            with self._postgres().connection() as conn, conn.transaction():
+            with self._postgres().connection(timeout=timeout) as conn, conn.transaction():
                 yield _QmarkCursor(conn.cursor())
             return
         with self._lock:
@@ -103,8 +112,9 @@ class Database:
                 self._pool = ConnectionPool(
                     kwargs={"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
                             "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
-                            "password": env["POSTGRES_PASSWORD"] or None},
-                    min_size=1, max_size=8, open=True)
+                            "password": env["POSTGRES_PASSWORD"] or None,
+                            "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+                    min_size=1, max_size=8, timeout=CONNECT_TIMEOUT_SECONDS, open=True)
             return self._pool
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ def _positions(services) -> tuple[int, dict[str, int]]:
 def health(services: ServicesDep) -> dict:
     """Liveness and readiness: the store answers; how far the read models are behind."""
     try:
+        services.db.ping()
         head, positions = _positions(services)
     except Exception as exc:  # a store that is down makes us unready, not broken
         log.warning("health check failed: %s", exc)
