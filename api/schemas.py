@@ -68,3 +68,186 @@ class IncentivePolicyIn(In):
 def recorded(result: Any) -> dict:
     """A command's answer: `{id, position}` plus what the use case adds."""
     return {"id": result.id, "position": result.position, **result.extra}
+
+
+# -- responses (what clients rely on; documents carry more where the read model has it) ----------
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class CommandOut(Out):
+    id: str
+    position: int = Field(description="log position of the command's last event; pass as ?after=")
+
+
+class Money(Out):
+    amount: str = Field(description="decimal string with the currency's decimals")
+    currency: str
+
+
+class MemberOut(Out):
+    id: str
+    name: str
+    department: str
+
+
+class PolicyRef(Out):
+    name: str
+    version: int
+    hash: str
+
+
+class ContributionOut(Out):
+    id: str
+    member_id: str
+    role: str
+    kind: str
+    points: int = Field(description="the kind's weight under the policy in force; 0 when reversed")
+    status: str = Field(description="recorded | confirmed | reversed")
+    summary: str
+    hours: str
+    occurred_at: str
+    evidence_url: str | None
+    event_id: str
+    position: int
+
+
+class ProjectedLineOut(Out):
+    member_id: str
+    roles: list[str]
+    points: int
+    amount: str
+
+
+class ProjectedSplitOut(Out):
+    as_of: str
+    policy: PolicyRef
+    pool: Money
+    lines: list[ProjectedLineOut]
+    unallocated: Money
+
+
+class BoardOut(Out):
+    opportunity_id: str
+    account_id: str
+    name: str
+    amount: Money
+    expected_close: str
+    grade: str
+    stage: str = Field(description="open | won | lost")
+    closed_on: str | None
+    triangle: dict[str, str | None]
+    triangle_history: list[dict[str, Any]]
+    supporters: list[str]
+    contributions: list[ContributionOut]
+    points_by_member: dict[str, int] = Field(description="confirmed points per member")
+    pending_points_by_member: dict[str, int] = Field(description="points awaiting confirmation")
+    projected_split: ProjectedSplitOut | None = Field(description="the split if won today")
+    requests: list[dict[str, Any]]
+    assessment: dict[str, Any] | None
+    position: int = Field(description="the board shows every event up to this log position")
+
+
+class AllocationLineOut(Out):
+    member_id: str
+    roles: list[str]
+    points: int
+    points_by_role: dict[str, int]
+    amount: str
+    upfront: str
+    held: str
+    exact: int | str = Field(description="the exact amount in minor units before rounding (n/d)")
+
+
+class AllocationOut(Out):
+    id: str
+    opportunity_id: str
+    status: str
+    grade: str
+    closed_on: str
+    deal: Money
+    rate: str
+    pool: Money
+    policy: PolicyRef
+    lines: list[AllocationLineOut]
+    unallocated: Money
+    visible_lines: str = Field(description="all | own (a member sees only their own line)")
+    position: int
+
+
+class StepOut(Out):
+    step: int
+    name: str
+    formula: str
+    value: str
+
+
+class CitedContributionOut(Out):
+    event_id: str
+    position: int | None
+    kind: str
+    role: str
+    contribution_id: str
+    occurred_on: str
+
+
+class CountedContributionOut(CitedContributionOut):
+    weight: int
+
+
+class ExcludedContributionOut(CitedContributionOut):
+    reason: str
+
+
+class ExplainOut(Out):
+    allocation_id: str
+    opportunity_id: str
+    member_id: str
+    amount: str
+    currency: str
+    minor_units_per_unit: int
+    steps: list[StepOut] = Field(description="the arithmetic in minor units, exact fractions")
+    contributions: list[CountedContributionOut]
+    excluded: list[ExcludedContributionOut]
+    policy: PolicyRef
+
+
+class IncentivePolicyOut(Out):
+    name: str
+    version: int
+    effective_from: str
+    pool_rate_by_grade: dict[str, str]
+    role_shares: dict[str, str]
+    kind_weights: dict[str, int]
+    member_cap: str | None
+    holdback: str | None
+    hash: str
+
+
+class PolicyVersionsOut(Out):
+    kind: str
+    versions: list[IncentivePolicyOut] = Field(description="oldest first")
+
+
+class FieldError(Out):
+    field: str
+    message: str
+
+
+class Problem(Out):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {"application/problem+json": {}}, "description": text}
+    for status, text in ((401, "no valid bearer token"), (403, "the role may not do this"),
+                         (404, "not found"), (409, "state or idempotency-key conflict"),
+                         (422, "invalid input; `errors` names the fields"))
+}

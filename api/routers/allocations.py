@@ -4,11 +4,12 @@ from fastapi import APIRouter
 
 from api.deps import READ_ALL, ActorDep, After, ServicesDep, wait_for
 from api.errors import Refused
+from api.schemas import PROBLEMS, AllocationOut, ExplainOut
 from api.routers.opportunities import can_see
 from domain.exceptions import AllocationNotFound
 from projections.allocations import VIEW, explain, present_allocation
 
-router = APIRouter(prefix="/v1/allocations", tags=["allocations"])
+router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PROBLEMS)
 
 
 def _allocation(services, allocation_id: str, actor) -> dict:
@@ -23,7 +24,7 @@ def _allocation(services, allocation_id: str, actor) -> dict:
     return doc
 
 
-@router.get("/{allocation_id}")
+@router.get("/{allocation_id}", response_model=AllocationOut)
 def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
                    after: After = None) -> dict:
     """An allocation; a member sees only their own line."""
@@ -32,7 +33,7 @@ def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
     return present_allocation(doc, only_member=None if actor.role in READ_ALL else actor.member_id)
 
 
-@router.get("/{allocation_id}/explain")
+@router.get("/{allocation_id}/explain", response_model=ExplainOut)
 def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
                  member_id: str | None = None, after: After = None) -> dict:
     """How one member's line was computed, step by step (a member: only their own line)."""

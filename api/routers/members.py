@@ -3,18 +3,18 @@
 from fastapi import APIRouter
 
 from api.deps import ActorDep, Admin, ServicesDep
-from api.schemas import MemberIn, recorded
+from api.schemas import PROBLEMS, CommandOut, MemberIn, MemberOut, recorded
 
-router = APIRouter(prefix="/v1/members", tags=["members"])
+router = APIRouter(prefix="/v1/members", tags=["members"], responses=PROBLEMS)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandOut)
 def register_member(body: MemberIn, actor: Admin, services: ServicesDep) -> dict:
     """Register a member with their department (admin)."""
     return recorded(services.app.register_member(actor, body.id, body.name, body.department))
 
 
-@router.get("/{member_id}")
+@router.get("/{member_id}", response_model=MemberOut)
 def get_member(member_id: str, actor: ActorDep, services: ServicesDep) -> dict:
     """A member's name and department."""
     return services.app.member(member_id)

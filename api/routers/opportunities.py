@@ -4,17 +4,29 @@ from fastapi import APIRouter
 
 from api.deps import READ_ALL, ActorDep, After, ServicesDep, Writer, wait_for
 from api.errors import Refused
-from api.schemas import ContributionIn, LoseIn, OpportunityIn, ReasonIn, SeatIn, WinIn, recorded
+from api.schemas import (
+    PROBLEMS,
+    AllocationOut,
+    BoardOut,
+    CommandOut,
+    ContributionIn,
+    LoseIn,
+    OpportunityIn,
+    ReasonIn,
+    SeatIn,
+    WinIn,
+    recorded,
+)
 from domain.aggregates import Allocation
 from domain.application import Actor
 from domain.exceptions import AllocationNotFound, OpportunityNotFound
 from projections.allocations import present_allocation
 from projections.board import BoardProjection, present_board
 
-router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
+router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses=PROBLEMS)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandOut)
 def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep) -> dict:
     """Open an opportunity on an account; a member who opens it is its AR."""
     return recorded(services.app.open_opportunity(
@@ -23,20 +35,20 @@ def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep) 
         attributes=body.attributes))
 
 
-@router.put("/{opportunity_id}/triangle/{role}")
+@router.put("/{opportunity_id}/triangle/{role}", response_model=CommandOut)
 def assign_triangle_role(opportunity_id: str, role: str, body: SeatIn, actor: Writer,
                          services: ServicesDep) -> dict:
     """Seat a member as AR, SR or FR (the AR or a lead); a handover keeps the history."""
     return recorded(services.app.assign_triangle_role(actor, opportunity_id, role, body.member_id))
 
 
-@router.post("/{opportunity_id}/supporters", status_code=201)
+@router.post("/{opportunity_id}/supporters", status_code=201, response_model=CommandOut)
 def add_supporter(opportunity_id: str, body: SeatIn, actor: Writer, services: ServicesDep) -> dict:
     """Add a back-office supporter (the AR or a lead)."""
     return recorded(services.app.add_supporter(actor, opportunity_id, body.member_id))
 
 
-@router.post("/{opportunity_id}/contributions", status_code=201)
+@router.post("/{opportunity_id}/contributions", status_code=201, response_model=CommandOut)
 def record_contribution(opportunity_id: str, body: ContributionIn, actor: Writer,
                         services: ServicesDep) -> dict:
     """Record a contribution; a member records only their own, on opportunities they are on."""
@@ -46,14 +58,14 @@ def record_contribution(opportunity_id: str, body: ContributionIn, actor: Writer
         role=body.role))
 
 
-@router.post("/{opportunity_id}/contributions/{contribution_id}/confirm")
+@router.post("/{opportunity_id}/contributions/{contribution_id}/confirm", response_model=CommandOut)
 def confirm_contribution(opportunity_id: str, contribution_id: str, actor: Writer,
                          services: ServicesDep) -> dict:
     """Confirm a contribution (the AR or a lead)."""
     return recorded(services.app.confirm_contribution(actor, opportunity_id, contribution_id))
 
 
-@router.post("/{opportunity_id}/contributions/{contribution_id}/reverse")
+@router.post("/{opportunity_id}/contributions/{contribution_id}/reverse", response_model=CommandOut)
 def reverse_contribution(opportunity_id: str, contribution_id: str, body: ReasonIn, actor: Writer,
                          services: ServicesDep) -> dict:
     """Reverse a contribution with a reason (the AR or a lead)."""
@@ -61,21 +73,21 @@ def reverse_contribution(opportunity_id: str, contribution_id: str, body: Reason
         actor, opportunity_id, contribution_id, body.reason))
 
 
-@router.post("/{opportunity_id}/win")
+@router.post("/{opportunity_id}/win", response_model=CommandOut)
 def win(opportunity_id: str, body: WinIn, actor: Writer, services: ServicesDep) -> dict:
     """Win the deal; its allocation is proposed by the policy in force on the close date."""
     return recorded(services.app.win(actor, opportunity_id, amount=body.amount,
                                      closed_on=body.closed_on))
 
 
-@router.post("/{opportunity_id}/lose")
+@router.post("/{opportunity_id}/lose", response_model=CommandOut)
 def lose(opportunity_id: str, body: LoseIn, actor: Writer, services: ServicesDep) -> dict:
     """Record the deal as lost, with a reason."""
     return recorded(services.app.lose(actor, opportunity_id, reason=body.reason,
                                       closed_on=body.closed_on))
 
 
-@router.get("/{opportunity_id}/board")
+@router.get("/{opportunity_id}/board", response_model=BoardOut)
 def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """The live board: triangle, supporters, contributions, points and the split if won today."""
     wait_for(services, after)
@@ -85,7 +97,7 @@ def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: Af
     return present_board(doc, services.app.incentive_policy_in_force(today), today, position)
 
 
-@router.get("/{opportunity_id}/allocation")
+@router.get("/{opportunity_id}/allocation", response_model=AllocationOut)
 def allocation(opportunity_id: str, actor: ActorDep, services: ServicesDep,
                after: After = None) -> dict:
     """The allocation of a won deal; a member sees only their own line."""
