@@ -18,6 +18,7 @@ demo: install
 	$(BIN)/goldsplit demo
 
 test: install-test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -64,7 +64,7 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
         if doc is None:
             print(f"no allocation {args.allocation_id}", file=sys.stderr)
             return 1
-        members = [args.member] if args.member else [l["member_id"] for l in doc["result"]["lines"]]
+        members = [args.member] if args.member else [line["member_id"] for line in doc["result"]["lines"]]
         print(json.dumps([explain(doc, m) for m in members], indent=2))
     finally:
         services.close()

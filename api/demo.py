@@ -14,8 +14,10 @@ from pathlib import Path
 from api.services import Services
 from api.settings import Settings
 from domain.application import Actor
-from projections.allocations import VIEW as ALLOCATIONS, explain, present_allocation
-from projections.board import VIEW as BOARDS, present_board
+from projections.allocations import VIEW as ALLOCATIONS
+from projections.allocations import explain, present_allocation
+from projections.board import VIEW as BOARDS
+from projections.board import present_board
 
 TEAM = [  # id, name, department
     ("lena", "Lena Zhou", "management"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from domain.exceptions import InvalidAmount, UnknownCurrency
 
 # ISO 4217 active codes with their minor-unit exponent (the standard's "E" column).

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-
 CONNECT_TIMEOUT_SECONDS = 5  # a database that is down must not hold a request for long
 
 

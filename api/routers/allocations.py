@@ -4,8 +4,8 @@ from fastapi import APIRouter
 
 from api.deps import READ_ALL, ActorDep, After, ServicesDep, wait_for
 from api.errors import Refused
-from api.schemas import PROBLEMS, AllocationOut, ExplainOut
 from api.routers.opportunities import can_see
+from api.schemas import PROBLEMS, AllocationOut, ExplainOut
 from domain.exceptions import AllocationNotFound
 from projections.allocations import VIEW, explain, present_allocation
 
