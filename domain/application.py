@@ -23,6 +23,7 @@ from domain.exceptions import (
     MemberAlreadyExists,
     MemberNotFound,
     NotAllowed,
+    NotFound,
     OpportunityAlreadyExists,
     OpportunityNotFound,
     UnknownContributionKind,
@@ -251,13 +252,9 @@ class Goldsplit(Application):
         return {"triangle": dict(opportunity.triangle), "supporters": list(opportunity.supporters)}
 
     def allocation(self, allocation_id: str) -> dict:
-        try:
-            allocation = self.repository.get(
-                _uuid(allocation_id, "allocation_id", AllocationNotFound))
-        except AggregateNotFoundError:
-            allocation = None
-        if not isinstance(allocation, Allocation):
-            raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id")
+        """An allocation's status as the ledger has it."""
+        allocation = self._get(_uuid(allocation_id, "allocation_id", AllocationNotFound),
+                               Allocation, AllocationNotFound, "allocation_id", allocation_id)
         return {"id": str(allocation.id), "opportunity_id": str(allocation.opportunity_id),
                 "status": allocation.status}
 
@@ -299,20 +296,23 @@ class Goldsplit(Application):
         return self.repository.get(PolicyBook.create_id(kind))
 
     def _member(self, member_id: str, field_name: str) -> Member:
-        try:
-            return self.repository.get(Member.create_id(str(member_id)))
-        except AggregateNotFoundError:
-            raise MemberNotFound(f"no member {member_id}", field=field_name) from None
+        return self._get(Member.create_id(str(member_id)), Member, MemberNotFound, field_name,
+                         member_id)
 
     def _opportunity(self, opportunity_id: str | UUID) -> Opportunity:
         oid = _uuid(opportunity_id, "opportunity_id", OpportunityNotFound)
+        return self._get(oid, Opportunity, OpportunityNotFound, "opportunity_id", opportunity_id)
+
+    def _get(self, aggregate_id: UUID, cls: type, not_found: type[NotFound], field_name: str,
+             given: object) -> Any:
+        """The aggregate of that class with that id, or `not_found` naming the field."""
         try:
-            opportunity = self.repository.get(oid)
+            aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            opportunity = None
-        if not isinstance(opportunity, Opportunity):
-            raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id")
-        return opportunity
+            aggregate = None
+        if not isinstance(aggregate, cls):
+            raise not_found(f"no {cls.__name__.lower()} {given}", field=field_name)
+        return aggregate
 
     @staticmethod
     def _require_ar_or_lead(opportunity: Opportunity, actor: Actor, doing: str) -> None:
