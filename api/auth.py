@@ -46,6 +46,8 @@ def issue_token(secret: str, member_id: str, role: str, ttl_seconds: int,
 
 
 def verify_token(secret: str, token: str, now: float | None = None) -> Actor:
+    if not token.isascii():
+        raise InvalidToken("the token is malformed")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise InvalidToken("the token is malformed")

@@ -73,11 +73,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     def refused(_: Request, exc: Refused) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        return problem(exc.status, exc.detail, errors=errors, headers=exc.headers)
+        detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+        return problem(exc.status, detail, errors=errors, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        errors = [{"field": "body" if e.get("type") == "json_invalid" else _field(tuple(e.get("loc", ()))),
+                   "message": e.get("msg", "invalid")}
                   for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, detail, type_="urn:goldsplit:invalid-input", errors=errors)
@@ -88,5 +90,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "an unexpected error occurred; it has been logged")

@@ -67,15 +67,16 @@ class IdempotencyMiddleware:
                        send: Callable[[dict], Awaitable[None]]) -> None:
         if scope["type"] != "http" or scope["method"] not in METHODS:
             return await self.app(scope, receive, send)
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
         member = self._member(headers.get("authorization", ""))
         if not key or member is None:
             return await self.app(scope, receive, send)
-        if len(key) > 200:
-            return await problem(422, "Idempotency-Key: must be at most 200 characters",
-                                 errors=[{"field": "Idempotency-Key",
-                                          "message": "at most 200 characters"}])(scope, receive, send)
+        if len(key) > 200 or not (key.isascii() and key.isprintable()):
+            message = "must be at most 200 printable ASCII characters"
+            return await problem(422, f"Idempotency-Key: {message}", type_="urn:goldsplit:invalid-input",
+                                 errors=[{"field": "Idempotency-Key", "message": message}]
+                                 )(scope, receive, send)
 
         body = b""
         while True:

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from domain import values
 from domain.aggregates import DEPARTMENTS, Allocation, Member, Opportunity, PolicyBook
 from domain.allocation import CountedContribution, allocate, steps
 from domain.exceptions import (
@@ -56,48 +56,13 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _text(value: object, name: str, *, required: bool = True, limit: int = 2000) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput("must be a non-empty string", field=name)
-    if len(value) > limit:
-        raise InvalidInput(f"must be at most {limit} characters", field=name)
-    return value.strip()
-
-
-def _date(value: object, name: str) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(f"{value!r} is not an ISO date (YYYY-MM-DD)", field=name) from None
-
-
-def _datetime(value: object, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(f"{value!r} is not an ISO 8601 date-time", field=name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _hours(value: object) -> str:
     if value is None:
         return "0"
-    try:
-        hours = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(f"{value!r} is not a number of hours", field="hours") from None
-    if isinstance(value, (bool, float)) or not hours.is_finite() or hours < 0 or hours > 10_000:
-        raise InvalidInput("must be a decimal string of hours between 0 and 10000", field="hours")
+    hours = values.plain_decimal(value, "hours", places=2, what="number of hours")
+    if hours > 10_000:
+        raise InvalidInput("must be at most 10000 hours", field="hours")
     return str(hours)
-
-
-def _uuid(value: str | UUID, name: str, not_found: type[Exception]) -> UUID:
-    try:
-        return value if isinstance(value, UUID) else UUID(str(value))
-    except ValueError:
-        raise not_found(f"no {name} {value}", field=name) from None
 
 
 class Goldsplit(Application):
@@ -115,11 +80,11 @@ class Goldsplit(Application):
 
     def register_member(self, actor: Actor, member_id: str, name: str, department: str) -> Recorded:
         """Register a member of the selling team."""
-        member_id = _text(member_id, "id", limit=64)
+        member_id = values.text(member_id, "id", limit=64)
         if department not in DEPARTMENTS:
             raise InvalidInput(f"{department!r} is not a department; use one of {list(DEPARTMENTS)}",
                                field="department")
-        member = Member(member_id=member_id, name=_text(name, "name", limit=200),
+        member = Member(member_id=member_id, name=values.text(name, "name", limit=200),
                         department=department, actor=actor.member_id)
         try:
             return self._saved(member_id, member)
@@ -140,19 +105,19 @@ class Goldsplit(Application):
 
         Until opportunity grading policies exist the grade is given, and defaults to C.
         """
-        grade = grade or "C"
+        grade = "C" if grade is None else grade
         if not actor.leads:
             self._member(actor.member_id, "member_id")
         if grade not in GRADES:
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
         opportunity = Opportunity(
-            account_id=_text(account_id, "account_id", limit=200),
-            name=_text(name, "name", limit=200),
+            account_id=values.text(account_id, "account_id", limit=200),
+            name=values.text(name, "name", limit=200),
             amount=parse_amount(amount, currency),
             currency=currency,
-            expected_close=_date(expected_close, "expected_close").isoformat(),
+            expected_close=values.iso_date(expected_close, "expected_close").isoformat(),
             grade=grade,
-            attributes=dict(attributes or {}),
+            attributes=values.attributes(attributes),
             actor=actor.member_id,
             **({"id": opportunity_id} if opportunity_id else {}),
         )
@@ -192,9 +157,9 @@ class Goldsplit(Application):
         cid = str(contribution_id or uuid4())
         fields = dict(
             contribution_id=cid, member_id=member_id, role=role, kind=kind,
-            summary=_text(summary, "summary"), hours=_hours(hours),
-            occurred_at=_datetime(occurred_at, "occurred_at"),
-            evidence_url=_text(evidence_url, "evidence_url", required=False) or None,
+            summary=values.text(summary, "summary"), hours=_hours(hours),
+            occurred_at=values.iso_datetime(occurred_at, "occurred_at"),
+            evidence_url=values.text(evidence_url, "evidence_url", required=False) or None,
             actor=actor.member_id, now=self.clock())
         recorded = self._change(opportunity_id, actor, lambda o: o.record_contribution(**fields))
         return Recorded(cid, recorded.position)
@@ -211,7 +176,7 @@ class Goldsplit(Application):
         """Reverse a contribution with a reason; it stays on the record, never edited or deleted."""
         recorded = self._change(opportunity_id, actor, lambda o: (
             self._require_ar_or_lead(o, actor, "reverse contributions"),
-            o.reverse_contribution(contribution_id, _text(reason, "reason"), actor.member_id)))
+            o.reverse_contribution(contribution_id, values.text(reason, "reason"), actor.member_id)))
         return Recorded(contribution_id, recorded.position)
 
     def win(self, actor: Actor, opportunity_id: str, *, closed_on: str,
@@ -219,7 +184,7 @@ class Goldsplit(Application):
         """Win the deal and propose its allocation by the incentive policy in force on the close date."""
         opportunity = self._opportunity(opportunity_id)
         self._require_ar_or_lead(opportunity, actor, "win it")
-        closed = _date(closed_on, "closed_on")
+        closed = values.iso_date(closed_on, "closed_on")
         minor = opportunity.amount if amount is None else parse_amount(amount, opportunity.currency)
         opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
         policy = self.incentive_policy_in_force(closed)
@@ -241,10 +206,10 @@ class Goldsplit(Application):
 
     def lose(self, actor: Actor, opportunity_id: str, *, reason: str, closed_on: str) -> Recorded:
         """Record the deal as lost, with a reason."""
-        closed = _date(closed_on, "closed_on")
+        closed = values.iso_date(closed_on, "closed_on")
         return self._change(opportunity_id, actor, lambda o: (
             self._require_ar_or_lead(o, actor, "lose it"),
-            o.lose(_text(reason, "reason"), closed, actor.member_id, today=self.clock().date())))
+            o.lose(values.text(reason, "reason"), closed, actor.member_id, today=self.clock().date())))
 
     def opportunity_team(self, opportunity_id: str) -> dict:
         """Who is on the opportunity now (for read permissions)."""
@@ -253,7 +218,7 @@ class Goldsplit(Application):
 
     def allocation(self, allocation_id: str) -> dict:
         """An allocation's status as the ledger has it."""
-        allocation = self._get(_uuid(allocation_id, "allocation_id", AllocationNotFound),
+        allocation = self._get(values.identifier(allocation_id, "allocation", AllocationNotFound),
                                Allocation, AllocationNotFound, "allocation_id", allocation_id)
         return {"id": str(allocation.id), "opportunity_id": str(allocation.opportunity_id),
                 "status": allocation.status}
@@ -300,7 +265,7 @@ class Goldsplit(Application):
                          member_id)
 
     def _opportunity(self, opportunity_id: str | UUID) -> Opportunity:
-        oid = _uuid(opportunity_id, "opportunity_id", OpportunityNotFound)
+        oid = values.identifier(opportunity_id, "opportunity", OpportunityNotFound)
         return self._get(oid, Opportunity, OpportunityNotFound, "opportunity_id", opportunity_id)
 
     def _get(self, aggregate_id: UUID, cls: type, not_found: type[NotFound], field_name: str,

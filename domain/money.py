@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from domain.exceptions import InvalidAmount, UnknownCurrency
+from domain.values import plain_decimal
 
 # ISO 4217 active codes with their minor-unit exponent (the standard's "E" column).
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -26,7 +25,6 @@ EXPONENTS: dict[str, int] = {
     **{c: 4 for c in _EXPONENT_4.split()},
 }
 
-_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 MAX_WHOLE_DIGITS = 15  # a quadrillion units: far above any deal, and within BIGINT minor units
 
 
@@ -38,25 +36,17 @@ def exponent(currency: str, *, field: str = "currency") -> int:
 
 
 def parse_amount(value: object, currency: str, *, field: str = "amount") -> int:
-    """A positive decimal string (or int) in `currency` -> integer minor units."""
+    """A positive decimal string (or int) in `currency` -> integer minor units, exactly."""
     places = exponent(currency)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidAmount(f"must be a decimal string such as \"1250.00\", got {value!r}", field=field)
-    text = str(value).strip()
-    if text.startswith("-"):
-        raise InvalidAmount(f"must be positive, got {text}", field=field)
-    if not _DECIMAL.match(text):
-        raise InvalidAmount(f"{text!r} is not a decimal number", field=field)
-    whole, _, fraction = text.partition(".")
-    if len(fraction) > places:
-        raise InvalidAmount(
-            f"{text} has {len(fraction)} decimals; {currency} has {places}", field=field
-        )
-    if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS:
-        raise InvalidAmount(f"{text} is too large (over {MAX_WHOLE_DIGITS} digits)", field=field)
-    minor = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise InvalidAmount(f"must be positive, got {value.strip()[:40]}", field=field)
+    number = plain_decimal(value, field, places=places, error=InvalidAmount, what="amount")
+    if number >= 10**MAX_WHOLE_DIGITS:
+        raise InvalidAmount(f"{number} is too large (over {MAX_WHOLE_DIGITS} digits)", field=field)
+    _, digits, power = number.as_tuple()
+    minor = int("".join(map(str, digits))) * 10 ** (power + places)  # no context rounding
     if minor <= 0:
-        raise InvalidAmount(f"must be positive, got {text}", field=field)
+        raise InvalidAmount(f"must be positive, got {number}", field=field)
     return minor
 
 

@@ -20,9 +20,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from domain.exceptions import InvalidPolicy
+from domain.values import plain_decimal, storable
 
 ROLES = ("AR", "SR", "FR", "SUPPORT")
 TRIANGLE_ROLES = ("AR", "SR", "FR")
@@ -48,19 +49,13 @@ DEFAULT_INCENTIVE_DOCUMENT: dict = {
     "holdback": None,
 }
 
+MAX_PLACES = 12  # rates, shares, cap and holdback: plain decimals, so sums and hashes are exact
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def _fraction_field(value: object, field: str, *, low: Decimal, high: Decimal,
                     low_open: bool = False, high_open: bool = False) -> Decimal:
-    if isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
-        raise InvalidPolicy(f"must be a decimal string, got {value!r}", field=field)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidPolicy(f"{value!r} is not a decimal number", field=field) from None
-    if not number.is_finite():
-        raise InvalidPolicy(f"{value!r} is not a finite number", field=field)
+    number = plain_decimal(value, field, places=MAX_PLACES, error=InvalidPolicy)
     too_low = number <= low if low_open else number < low
     too_high = number >= high if high_open else number > high
     if too_low or too_high:
@@ -97,6 +92,7 @@ class IncentivePolicy:
         name = doc.get("name", "default")
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
+        storable(name, "name")
         try:
             effective_from = date.fromisoformat(str(doc.get("effective_from")))
         except ValueError:

@@ -1,19 +1,22 @@
 """Allocations of won deals and the explanation of each line."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import READ_ALL, ActorDep, After, ServicesDep, wait_for
 from api.errors import Refused
 from api.routers.opportunities import can_see
 from api.schemas import PROBLEMS, AllocationOut, ExplainOut
 from domain.exceptions import AllocationNotFound
+from domain.values import identifier
 from projections.allocations import VIEW, explain, present_allocation
 
 router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PROBLEMS)
 
 
 def _allocation(services, allocation_id: str, actor) -> dict:
-    doc = services.views.get(VIEW, allocation_id)
+    doc = services.views.get(VIEW, str(identifier(allocation_id, "allocation", AllocationNotFound)))
     if doc is None:
         raise AllocationNotFound(f"no allocation {allocation_id}", field="allocation_id")
     if actor.role not in READ_ALL:
@@ -35,7 +38,8 @@ def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
 
 @router.get("/{allocation_id}/explain", response_model=ExplainOut)
 def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
-                 member_id: str | None = None, after: After = None) -> dict:
+                 member_id: Annotated[str | None, Query(min_length=1)] = None,
+                 after: After = None) -> dict:
     """How one member's line was computed, step by step (a member: only their own line)."""
     wait_for(services, after)
     member_id = member_id or actor.member_id

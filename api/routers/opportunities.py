@@ -17,10 +17,14 @@ from api.schemas import (
     WinIn,
     recorded,
 )
+from api.services import Services
 from domain.aggregates import Allocation
 from domain.application import Actor
 from domain.exceptions import AllocationNotFound, OpportunityNotFound
+from domain.values import identifier
+from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import present_allocation
+from projections.board import VIEW as BOARDS
 from projections.board import BoardProjection, present_board
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses=PROBLEMS)
@@ -103,24 +107,15 @@ def allocation(opportunity_id: str, actor: ActorDep, services: ServicesDep,
     """The allocation of a won deal; a member sees only their own line."""
     wait_for(services, after)
     _board(services, opportunity_id, actor)
-    allocation_id = str(Allocation.create_id(_uuid(opportunity_id)))
-    doc = services.views.get("allocation", allocation_id)
+    allocation_id = Allocation.create_id(identifier(opportunity_id, "opportunity", OpportunityNotFound))
+    doc = services.views.get(ALLOCATIONS, str(allocation_id))
     if doc is None:
-        raise AllocationNotFound(f"opportunity {opportunity_id} has no allocation (not won yet)")
+        raise AllocationNotFound("has no allocation: the opportunity is not won", field="opportunity_id")
     return present_allocation(doc, only_member=None if actor.role in READ_ALL else actor.member_id)
 
 
-def _uuid(opportunity_id: str):
-    from uuid import UUID
-
-    try:
-        return UUID(opportunity_id)
-    except ValueError:
-        raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id") from None
-
-
-def _board(services, opportunity_id: str, actor: Actor) -> dict:
-    doc = services.views.get("board", str(_uuid(opportunity_id)))
+def _board(services: Services, opportunity_id: str, actor: Actor) -> dict:
+    doc = services.views.get(BOARDS, str(identifier(opportunity_id, "opportunity", OpportunityNotFound)))
     if doc is None:
         raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id")
     if actor.role not in READ_ALL and not can_see(doc, actor.member_id):

@@ -31,6 +31,11 @@ TEAM = {"ana": "sales", "sam": "presales", "fay": "delivery", "fin": "finance",
 STAFF = ("admin", "lead", "finance", "auditor")  # token roles held by people outside the team
 DROP = object()  # in a body change: remove the field
 NEW_MEMBER = {"id": "eve", "name": "Eve", "department": "sales"}
+DEEP: dict = {}
+_level = DEEP
+for _ in range(8):
+    _level["a"] = {}
+    _level = _level["a"]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -501,6 +506,27 @@ BAD_INPUT = [
                  "role_shares", id="role shares not summing to 1"),
     pytest.param(post_policy, {"kind_weights": {"visit": 1.5}}, "kind_weights.visit",
                  id="fractional kind weight"),
+    # Hostile input found by fuzzing: each once answered 500 or stored an unreadable event.
+    pytest.param(post_opportunity, {"attributes": {"_type_": "nope", "_data_": 1}}, "attributes",
+                 id="attributes that mimic the event store's own encoding"),
+    pytest.param(post_opportunity, {"attributes": {"a": {"b": {"_type_": "uuid_hex", "_data_": "zz"}}}},
+                 "attributes.a.b", id="the event store's encoding nested in attributes"),
+    pytest.param(post_opportunity, {"attributes": DEEP}, "attributes" + ".a" * 7,
+                 id="attributes nested too deep"),
+    pytest.param(post_opportunity, {"attributes": {"note": "a\x00b"}}, "attributes.note",
+                 id="NUL in an attribute"),
+    pytest.param(post_opportunity, {"amount": "0" * 5000 + "1"}, "amount",
+                 id="an amount of five thousand digits"),
+    pytest.param(post_opportunity, {"grade": ""}, "grade", id="empty grade"),
+    pytest.param(post_win, {"amount": "1" * 20}, "amount", id="an absurdly large won amount"),
+    pytest.param(post_contribution, {"hours": "-0"}, "hours", id="signed hours"),
+    pytest.param(post_contribution, {"hours": "1E-999999999"}, "hours", id="exponent hours"),
+    pytest.param(post_contribution, {"summary": "a\x00b"}, "summary", id="NUL in a summary"),
+    pytest.param(post_policy, {"member_cap": "1E-5000"}, "member_cap", id="exponent cap"),
+    pytest.param(post_policy, {"pool_rate_by_grade": {"A": "0.0000000000001", "B": "0.02",
+                                                      "C": "0.01"}},
+                 "pool_rate_by_grade.A", id="a rate with more than 12 decimals"),
+    pytest.param(post_policy, {"name": "v\x002"}, "name", id="NUL in a policy name"),
 ]
 
 
@@ -522,6 +548,55 @@ def test_refuses_a_body_that_is_not_json_with_422(story: Story) -> None:
                                           "Content-Type": "application/json"})
     assert_problem(response, 422)
     assert log_position(story.client) == before
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/opportunities", '{"account_id": "acme", "name": "Acme", "amount": "10.00", "currency": "CNY", '
+                          '"expected_close": "2030-01-01", "attributes": {"k": "\\udfff"}}', "attributes.k"),
+    ("/v1/policies/incentive", None, "name"),
+])
+def test_refuses_unpaired_surrogates_naming_the_field(story: Story, path, body, field) -> None:
+    if body is None:
+        version = story.get("/v1/policies/incentive", "finance")["versions"][0]
+        version = {k: v for k, v in version.items() if k not in ("version", "hash")}
+        body = json.dumps({**version, "name": "PLACEHOLDER"}).replace("PLACEHOLDER", "\\ud800")
+    before = log_position(story.client)
+    response = story.client.post(path, content=body.encode(), headers={
+        **auth(story.tokens["finance" if "policies" in path else "ana"]),
+        "Content-Type": "application/json"})
+    assert_problem(response, 422, field=field)
+    assert log_position(story.client) == before
+
+
+def test_names_the_body_when_it_is_not_json(story: Story) -> None:
+    response = story.client.post(f"{story.path}/contributions", content=b'{"a":',
+                                 headers={**auth(story.tokens["ana"]), "Content-Type": "application/json"})
+    assert_problem(response, 422, field="body")
+
+
+def test_refuses_a_token_with_bytes_outside_ascii_with_401(story: Story) -> None:
+    response = story.client.get(story.path + "/board",
+                                headers={"Authorization": "Bearer gs1.a.\xe9".encode("latin-1")})
+    assert_problem(response, 401)
+
+
+def test_a_header_that_is_not_utf8_does_not_break_a_command(story: Story) -> None:
+    response = story.client.post(f"{story.path}/contributions", json=story.contribution("ana"),
+                                 headers={**auth(story.tokens["ana"]), "X-Note": b"\xff\xfe",
+                                          "Idempotency-Key": "latin-1-header"})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("path", ["/v1/allocations/%00", "/v1/allocations/a%00b/explain",
+                                  "/v1/opportunities/%00/board"])
+def test_answers_404_for_ids_with_nul_characters(story: Story, path) -> None:
+    assert_problem(story.request("GET", path, "finance"), 404)
+
+
+def test_refuses_an_empty_member_id_when_explaining(story: Story) -> None:
+    response = story.request("GET", "/v1/allocations/" + str(uuid.uuid4()) + "/explain?member_id=",
+                             "finance")
+    assert_problem(response, 422, field="member_id")
 
 
 def test_refuses_a_read_after_a_position_beyond_the_log_with_422(story: Story) -> None:
