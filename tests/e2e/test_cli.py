@@ -20,16 +20,34 @@ from api.cli import main
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_prints_an_allocation_whose_lines_and_unallocated_sum_to_the_pool(capsys) -> None:
+# The demo's allocation redone by hand (DESIGN §3; the same arithmetic is in the README):
+#   pool = round_half_even(483765000 fen × 0.03) = 14512950 fen; all four roles active (0.4/0.3/0.2/0.1)
+#   points: alice AR 10, bob SR 24, carol FR 9 (one visit unconfirmed), dave 6 + erin 4 SUPPORT
+#   exact: alice 5805180, bob 4353885, carol 2902590, dave 870777, erin 580518
+#   cap 0.35 × pool = 5079532.5: alice is cut by 725647.5, which is 1/12 of the others' 8707770,
+#   so they grow by 13/12: bob 4716708.75, carol 3144472.5, dave 943341.75, erin 628894.5
+#   floors sum to 14512947; 3 units: bob .75 and dave .75, then the .5 tie (alice, carol, erin)
+#   skips alice (one more unit would pass the cap) and goes to carol
+#   holdback 0.20: held = round_half_even(line × 0.2), e.g. alice 1015906.4 -> 1015906
+DEMO_LINES = {  # member: (amount, upfront, held)
+    "alice": ("50795.32", "40636.26", "10159.06"),
+    "bob": ("47167.09", "37733.67", "9433.42"),
+    "carol": ("31444.73", "25155.78", "6288.95"),
+    "dave": ("9433.42", "7546.74", "1886.68"),
+    "erin": ("6288.94", "5031.15", "1257.79"),
+}
+
+
+def test_the_demo_allocation_matches_the_arithmetic_redone_by_hand(capsys) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    table = out[out.index("member   roles"):out.index("total = pool")]
-    amounts = [Decimal(line.split()[3]) for line in table.splitlines()[1:] if line.strip()
-               and not line.startswith("unallocated")]
+    table = out[out.index("member   roles"):out.index("unallocated")]
+    lines = {row.split()[0]: tuple(row.split()[3:6]) for row in table.splitlines()[1:] if row.strip()}
     unallocated = Decimal(re.search(r"^unallocated\s+(\S+)", out, re.M).group(1))
     pool = Decimal(re.search(r"^total = pool\s+(\S+)", out, re.M).group(1))
-    assert len(amounts) == 5
-    assert sum(amounts) + unallocated == pool == Decimal("145129.50")
+    assert lines == DEMO_LINES
+    assert sum(Decimal(amount) for amount, _, _ in lines.values()) + unallocated == pool
+    assert pool == Decimal("145129.50")
     assert "reversed" in out and "recorded" in out
     assert re.search(r"Why bob gets [\d.]+ CNY", out)
 
