@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain import values
@@ -32,6 +34,7 @@ from domain.money import parse_amount
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, GRADES, IncentivePolicy, in_force
 
 ROLES_THAT_LEAD = ("lead", "admin")
+ATTEMPTS = 8  # optimistic retries against writers in other processes
 SYSTEM = "system"
 
 
@@ -74,6 +77,7 @@ class Goldsplit(Application):
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(env)
         self.clock = clock
+        self._writers = [threading.Lock() for _ in range(64)]
         self._ensure_default_policy()
 
     # -- members -------------------------------------------------------------------------------
@@ -132,16 +136,22 @@ class Goldsplit(Application):
                              member_id: str) -> Recorded:
         """Put a member in the AR, SR or FR seat; the earlier holder stays in the history."""
         self._member(member_id, "member_id")
-        return self._change(opportunity_id, actor, lambda o: (
-            self._require_ar_or_lead(o, actor, "change the triangle"),
-            o.assign_role(role, member_id, actor.member_id)))
+
+        def decide(opportunity: Opportunity) -> None:
+            self._require_ar_or_lead(opportunity, actor, "change the triangle")
+            opportunity.assign_role(role, member_id, actor.member_id)
+
+        return self._change(opportunity_id, decide)
 
     def add_supporter(self, actor: Actor, opportunity_id: str, member_id: str) -> Recorded:
         """Add a back-office member who works on the opportunity outside the triangle."""
         self._member(member_id, "member_id")
-        return self._change(opportunity_id, actor, lambda o: (
-            self._require_ar_or_lead(o, actor, "add supporters"),
-            o.add_supporter(member_id, actor.member_id)))
+
+        def decide(opportunity: Opportunity) -> None:
+            self._require_ar_or_lead(opportunity, actor, "add supporters")
+            opportunity.add_supporter(member_id, actor.member_id)
+
+        return self._change(opportunity_id, decide)
 
     def record_contribution(self, actor: Actor, opportunity_id: str, *, member_id: str, kind: str,
                             summary: str, occurred_at: str, hours: object = None,
@@ -161,55 +171,66 @@ class Goldsplit(Application):
             occurred_at=values.iso_datetime(occurred_at, "occurred_at"),
             evidence_url=values.text(evidence_url, "evidence_url", required=False) or None,
             actor=actor.member_id, now=self.clock())
-        recorded = self._change(opportunity_id, actor, lambda o: o.record_contribution(**fields))
-        return Recorded(cid, recorded.position)
+
+        def decide(opportunity: Opportunity) -> None:
+            opportunity.record_contribution(**fields)
+
+        return Recorded(cid, self._change(opportunity_id, decide).position)
 
     def confirm_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str) -> Recorded:
         """The AR (or a lead) confirms that a contribution happened as recorded."""
-        recorded = self._change(opportunity_id, actor, lambda o: (
-            self._require_ar_or_lead(o, actor, "confirm contributions"),
-            o.confirm_contribution(contribution_id, actor.member_id)))
-        return Recorded(contribution_id, recorded.position)
+
+        def decide(opportunity: Opportunity) -> None:
+            self._require_ar_or_lead(opportunity, actor, "confirm contributions")
+            opportunity.confirm_contribution(contribution_id, actor.member_id)
+
+        return Recorded(contribution_id, self._change(opportunity_id, decide).position)
 
     def reverse_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str,
                              reason: str) -> Recorded:
         """Reverse a contribution with a reason; it stays on the record, never edited or deleted."""
-        recorded = self._change(opportunity_id, actor, lambda o: (
-            self._require_ar_or_lead(o, actor, "reverse contributions"),
-            o.reverse_contribution(contribution_id, values.text(reason, "reason"), actor.member_id)))
-        return Recorded(contribution_id, recorded.position)
+        reason = values.text(reason, "reason")
+
+        def decide(opportunity: Opportunity) -> None:
+            self._require_ar_or_lead(opportunity, actor, "reverse contributions")
+            opportunity.reverse_contribution(contribution_id, reason, actor.member_id)
+
+        return Recorded(contribution_id, self._change(opportunity_id, decide).position)
 
     def win(self, actor: Actor, opportunity_id: str, *, closed_on: str,
             amount: object = None) -> Recorded:
         """Win the deal and propose its allocation by the incentive policy in force on the close date."""
-        opportunity = self._opportunity(opportunity_id)
-        self._require_ar_or_lead(opportunity, actor, "win it")
         closed = values.iso_date(closed_on, "closed_on")
-        minor = opportunity.amount if amount is None else parse_amount(amount, opportunity.currency)
-        opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
         policy = self.incentive_policy_in_force(closed)
-        result = allocate(amount=minor, grade=opportunity.grade, closed_on=closed,
-                          contributions=[CountedContribution.from_record(c)
-                                         for c in opportunity.contributions.values()],
-                          policy=policy)
-        allocation = Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
-                                result={**result.as_dict(), "explain": {
-                                    line.member_id: steps(result, line.member_id)
-                                    for line in result.lines}},
-                                policy=policy.as_dict(),
-                                actor=actor.member_id)
-        try:
-            return self._saved(str(opportunity.id), opportunity, allocation,
-                               allocation_id=str(allocation.id))
-        except IntegrityError:
-            raise ConcurrencyConflict("the opportunity changed meanwhile; retry") from None
+
+        def decide(opportunity: Opportunity) -> list[Allocation]:
+            self._require_ar_or_lead(opportunity, actor, "win it")
+            minor = (opportunity.amount if amount is None
+                     else parse_amount(amount, opportunity.currency))
+            opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
+            result = allocate(amount=minor, grade=opportunity.grade, closed_on=closed,
+                              contributions=[CountedContribution.from_record(c)
+                                             for c in opportunity.contributions.values()],
+                              policy=policy)
+            explained = {line.member_id: steps(result, line.member_id) for line in result.lines}
+            return [Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
+                               result={**result.as_dict(), "explain": explained},
+                               policy=policy.as_dict(), actor=actor.member_id)]
+
+        recorded = self._change(opportunity_id, decide)
+        allocation_id = Allocation.create_id(UUID(recorded.id))
+        return Recorded(recorded.id, recorded.position, {"allocation_id": str(allocation_id)})
 
     def lose(self, actor: Actor, opportunity_id: str, *, reason: str, closed_on: str) -> Recorded:
         """Record the deal as lost, with a reason."""
         closed = values.iso_date(closed_on, "closed_on")
-        return self._change(opportunity_id, actor, lambda o: (
-            self._require_ar_or_lead(o, actor, "lose it"),
-            o.lose(values.text(reason, "reason"), closed, actor.member_id, today=self.clock().date())))
+        reason = values.text(reason, "reason")
+
+        def decide(opportunity: Opportunity) -> None:
+            self._require_ar_or_lead(opportunity, actor, "lose it")
+            opportunity.lose(reason, closed, actor.member_id, today=self.clock().date())
+
+        return self._change(opportunity_id, decide)
 
     def opportunity_team(self, opportunity_id: str) -> dict:
         """Who is on the opportunity now (for read permissions)."""
@@ -284,18 +305,24 @@ class Goldsplit(Application):
         if not actor.leads and opportunity.triangle["AR"] != actor.member_id:
             raise NotAllowed(f"only the AR of this opportunity or a lead may {doing}")
 
-    def _change(self, opportunity_id: str, actor: Actor,
-                command: Callable[[Opportunity], object]) -> Recorded:
-        """Load, decide, save; a concurrent writer makes us decide again on the new state."""
-        for _attempt in range(5):
-            opportunity = self._opportunity(opportunity_id)
-            command(opportunity)
-            if not opportunity.pending_events:  # nothing changed (e.g. the same AR again)
-                return Recorded(str(opportunity.id), self._head())
-            try:
-                return self._saved(str(opportunity.id), opportunity)
-            except IntegrityError:
-                time.sleep(random.uniform(0, 0.01 * 2**_attempt))  # let the other writer finish
+    def _change(self, opportunity_id: str,
+                decide: Callable[[Opportunity], Sequence[Aggregate] | None]) -> Recorded:
+        """Load, decide, save (with what `decide` creates), in one transaction.
+
+        Writers in this process take turns per opportunity; a writer in another process that
+        got there first makes us load and decide again on the new state.
+        """
+        oid = values.identifier(opportunity_id, "opportunity", OpportunityNotFound)
+        with self._writers[oid.int % len(self._writers)]:
+            for attempt in range(ATTEMPTS):
+                opportunity = self._opportunity(oid)
+                created = decide(opportunity) or ()
+                if not opportunity.pending_events:  # nothing changed (e.g. the same AR again)
+                    return Recorded(str(oid), self._head())
+                try:
+                    return self._saved(str(oid), opportunity, *created)
+                except IntegrityError:
+                    time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.2)))
         raise ConcurrencyConflict("the opportunity kept changing; retry")
 
     def _saved(self, ident: str, *aggregates: Any, **extra: Any) -> Recorded:

@@ -1,0 +1,75 @@
+"""Concurrent writers: commands on one opportunity all land, and an idempotent retry runs once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.services import Services
+from domain.application import Actor
+from tests.conftest import build_services
+
+ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
+TEAM = ("alice", "bob", "carol", "dave")
+
+
+def staffed_opportunity(services: Services) -> str:
+    app = services.app
+    for member_id in TEAM:
+        app.register_member(ADMIN, member_id, member_id.title(), "sales")
+    oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="100000.00",
+                               currency="USD", expected_close="2030-01-01", grade="B").id
+    for member_id in TEAM[1:]:
+        app.add_supporter(ALICE, oid, member_id)
+    return oid
+
+
+def test_concurrent_contributions_on_one_opportunity_all_land(services: Services,
+                                                              database_url: str) -> None:
+    oid = staffed_opportunity(services)
+    other = build_services(database_url)  # a second process on the same store
+    when = (services.app.clock() - timedelta(hours=1)).isoformat()
+
+    def contribute(member_id: str) -> list[int]:
+        actor = Actor(member_id, "member")
+        app = (services if TEAM.index(member_id) % 2 else other).app
+        return [app.record_contribution(actor, oid, member_id=member_id, kind="visit",
+                                        summary=f"visit {n}", occurred_at=when).position
+                for n in range(8)]
+
+    try:
+        with ThreadPoolExecutor(len(TEAM)) as pool:
+            positions = [p for batch in pool.map(contribute, TEAM) for p in batch]
+    finally:
+        other.close()
+
+    assert len(set(positions)) == 8 * len(TEAM)
+    assert services.runner.wait_for(max(positions))
+    board = services.views.get("board", oid)
+    assert len(board["contributions"]) == 8 * len(TEAM)
+    assert {c["member_id"] for c in board["contributions"]} == set(TEAM)
+
+
+def test_the_same_idempotency_key_sent_at_once_records_one_contribution(
+        services: Services, token) -> None:
+    oid = staffed_opportunity(services)
+    headers = {"Authorization": f"Bearer {token('bob')}", "Idempotency-Key": "visit-42"}
+    body = {"member_id": "bob", "kind": "visit", "summary": "Visit 42",
+            "occurred_at": (services.app.clock() - timedelta(hours=1)).isoformat()}
+
+    with TestClient(create_app(services=services)) as client, ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(
+            lambda _: client.post(f"/v1/opportunities/{oid}/contributions", json=body,
+                                  headers=headers), range(6)))
+        final = client.post(f"/v1/opportunities/{oid}/contributions", json=body, headers=headers)
+        board = client.get(f"/v1/opportunities/{oid}/board?after={final.json()['position']}",
+                           headers=headers).json()
+
+    created = [r for r in responses if r.status_code == 201]
+    assert created and all(r.json() == created[0].json() for r in created)
+    assert all(r.status_code in (201, 409) for r in responses)
+    assert final.status_code == 201 and final.json() == created[0].json()
+    assert [c["summary"] for c in board["contributions"]] == ["Visit 42"]
