@@ -46,10 +46,8 @@ def allow(*roles: str):
 
 
 Writer = Annotated[Actor, allow("member", "lead", "admin")]
-Lead = Annotated[Actor, allow("lead", "admin")]
 Finance = Annotated[Actor, allow("finance", "admin")]
 Admin = Annotated[Actor, allow("admin")]
-READ_ALL = ("lead", "finance", "auditor", "admin")
 
 After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log position")]
 

@@ -1,9 +1,11 @@
 """Opportunities: the triangle, supporters, contributions, win and loss, the board and allocation."""
 
+from uuid import UUID
+
 from fastapi import APIRouter
 
-from api.deps import READ_ALL, ActorDep, After, ServicesDep, Writer, wait_for
-from api.errors import Refused
+from api.access import own_line_only, readable_board
+from api.deps import ActorDep, After, ServicesDep, Writer, wait_for
 from api.schemas import (
     PROBLEMS,
     AllocationOut,
@@ -17,14 +19,10 @@ from api.schemas import (
     WinIn,
     recorded,
 )
-from api.services import Services
 from domain.aggregates import Allocation
-from domain.application import Actor
-from domain.exceptions import AllocationNotFound, OpportunityNotFound
-from domain.values import identifier
+from domain.exceptions import AllocationNotFound
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import present_allocation
-from projections.board import VIEW as BOARDS
 from projections.board import BoardProjection, present_board
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses=PROBLEMS)
@@ -96,7 +94,7 @@ def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: Af
     """The live board: triangle, supporters, contributions, points and the split if won today."""
     wait_for(services, after)
     position = services.views.position(BoardProjection.name)
-    doc = _board(services, opportunity_id, actor)
+    doc = readable_board(services, opportunity_id, actor)
     today = services.app.clock().date()
     return present_board(doc, services.app.incentive_policy_in_force(today), today, position)
 
@@ -106,24 +104,8 @@ def allocation(opportunity_id: str, actor: ActorDep, services: ServicesDep,
                after: After = None) -> dict:
     """The allocation of a won deal; a member sees only their own line."""
     wait_for(services, after)
-    _board(services, opportunity_id, actor)
-    allocation_id = Allocation.create_id(identifier(opportunity_id, "opportunity", OpportunityNotFound))
-    doc = services.views.get(ALLOCATIONS, str(allocation_id))
+    board = readable_board(services, opportunity_id, actor)
+    doc = services.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(board["opportunity_id"]))))
     if doc is None:
         raise AllocationNotFound("has no allocation: the opportunity is not won", field="opportunity_id")
-    return present_allocation(doc, only_member=None if actor.role in READ_ALL else actor.member_id)
-
-
-def _board(services: Services, opportunity_id: str, actor: Actor) -> dict:
-    doc = services.views.get(BOARDS, str(identifier(opportunity_id, "opportunity", OpportunityNotFound)))
-    if doc is None:
-        raise OpportunityNotFound(f"no opportunity {opportunity_id}", field="opportunity_id")
-    if actor.role not in READ_ALL and not can_see(doc, actor.member_id):
-        raise Refused(403, "only the opportunity's team, leads, finance and auditors see its board")
-    return doc
-
-
-def can_see(board: dict, member_id: str) -> bool:
-    """Members see the boards of opportunities they are or were on."""
-    return (member_id in board["triangle"].values() or member_id in board["supporters"]
-            or any(h["member_id"] == member_id for h in board["triangle_history"]))
+    return present_allocation(doc, only_member=own_line_only(actor))
