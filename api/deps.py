@@ -59,6 +59,7 @@ def wait_for(services: Services, after: int | None) -> None:
     head = services.app.recorder.max_notification_id() or 0
     if after > head:
         raise Refused(422, f"position {after} is beyond the head of the log ({head})", field="after")
-    if not services.runner.wait_for(after, timeout=services.settings.read_wait_seconds):
+    if not services.runner.wait_for(after, timeout=services.settings.read_wait_seconds,
+                                    catch_up=services.settings.in_process_projections):
         raise Refused(503, f"the read models have not reached position {after} yet; retry",
                       headers={"Retry-After": "1"})

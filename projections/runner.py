@@ -62,14 +62,18 @@ class ProjectionRunner:
                 if not self.store.commit(tracking, changes.written):
                     log.info("another runner moved the projections first; re-reading")
 
-    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
-        """Catch up until the projections have processed `position` (read-your-writes)."""
+    def wait_for(self, position: int, timeout: float = 5.0, catch_up: bool = True) -> bool:
+        """Wait until the projections have processed `position` (read-your-writes).
+
+        With `catch_up` this process does the projecting itself; without, it only watches the
+        tracking positions that projection processes (`goldsplit project`) move.
+        """
         deadline = time.monotonic() + timeout
         pause = 0.002
-        while self.catch_up() < position:
+        while (self.catch_up() if catch_up else self.position()) < position:
             if time.monotonic() > deadline:
                 return False
-            time.sleep(pause)  # the event is committed but not yet visible to this reader
+            time.sleep(pause)
             pause = min(pause * 2, 0.05)
         return True
 

@@ -300,3 +300,19 @@ def test_explains_why_a_member_whose_work_never_counted_gets_nothing(services: S
     assert (excluded["contribution_id"], excluded["reason"], excluded["position"]) == (
         demo.id, "not confirmed", demo.position)
     assert "not confirmed" in explanation["steps"][0]["formula"]
+
+
+def test_a_reader_without_projections_waits_for_a_projection_process(services: Services,
+                                                                     database_url: str) -> None:
+    story = play_story(services.app)
+    head = max(story.positions)
+
+    assert not services.runner.wait_for(head, timeout=0.05, catch_up=False)
+    worker = build_services(database_url)  # `goldsplit project` in another process
+    try:
+        worker.runner.catch_up()
+    finally:
+        worker.close()
+
+    assert services.runner.wait_for(head, timeout=0.05, catch_up=False)
+    assert services.views.get("board", story.opportunity_id)["stage"] == "won"
