@@ -2,13 +2,15 @@
 
 Keys are scoped to the member the bearer token names. A key is reserved before the command runs,
 so a concurrent retry with the same key gets 409 instead of running twice; a 5xx frees the key.
-The same key with another body is refused with 409.
+The same key with another body is refused with 409. A reservation left by a process that died
+mid-request is taken over after a minute.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,25 +23,33 @@ from projections.database import Database
 
 METHODS = {"POST", "PUT", "PATCH"}
 PENDING = 0
+ABANDONED_AFTER_SECONDS = 60  # a reservation whose process died mid-request is taken over
 SCHEMA = ("CREATE TABLE IF NOT EXISTS goldsplit_idempotency ("
           " key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER NOT NULL,"
-          " body TEXT NOT NULL, content_type TEXT NOT NULL)")
+          " body TEXT NOT NULL, content_type TEXT NOT NULL, reserved_at DOUBLE PRECISION NOT NULL)")
 
 
 class IdempotencyStore:
     """Remembered responses by scoped key, in the application's database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.clock = clock
         with db.transaction() as cur:
             cur.execute(SCHEMA)
 
     def reserve(self, key: str, request_hash: str) -> tuple[str, int, str, str] | None:
         """Reserve `key` for this request; or return what is already stored under it."""
+        now = self.clock()
         with self.db.transaction() as cur:
             cur.execute("INSERT INTO goldsplit_idempotency (key, request_hash, status, body, "
-                        "content_type) VALUES (?, ?, ?, '', '') ON CONFLICT (key) DO NOTHING",
-                        (key, request_hash, PENDING))
+                        "content_type, reserved_at) VALUES (?, ?, ?, '', '', ?) "
+                        "ON CONFLICT (key) DO NOTHING", (key, request_hash, PENDING, now))
+            if cur.rowcount == 1:
+                return None
+            cur.execute("UPDATE goldsplit_idempotency SET request_hash = ?, reserved_at = ? "
+                        "WHERE key = ? AND status = ? AND reserved_at < ?",
+                        (request_hash, now, key, PENDING, now - ABANDONED_AFTER_SECONDS))
             if cur.rowcount == 1:
                 return None
             cur.execute("SELECT request_hash, status, body, content_type FROM goldsplit_idempotency "
@@ -85,7 +95,7 @@ class IdempotencyMiddleware:
             if not message.get("more_body"):
                 break
         request_hash = hashlib.sha256(json.dumps(
-            [scope["method"], scope["path"], scope.get("query_string", b"").decode(),
+            [scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
              body.decode("utf-8", "replace")]).encode()).hexdigest()
         scoped = f"{member}:{key}"
         store = self.store()

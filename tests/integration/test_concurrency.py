@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.idempotency import ABANDONED_AFTER_SECONDS, PENDING, IdempotencyStore
 from api.services import Services
 from domain.application import Actor
 from tests.conftest import build_services
@@ -73,3 +74,16 @@ def test_the_same_idempotency_key_sent_at_once_records_one_contribution(
     assert all(r.status_code in (201, 409) for r in responses)
     assert final.status_code == 201 and final.json() == created[0].json()
     assert [c["summary"] for c in board["contributions"]] == ["Visit 42"]
+
+
+def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(services: Services) -> None:
+    now = [1_000_000.0]
+    store = IdempotencyStore(services.db, clock=lambda: now[0])
+    assert store.reserve("bob:k1", "hash") is None  # the process dies before completing
+    assert store.reserve("bob:k1", "hash")[1] == PENDING  # still running: a retry gets 409
+
+    now[0] += ABANDONED_AFTER_SECONDS + 1
+
+    assert store.reserve("bob:k1", "hash") is None  # the retry runs the command
+    store.complete("bob:k1", 201, '{"id": "x"}', "application/json")
+    assert store.reserve("bob:k1", "hash") == ("hash", 201, '{"id": "x"}', "application/json")
