@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.idempotency import IdempotencyMiddleware
+from api.limits import BodyLimit
 from api.routers import allocations, members, opportunities, policies, system
 from api.services import Services
 from api.settings import Settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency,
                        secret=settings.secret)
+    app.add_middleware(BodyLimit)  # added last: runs first, before anything reads the body
     for module in (members, opportunities, allocations, policies, system):
         app.include_router(module.router)
     return app

@@ -568,6 +568,15 @@ def test_refuses_unpaired_surrogates_naming_the_field(story: Story, path, body, 
     assert log_position(story.client) == before
 
 
+def test_refuses_a_body_over_a_megabyte_with_413(story: Story) -> None:
+    before = log_position(story.client)
+    body = story.contribution("ana", summary="x" * (1 << 20))
+    response = story.request("POST", f"{story.path}/contributions", "ana", body,
+                             headers={"Idempotency-Key": "big"})
+    assert_problem(response, 413, field="body")
+    assert log_position(story.client) == before
+
+
 def test_names_the_body_when_it_is_not_json(story: Story) -> None:
     response = story.client.post(f"{story.path}/contributions", content=b'{"a":',
                                  headers={**auth(story.tokens["ana"]), "Content-Type": "application/json"})
