@@ -84,11 +84,12 @@ def _story(services: Services) -> None:
         "effective_from": this_year.isoformat(), "member_cap": "0.35", "holdback": "0.20"})
 
     opened = app.open_opportunity(
-        alice, account_id="northwind-logistics", name="Warehouse automation, phase 2",
+        lead, account_id="northwind-logistics", name="Warehouse automation, phase 2",
         amount="4837650.00", currency="CNY",
         expected_close=datetime.now(UTC).date().isoformat(), grade="A",
         attributes={"industry": "logistics", "strategic": True})
     oid = opened.id
+    app.assign_triangle_role(lead, oid, "AR", "alice")
     app.assign_triangle_role(lead, oid, "SR", "bob")
     app.assign_triangle_role(lead, oid, "FR", "carol")
     app.add_supporter(alice, oid, "dave")
@@ -106,8 +107,8 @@ def _story(services: Services) -> None:
     for n, cid in enumerate(ids):
         if n == REVERSED:
             app.reverse_contribution(alice, oid, cid, "Entered twice: same dinner as the workshop")
-        elif n != UNCONFIRMED:
-            app.confirm_contribution(alice, oid, cid)
+        elif n != UNCONFIRMED:  # nobody confirms their own work: the lead confirms the AR's
+            app.confirm_contribution(lead if WORK[n][1] == "alice" else alice, oid, cid)
 
     won = app.win(alice, oid, closed_on=now.date().isoformat())
     services.runner.wait_for(won.position)

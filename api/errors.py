@@ -34,11 +34,16 @@ TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not f
 def problem(status: int, detail: str, *, type_: str = "about:blank",
             errors: list[dict] | None = None, headers: dict | None = None) -> JSONResponse:
     body: dict = {"type": type_, "title": TITLES.get(status, "Error"), "status": status,
-                  "detail": detail}
+                  "detail": _printable(detail)}
     if errors:
-        body["errors"] = errors
+        body["errors"] = [{k: _printable(v) for k, v in e.items()} for e in errors]
     return JSONResponse(body, status_code=status, headers=headers,
                         media_type="application/problem+json")
+
+
+def _printable(text: str) -> str:
+    """Messages quote the input; an unpaired surrogate in it must not make the answer a 500."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Refused(Exception):

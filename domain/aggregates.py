@@ -249,7 +249,7 @@ class PolicyBook(Aggregate):
         self.documents.append(document)
 
     def incentive_versions(self) -> list[IncentivePolicy]:
-        return [IncentivePolicy.from_document(d, version=d["version"]) for d in self.documents]
+        return [IncentivePolicy.from_stored(d) for d in self.documents]
 
 
 __all__ = ["Allocation", "DEPARTMENTS", "Member", "Opportunity", "PolicyBook", "ROLES", "event_id"]

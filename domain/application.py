@@ -107,8 +107,11 @@ class Goldsplit(Application):
                          opportunity_id: UUID | None = None) -> Recorded:
         """Open an opportunity on an account; a member who opens it takes its AR seat.
 
-        Until opportunity grading policies exist the grade is given, and defaults to C.
+        Until opportunity grading policies exist a lead gives the grade; it defaults to C.
         """
+        if grade is not None and not actor.leads:
+            raise NotAllowed("only a lead grades an opportunity; leave grade out (C until graded)",
+                             field="grade")
         grade = "C" if grade is None else grade
         if not actor.leads:
             self._member(actor.member_id, "member_id")
@@ -182,6 +185,9 @@ class Goldsplit(Application):
 
         def decide(opportunity: Opportunity) -> None:
             self._require_ar_or_lead(opportunity, actor, "confirm contributions")
+            if opportunity.contribution(contribution_id)["member_id"] == actor.member_id:
+                raise NotAllowed("a contribution is confirmed by someone other than its author "
+                                 "(a lead confirms the AR's own work)")
             opportunity.confirm_contribution(contribution_id, actor.member_id)
 
         return Recorded(contribution_id, self._change(opportunity_id, decide).position)

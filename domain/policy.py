@@ -149,6 +149,24 @@ class IncentivePolicy:
                 holdback, "holdback", low=Decimal(0), high=Decimal(1), high_open=True),
         )
 
+    @classmethod
+    def from_stored(cls, doc: Mapping) -> IncentivePolicy:
+        """A version as its event stored it: validated when added, so only parsed here.
+
+        Stored history must stay readable even if validation is tightened later.
+        """
+        def decimal(value: object) -> Decimal | None:
+            return None if value is None else Decimal(str(value))
+
+        return cls(
+            name=doc["name"], version=doc["version"],
+            effective_from=date.fromisoformat(doc["effective_from"]),
+            pool_rate_by_grade={g: Decimal(r) for g, r in doc["pool_rate_by_grade"].items()},
+            role_shares={r: Decimal(v) for r, v in doc["role_shares"].items()},
+            kind_weights=dict(doc["kind_weights"]),
+            member_cap=decimal(doc["member_cap"]), holdback=decimal(doc["holdback"]),
+        )
+
     def document(self) -> dict:
         """The canonical document of this version (what the hash covers)."""
         return {

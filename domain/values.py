@@ -15,6 +15,7 @@ from uuid import UUID
 
 from domain.exceptions import DomainError, InvalidInput
 
+EARLIEST = date(2000, 1, 1)  # anything earlier is a typo, not a deal
 PLAIN_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
 RESERVED_KEYS = ("_type_", "_data_")  # the event store's JSON transcoder owns these keys
 MAX_ATTRIBUTE_DEPTH = 6
@@ -59,18 +60,27 @@ def plain_decimal(value: object, field: str, *, places: int, error: type[DomainE
 
 def iso_date(value: object, field: str) -> date:
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(f"{str(value)[:40]!r} is not an ISO date (YYYY-MM-DD)", field=field) from None
+    if day < EARLIEST:
+        raise InvalidInput(f"{day} is before {EARLIEST}", field=field)
+    return day
 
 
 def iso_datetime(value: object, field: str) -> datetime:
-    """An ISO 8601 date-time; without an offset it is taken as UTC."""
+    """An ISO 8601 date-time, in UTC (without an offset it is taken as UTC already).
+
+    Dates compared with a close date are taken in UTC, so an offset never moves work across it.
+    """
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(f"{str(value)[:40]!r} is not an ISO 8601 date-time", field=field) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.date() < EARLIEST:
+        raise InvalidInput(f"{moment.date()} is before {EARLIEST}", field=field)
+    return moment
 
 
 def identifier(value: object, what: str, not_found: type[DomainError]) -> UUID:

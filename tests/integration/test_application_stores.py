@@ -53,8 +53,9 @@ def play_story(app: Goldsplit) -> Story:
                                   ("dave", "commercial"), ("fiona", "finance")):
         story.note(app.register_member(ADMIN, member_id, member_id.title(), department))
     oid = story.opportunity_id = story.note(app.open_opportunity(
-        ALICE, account_id="acme", name="Acme core banking", amount="1000000.00", currency="CNY",
+        LEAD, account_id="acme", name="Acme core banking", amount="1000000.00", currency="CNY",
         expected_close="2026-12-31", grade="A"))
+    story.note(app.assign_triangle_role(LEAD, oid, "AR", "alice"))
     story.note(app.assign_triangle_role(ALICE, oid, "SR", "bob"))
     story.note(app.assign_triangle_role(ALICE, oid, "FR", "carol"))
     story.note(app.add_supporter(ALICE, oid, "dave"))
@@ -69,7 +70,8 @@ def play_story(app: Goldsplit) -> Story:
             actor, oid, member_id=actor.member_id, kind=kind, summary=f"{kind} for Acme",
             occurred_at=when, hours="4"))
     for name in ("visit", "design", "demo", "plan", "pricing", "contract"):
-        story.note(app.confirm_contribution(ALICE, oid, story.contributions[name]))
+        confirmer = LEAD if name == "visit" else ALICE  # nobody confirms their own work
+        story.note(app.confirm_contribution(confirmer, oid, story.contributions[name]))
     story.note(app.reverse_contribution(ALICE, oid, story.contributions["demo"],
                                         "the demo was cancelled"))
     won = app.win(ALICE, oid, closed_on=app.clock().date().isoformat())
@@ -257,7 +259,7 @@ def test_a_restarted_process_sees_the_same_views_and_continues(
         app.register_member(ADMIN, "gina", "Gina", "rnd")
         second = app.open_opportunity(ALICE, account_id="acme", name="Acme data platform",
                                       amount="250000.00", currency="CNY",
-                                      expected_close="2027-03-31", grade="B")
+                                      expected_close="2027-03-31")
         app.add_supporter(ALICE, second.id, "gina")
         recorded = app.record_contribution(
             Actor("gina", "member"), second.id, member_id="gina", kind="solution_design",
@@ -282,14 +284,14 @@ def test_explains_why_a_member_whose_work_never_counted_gets_nothing(services: S
     app.register_member(ADMIN, "alice", "Alice", "sales")
     app.register_member(ADMIN, "erin", "Erin", "rnd")
     oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="5000.00",
-                               currency="EUR", expected_close="2026-12-31", grade="B").id
+                               currency="EUR", expected_close="2026-12-31").id
     app.add_supporter(ALICE, oid, "erin")
     when = (app.clock() - timedelta(days=1)).isoformat()
     demo = app.record_contribution(Actor("erin", "member"), oid, member_id="erin", kind="demo",
                                    summary="Prototype demo", occurred_at=when)
     visit = app.record_contribution(ALICE, oid, member_id="alice", kind="visit",
                                     summary="Visit", occurred_at=when).id
-    app.confirm_contribution(ALICE, oid, visit)
+    app.confirm_contribution(LEAD, oid, visit)
     won = app.win(ALICE, oid, closed_on=app.clock().date().isoformat())
     services.runner.wait_for(won.position)
 

@@ -22,7 +22,7 @@ def staffed_opportunity(services: Services) -> str:
     for member_id in TEAM:
         app.register_member(ADMIN, member_id, member_id.title(), "sales")
     oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="100000.00",
-                               currency="USD", expected_close="2030-01-01", grade="B").id
+                               currency="USD", expected_close="2030-01-01").id
     for member_id in TEAM[1:]:
         app.add_supporter(ALICE, oid, member_id)
     return oid

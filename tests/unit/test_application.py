@@ -73,15 +73,20 @@ def register_team(app: Goldsplit) -> None:
 
 
 def open_deal(app: Goldsplit, opener: Actor = ALICE, **changes) -> str:
+    """Opened by `opener`; a lead grades it A and seats alice as AR."""
     fields = dict(account_id="acme", name="Acme core banking", amount="1000000.00",
-                  currency="CNY", expected_close="2026-06-30", grade="A")
-    return app.open_opportunity(opener, **{**fields, **changes}).id
+                  currency="CNY", expected_close="2026-06-30")
+    if opener.leads:
+        fields["grade"] = "A"
+    oid = app.open_opportunity(opener, **{**fields, **changes}).id
+    return oid
 
 
 def staffed_deal(app: Goldsplit) -> str:
-    """alice (AR) opened it; bob is SR, carol FR, dave supports."""
+    """A lead opened it (grade A) with alice as AR; bob is SR, carol FR, dave supports."""
     register_team(app)
-    oid = open_deal(app)
+    oid = open_deal(app, opener=LEAD)
+    app.assign_triangle_role(LEAD, oid, "AR", "alice")
     app.assign_triangle_role(ALICE, oid, "SR", "bob")
     app.assign_triangle_role(ALICE, oid, "FR", "carol")
     app.add_supporter(ALICE, oid, "dave")
@@ -138,9 +143,9 @@ def test_a_member_who_opens_an_opportunity_becomes_its_ar(app: Goldsplit) -> Non
     register_team(app)
     recorded = app.open_opportunity(ALICE, account_id="acme", name="Acme core banking",
                                     amount="1000000.00", currency="CNY",
-                                    expected_close="2026-06-30", grade="A")
+                                    expected_close="2026-06-30")
     assert recorded.position == head(app)
-    assert recorded.extra["grade"] == "A"
+    assert recorded.extra["grade"] == "C"
     assert app.opportunity_team(recorded.id) == {
         "triangle": {"AR": "alice", "SR": None, "FR": None}, "supporters": []}
     opportunity = app.repository.get(UUID(recorded.id))
@@ -176,7 +181,12 @@ def test_refuses_opening_by_a_member_who_is_not_registered(app: Goldsplit) -> No
 def test_refuses_opening_with_bad_input_naming_the_field(app: Goldsplit, changes, error,
                                                          field) -> None:
     register_team(app)
-    refused(app, error, open_deal, app, **changes, field=field)
+    refused(app, error, open_deal, app, opener=LEAD, **changes, field=field)
+
+
+def test_refuses_a_grade_from_a_member_because_the_grade_sets_the_pool_rate(app: Goldsplit) -> None:
+    register_team(app)
+    refused(app, NotAllowed, open_deal, app, grade="A", field="grade")
 
 
 def test_refuses_opening_the_same_opportunity_id_twice(app: Goldsplit) -> None:
@@ -305,6 +315,15 @@ def test_a_retried_contribution_with_the_same_id_is_refused_not_duplicated(app: 
             contribution_id=cid)
 
 
+def test_nobody_confirms_their_own_contribution_not_even_the_ar_or_a_lead(app: Goldsplit) -> None:
+    oid = staffed_deal(app)
+    own = contribute(app, oid, ALICE, "visit")
+    refused(app, NotAllowed, app.confirm_contribution, ALICE, oid, own)
+    lead_work = contribute(app, oid, LEAD, "visit", member_id="dave")
+    app.confirm_contribution(LEAD, oid, own)
+    app.confirm_contribution(ALICE, oid, lead_work)
+
+
 def test_only_the_ar_or_a_lead_confirms_or_reverses(app: Goldsplit) -> None:
     oid = staffed_deal(app)
     first = contribute(app, oid, BOB, "demo")
@@ -331,7 +350,7 @@ def test_winning_proposes_an_allocation_that_splits_the_whole_pool(
         fixed_services: Services) -> None:
     app = fixed_services.app
     oid = staffed_deal(app)
-    app.confirm_contribution(ALICE, oid, contribute(app, oid, ALICE, "visit"))
+    app.confirm_contribution(LEAD, oid, contribute(app, oid, ALICE, "visit"))
     app.confirm_contribution(ALICE, oid, contribute(app, oid, BOB, "solution_design"))
     app.confirm_contribution(ALICE, oid, contribute(app, oid, CAROL, "delivery_plan"))
     app.confirm_contribution(ALICE, oid, contribute(app, oid, DAVE, "pricing_review"))

@@ -518,3 +518,10 @@ def test_accepts_the_edges_of_the_policy_ranges() -> None:
         role_shares={"AR": "1"}), version=3)
     assert (policy.member_cap, policy.holdback, policy.version) == (Decimal(1), Decimal(0), 3)
     assert policy.role_shares == {"AR": Decimal(1), "SR": 0, "FR": 0, "SUPPORT": 0}
+
+
+def test_a_stored_policy_version_reads_back_equal_without_being_validated_again() -> None:
+    policy = IncentivePolicy.from_document({**DEFAULT_INCENTIVE_DOCUMENT, "member_cap": "0.35",
+                                            "holdback": "0.2"}, version=3)
+    assert IncentivePolicy.from_stored(policy.document()) == policy
+    assert IncentivePolicy.from_stored(policy.document()).hash == policy.hash
