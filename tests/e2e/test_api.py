@@ -529,6 +529,9 @@ BAD_INPUT = [
     pytest.param(post_contribution, {"hours": "-0"}, "hours", id="signed hours"),
     pytest.param(post_contribution, {"hours": "1E-999999999"}, "hours", id="exponent hours"),
     pytest.param(post_contribution, {"summary": "a\x00b"}, "summary", id="NUL in a summary"),
+    pytest.param(post_contribution, {"occurred_at": "1999-12-31T23:00:00"}, "occurred_at",
+                 id="contribution before 2000"),
+    pytest.param(post_win, {"closed_on": "1999-12-31"}, "closed_on", id="closed before 2000"),
     pytest.param(post_policy, {"member_cap": "1E-5000"}, "member_cap", id="exponent cap"),
     pytest.param(post_policy, {"pool_rate_by_grade": {"A": "0.0000000000001", "B": "0.02",
                                                       "C": "0.01"}},
@@ -561,6 +564,8 @@ def test_refuses_a_body_that_is_not_json_with_422(story: Story) -> None:
     ("/v1/opportunities", '{"account_id": "acme", "name": "Acme", "amount": "10.00", "currency": "CNY", '
                           '"expected_close": "2030-01-01", "attributes": {"k": "\\udfff"}}', "attributes.k"),
     ("/v1/policies/incentive", None, "name"),
+    ("/v1/opportunities", '{"account_id": "acme", "name": "Acme", "amount": "-\\ud800", '
+                          '"currency": "CNY", "expected_close": "2030-01-01"}', "amount"),
 ])
 def test_refuses_unpaired_surrogates_naming_the_field(story: Story, path, body, field) -> None:
     if body is None:
