@@ -76,11 +76,13 @@ def _contribution(doc: dict, contribution_id: str) -> dict:
     return next(c for c in doc["contributions"] if c["id"] == contribution_id)
 
 
-def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int) -> dict:
+def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int,
+                  only_member: str | None = None) -> dict:
     """The board as clients read it: points by the policy in force and the split if won today.
 
     `position` is how far the board projection had read when `doc` was fetched: the board shows
-    every event up to it (`changed_at` is the last event that changed this board).
+    every event up to it (`changed_at` is the last event that changed this board). The work and
+    points are open to the whole team; of the money, `only_member` sees only their own line.
     """
     weights = policy.kind_weights
     contributions = [
@@ -104,7 +106,9 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
             "pool": {"amount": format_amount(result.pool, currency), "currency": currency},
             "lines": [{"member_id": line.member_id, "roles": line.roles,
                        "points": line.total_points,
-                       "amount": format_amount(line.amount, currency)} for line in result.lines],
+                       "amount": format_amount(line.amount, currency)} for line in result.lines
+                      if only_member in (None, line.member_id)],
+            "visible_lines": "all" if only_member is None else "own",
             "unallocated": {"amount": format_amount(result.unallocated, currency),
                             "currency": currency},
         }

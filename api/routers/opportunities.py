@@ -96,7 +96,8 @@ def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: Af
     position = services.views.position(BoardProjection.name)
     doc = readable_board(services, opportunity_id, actor)
     today = services.app.clock().date()
-    return present_board(doc, services.app.incentive_policy_in_force(today), today, position)
+    return present_board(doc, services.app.incentive_policy_in_force(today), today, position,
+                         only_member=own_line_only(actor))
 
 
 @router.get("/{opportunity_id}/allocation", response_model=AllocationOut)

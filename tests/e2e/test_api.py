@@ -272,9 +272,12 @@ def test_the_open_board_shows_the_work_so_far_and_the_split_if_won_today(story: 
     assert [c["id"] for c in board["contributions"]] == [visit["id"], poc["id"], demo["id"]]
     assert board["points_by_member"] == {"ana": 1, "fay": 8}
     assert board["pending_points_by_member"] == {"sam": 3}
-    split = board["projected_split"]
+    assert board["projected_split"]["lines"] == [] and board["projected_split"]["visible_lines"] == "own"
+    split = story.board("lead")["projected_split"]
     assert split["pool"] == {"amount": "37037.04", "currency": "CNY"}
-    assert sums_to_pool(split)
+    assert sums_to_pool(split) and split["visible_lines"] == "all"
+    [own] = story.board("ana")["projected_split"]["lines"]
+    assert own["member_id"] == "ana"
 
 
 # -- 401: who are you? ---------------------------------------------------------------------------
