@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -10,6 +11,9 @@ from api.auth import InvalidToken, verify_token
 from api.errors import Refused
 from api.services import Services
 from domain.application import Actor
+from projections.runner import ProjectionStalled
+
+log = logging.getLogger(__name__)
 
 
 def get_services(request: Request) -> Services:
@@ -59,7 +63,16 @@ def wait_for(services: Services, after: int | None) -> None:
     head = services.app.recorder.max_notification_id() or 0
     if after > head:
         raise Refused(422, f"position {after} is beyond the head of the log ({head})", field="after")
-    if not services.runner.wait_for(after, timeout=services.settings.read_wait_seconds,
-                                    catch_up=services.settings.in_process_projections):
+    retry = {"Retry-After": "1"}
+    try:
+        reached = services.runner.wait_for(after, timeout=services.settings.read_wait_seconds,
+                                           catch_up=services.settings.in_process_projections)
+    except ProjectionStalled as stall:
+        raise Refused(503, str(stall), headers=retry) from None
+    except Exception:  # the store went away while projecting: unready, not broken
+        log.warning("projecting for a read failed", exc_info=True)
+        raise Refused(503, "the read models cannot be brought up to date now; retry",
+                      headers=retry) from None
+    if not reached:
         raise Refused(503, f"the read models have not reached position {after} yet; retry",
-                      headers={"Retry-After": "1"})
+                      headers=retry)

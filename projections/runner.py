@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from domain.application import Goldsplit
 from projections.allocations import AllocationProjection
@@ -18,6 +19,22 @@ from projections.board import BoardProjection
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
+
+
+class ProjectionStalled(Exception):
+    """An event the projections cannot process; they wait just before it."""
+
+    def __init__(self, position: int, error: BaseException) -> None:
+        super().__init__(f"the projections stopped before position {position}: "
+                         f"{type(error).__name__}: {error}")
+        self.position = position
+        self.error = f"{type(error).__name__}: {error}"
+
+
+class _EventFailed(Exception):
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.index, self.error = index, error
 
 
 def default_projections() -> list[Projection]:
@@ -35,6 +52,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.stalled: ProjectionStalled | None = None
         self._thread: threading.Thread | None = None
 
     def position(self) -> int:
@@ -42,7 +60,12 @@ class ProjectionRunner:
         return min(self.store.position(p.name) for p in self.projections)
 
     def catch_up(self) -> int:
-        """Process every notification recorded so far; return the position reached."""
+        """Process every notification recorded so far; return the position reached.
+
+        An event that cannot be decoded or projected stops the runner just before it (everything
+        earlier is committed) and raises ProjectionStalled; `stalled` says where and why until a
+        later attempt gets past it.
+        """
         with self._lock:
             while True:
                 positions = {p.name: self.store.position(p.name) for p in self.projections}
@@ -51,16 +74,32 @@ class ProjectionRunner:
                     start=start, limit=self.batch_size, inclusive_of_start=False)
                 if not notifications:
                     return start
-                changes = Changes(self.store)
-                for notification in notifications:
-                    event = self.app.mapper.to_domain_event(notification)
-                    for projection in self.projections:
-                        if notification.id > positions[projection.name]:
-                            projection.process(event, notification.id, changes)
+                try:
+                    changes = self._project(notifications, positions)
+                except _EventFailed as failure:
+                    if failure.index == 0:
+                        self.stalled = ProjectionStalled(notifications[0].id, failure.error)
+                        raise self.stalled from failure.error
+                    notifications = notifications[:failure.index]
+                    changes = self._project(notifications, positions)
                 last = notifications[-1].id
                 tracking = {name: (old, last) for name, old in positions.items() if old < last}
                 if not self.store.commit(tracking, changes.written):
                     log.info("another runner moved the projections first; re-reading")
+                elif self.stalled is not None and last >= self.stalled.position:
+                    self.stalled = None
+
+    def _project(self, notifications: Sequence[Any], positions: dict[str, int]) -> Changes:
+        changes = Changes(self.store)
+        for index, notification in enumerate(notifications):
+            try:
+                event = self.app.mapper.to_domain_event(notification)
+                for projection in self.projections:
+                    if notification.id > positions[projection.name]:
+                        projection.process(event, notification.id, changes)
+            except Exception as error:
+                raise _EventFailed(index, error) from error
+        return changes
 
     def wait_for(self, position: int, timeout: float = 5.0, catch_up: bool = True) -> bool:
         """Wait until the projections have processed `position` (read-your-writes).

@@ -28,7 +28,10 @@ def health(services: ServicesDep) -> dict:
         log.warning("health check failed: %s", exc)
         raise Refused(503, f"the {services.db.kind} store does not answer",
                       headers={"Retry-After": "5"}) from None
-    return {"status": "ok", "store": services.db.kind, "log_position": head,
+    stalled = services.runner.stalled
+    return {"status": "degraded" if stalled else "ok", "store": services.db.kind,
+            "log_position": head,
+            "stalled": {"position": stalled.position, "error": stalled.error} if stalled else None,
             "projections": {name: {"position": pos, "lag": head - pos}
                             for name, pos in positions.items()}}
 
