@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from uuid import UUID, uuid5
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 
 from api.auth import InvalidToken, verify_token
 from api.errors import Refused
@@ -14,6 +15,7 @@ from domain.application import Actor
 from projections.runner import ProjectionStalled
 
 log = logging.getLogger(__name__)
+IDEMPOTENT_IDS = UUID("5b0c6f0e-3c55-4e0e-9d8a-6f1d2b7a9c31")
 
 
 def get_services(request: Request) -> Services:
@@ -52,6 +54,14 @@ def allow(*roles: str):
 Writer = Annotated[Actor, allow("member", "lead", "admin")]
 Finance = Annotated[Actor, allow("finance", "admin")]
 Admin = Annotated[Actor, allow("admin")]
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)]
+
+
+def created_id(actor: Actor, key: str | None) -> UUID | None:
+    """The id of what a command creates, derived from its Idempotency-Key: a retry names the same."""
+    return uuid5(IDEMPOTENT_IDS, f"{actor.member_id}:{key}") if key else None
+
 
 After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log position")]
 

@@ -3,7 +3,8 @@
 Keys are scoped to the member the bearer token names. A key is reserved before the command runs,
 so a concurrent retry with the same key gets 409 instead of running twice; a 5xx frees the key.
 The same key with another body is refused with 409. A reservation left by a process that died
-mid-request is taken over after a minute.
+mid-request is taken over after a minute. Commands that create something also derive its id from
+the key (api/deps.py), so even a retry after a 5xx cannot create it twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from projections.database import Database
 
 METHODS = {"POST", "PUT", "PATCH"}
 PENDING = 0
+RETRY_LATER = "urn:goldsplit:concurrency-conflict"  # the problem type of a lost race
 ABANDONED_AFTER_SECONDS = 60  # a reservation whose process died mid-request is taken over
 SCHEMA = ("CREATE TABLE IF NOT EXISTS goldsplit_idempotency ("
           " key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER NOT NULL,"
@@ -57,8 +59,9 @@ class IdempotencyStore:
             return tuple(cur.fetchone())
 
     def complete(self, key: str, status: int, body: str, content_type: str) -> None:
+        """Remember the answer; forget the key if the answer says to retry (5xx, a lost race)."""
         with self.db.transaction() as cur:
-            if status >= 500:
+            if status >= 500 or RETRY_LATER in body:
                 cur.execute("DELETE FROM goldsplit_idempotency WHERE key = ?", (key,))
             else:
                 cur.execute("UPDATE goldsplit_idempotency SET status = ?, body = ?, content_type = ? "

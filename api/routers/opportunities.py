@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.access import own_line_only, readable_board
-from api.deps import ActorDep, After, ServicesDep, Writer, wait_for
+from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
 from api.schemas import (
     PROBLEMS,
     AllocationOut,
@@ -29,12 +29,13 @@ router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses
 
 
 @router.post("", status_code=201, response_model=CommandOut)
-def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep) -> dict:
+def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep,
+                     key: IdempotencyKey = None) -> dict:
     """Open an opportunity on an account; a member who opens it is its AR."""
     return recorded(services.app.open_opportunity(
         actor, account_id=body.account_id, name=body.name, amount=body.amount,
         currency=body.currency, expected_close=body.expected_close, grade=body.grade,
-        attributes=body.attributes))
+        attributes=body.attributes, opportunity_id=created_id(actor, key)))
 
 
 @router.put("/{opportunity_id}/triangle/{role}", response_model=CommandOut)
@@ -52,12 +53,12 @@ def add_supporter(opportunity_id: str, body: SeatIn, actor: Writer, services: Se
 
 @router.post("/{opportunity_id}/contributions", status_code=201, response_model=CommandOut)
 def record_contribution(opportunity_id: str, body: ContributionIn, actor: Writer,
-                        services: ServicesDep) -> dict:
+                        services: ServicesDep, key: IdempotencyKey = None) -> dict:
     """Record a contribution; a member records only their own, on opportunities they are on."""
     return recorded(services.app.record_contribution(
         actor, opportunity_id, member_id=body.member_id, kind=body.kind, summary=body.summary,
         hours=body.hours, occurred_at=body.occurred_at, evidence_url=body.evidence_url,
-        role=body.role))
+        role=body.role, contribution_id=created_id(actor, key)))
 
 
 @router.post("/{opportunity_id}/contributions/{contribution_id}/confirm", response_model=CommandOut)

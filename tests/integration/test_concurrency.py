@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.idempotency import ABANDONED_AFTER_SECONDS, PENDING, IdempotencyStore
+from api.idempotency import ABANDONED_AFTER_SECONDS, PENDING, RETRY_LATER, IdempotencyStore
 from api.services import Services
 from domain.application import Actor
 from tests.conftest import build_services
@@ -87,3 +87,28 @@ def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(services: Servi
     assert store.reserve("bob:k1", "hash") is None  # the retry runs the command
     store.complete("bob:k1", 201, '{"id": "x"}', "application/json")
     assert store.reserve("bob:k1", "hash") == ("hash", 201, '{"id": "x"}', "application/json")
+
+
+def test_an_answer_that_says_retry_is_not_remembered(services: Services) -> None:
+    store = services.idempotency
+    assert store.reserve("bob:k2", "hash") is None
+    store.complete("bob:k2", 409, '{"type": "' + RETRY_LATER + '"}', "application/problem+json")
+    assert store.reserve("bob:k2", "hash") is None  # the retry runs the command again
+
+
+def test_a_retry_whose_key_was_freed_after_the_save_still_records_once(
+        services: Services, token) -> None:
+    oid = staffed_opportunity(services)
+    headers = {"Authorization": f"Bearer {token('bob')}", "Idempotency-Key": "visit-7"}
+    body = {"member_id": "bob", "kind": "visit", "summary": "Visit 7",
+            "occurred_at": (services.app.clock() - timedelta(hours=1)).isoformat()}
+    with TestClient(create_app(services=services)) as client:
+        first = client.post(f"/v1/opportunities/{oid}/contributions", json=body, headers=headers)
+        with services.db.transaction() as cur:  # as if the answer had been a 5xx after saving
+            cur.execute("DELETE FROM goldsplit_idempotency")
+        retry = client.post(f"/v1/opportunities/{oid}/contributions", json=body, headers=headers)
+        board = client.get(f"/v1/opportunities/{oid}/board?after={first.json()['position']}",
+                           headers=headers).json()
+
+    assert first.status_code == 201 and retry.status_code == 409
+    assert [c["id"] for c in board["contributions"]] == [first.json()["id"]]
