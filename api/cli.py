@@ -10,7 +10,9 @@ import time
 
 from api.auth import ROLES, issue_token
 from api.services import Services
-from api.settings import Settings
+from api.settings import DEV_SECRET, Settings
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,8 +20,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host or settings.host,
-                port=args.port or settings.port, log_level="info")
+    host = args.host or settings.host
+    if settings.secret == DEV_SECRET and host not in LOOPBACK:
+        print(f"refusing to serve on {host} with the development secret: anyone could sign "
+              "tokens; set GOLDSPLIT_SECRET", file=sys.stderr)
+        return 2
+    uvicorn.run(create_app(settings), host=host, port=args.port or settings.port, log_level="info")
     return 0
 
 

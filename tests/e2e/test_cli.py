@@ -73,6 +73,12 @@ def test_rebuild_and_explain_work_on_the_demo_store(tmp_path, capsys, monkeypatc
     assert explanation["contributions"] and all(c["position"] for c in explanation["contributions"])
 
 
+def test_serve_refuses_to_listen_beyond_loopback_with_the_development_secret(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("GOLDSPLIT_SECRET", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "GOLDSPLIT_SECRET" in capsys.readouterr().err
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
