@@ -437,6 +437,8 @@ def _cap_step(result: AllocationResult, line: AllocationLine) -> dict:
     cap = f"cap × pool = {result.member_cap} × {result.pool} = {result.cap_amount}"
     if line.exact > result.cap_amount:
         how = f"x = {line.exact} is above the cap: cut to {line.capped}"
+    elif line.exact == result.cap_amount:
+        how = f"x = {line.exact} is exactly the cap: it stays, and takes no excess"
     elif line.capped == result.cap_amount:
         how = f"x = {line.exact} plus its part of the excess of capped members reached the cap: {line.capped}"
     elif line.capped != line.exact:

@@ -462,3 +462,15 @@ def test_exact_amounts_before_the_cap_split_the_whole_pool_when_a_role_is_active
     total = sum((line.exact for line in result.lines), Fraction(0))
     assert total == (result.pool if result.active_weights else 0)
     assert sum((line.capped for line in result.lines), Fraction(0)) + result.unallocated_exact == result.pool
+
+
+def test_explain_says_a_line_exactly_at_the_cap_stays_there() -> None:
+    policy = IncentivePolicy.from_document({**DEFAULT_INCENTIVE_DOCUMENT, "member_cap": "0.40"},
+                                           version=1)
+    work = [CountedContribution(f"c{n}", member, role, "visit", date(2026, 1, 5), "confirmed")
+            for n, (member, role) in enumerate([("ana", "AR"), ("sam", "SR"), ("fay", "FR"),
+                                                ("fin", "SUPPORT")])]
+    result = allocate(amount=100_000, grade="A", closed_on=date(2026, 1, 31), contributions=work,
+                      policy=policy)
+    [cap] = [step for step in steps(result, "ana") if step["name"] == "member cap"]
+    assert "exactly the cap" in cap["formula"] and cap["value"] == "1200"
