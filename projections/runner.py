@@ -68,7 +68,8 @@ class ProjectionRunner:
         """
         with self._lock:
             while True:
-                positions = {p.name: self.store.position(p.name) for p in self.projections}
+                checkpoints = self.store.checkpoints(p.name for p in self.projections)
+                positions = {name: c.position for name, c in checkpoints.items()}
                 start = min(positions.values())
                 notifications = self.app.recorder.select_notifications(
                     start=start, limit=self.batch_size, inclusive_of_start=False)
@@ -83,8 +84,8 @@ class ProjectionRunner:
                     notifications = notifications[:failure.index]
                     changes = self._project(notifications, positions)
                 last = notifications[-1].id
-                tracking = {name: (old, last) for name, old in positions.items() if old < last}
-                if not self.store.commit(tracking, changes.written):
+                moves = {name: (c, last) for name, c in checkpoints.items() if c.position < last}
+                if not self.store.commit(moves, changes.written):
                     log.info("another runner moved the projections first; re-reading")
                 elif self.stalled is not None and last >= self.stalled.position:
                     self.stalled = None

@@ -1,17 +1,22 @@
 """The view store: JSON documents by (view, key), and one tracking position per projection.
 
 Contract (tests/unit/test_view_store.py runs it on SQLite and PostgreSQL):
-- `commit(tracking, changes)` writes every changed document and every projection's new position in
-  one transaction, and only if each projection's stored position is still the one the batch started
-  from; otherwise it writes nothing and returns False (another runner got there first). So an event
-  takes effect exactly once, and a runner killed at any moment resumes where the store says.
-- `reset(projection, views)` forgets a projection's documents and position, for a rebuild from 1.
+- `checkpoints(names)` says where each projection is: its position and its generation.
+- `commit(moves, changes)` writes every changed document and moves every projection from the
+  checkpoint its batch started from to a new position, in one transaction, and only if each
+  projection is still at that checkpoint; otherwise it writes nothing and returns False (another
+  runner got there first). So an event takes effect exactly once, and a runner killed at any
+  moment resumes where the store says.
+- `reset(projection, views)` forgets a projection's documents, sets its position to 0 and starts a
+  new generation, so a runner that read a checkpoint before the reset can never commit after it,
+  even when the rebuild passes the very same position.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from projections.database import Database
 
@@ -19,8 +24,16 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS goldsplit_views ("
     " view TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (view, key))",
     "CREATE TABLE IF NOT EXISTS goldsplit_tracking ("
-    " projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    " projection TEXT PRIMARY KEY, position BIGINT NOT NULL, generation BIGINT NOT NULL)",
 )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a projection is: the last log position it processed, in which generation."""
+
+    position: int
+    generation: int = 0
 
 
 def _dump(doc: Mapping) -> str:
@@ -53,22 +66,30 @@ class ViewStore:
             row = cur.fetchone()
         return int(row[0]) if row else 0
 
-    def commit(self, tracking: Mapping[str, tuple[int, int]],
-               changes: Mapping[tuple[str, str], dict]) -> bool:
-        """Write `changes` and move each projection from its old to its new position, atomically.
+    def checkpoints(self, projections: Iterable[str]) -> dict[str, Checkpoint]:
+        with self.db.transaction() as cur:
+            found = {}
+            for projection in projections:
+                cur.execute("INSERT INTO goldsplit_tracking (projection, position, generation) "
+                            "VALUES (?, 0, 0) ON CONFLICT (projection) DO NOTHING", (projection,))
+                cur.execute("SELECT position, generation FROM goldsplit_tracking "
+                            "WHERE projection = ?", (projection,))
+                position, generation = cur.fetchone()
+                found[projection] = Checkpoint(int(position), int(generation))
+        return found
 
-        Returns False, having written nothing, when another runner moved a position first.
+    def commit(self, moves: Mapping[str, tuple[Checkpoint, int]],
+               changes: Mapping[tuple[str, str], dict]) -> bool:
+        """Write `changes` and move each projection from its checkpoint to a new position, atomically.
+
+        Returns False, having written nothing, when another runner moved a projection first.
         """
         try:
             with self.db.transaction() as cur:
-                for projection, (old, new) in tracking.items():
-                    if old == 0:
-                        cur.execute("INSERT INTO goldsplit_tracking (projection, position) "
-                                    "VALUES (?, ?) ON CONFLICT (projection) DO NOTHING",
-                                    (projection, new))
-                    else:
-                        cur.execute("UPDATE goldsplit_tracking SET position = ? "
-                                    "WHERE projection = ? AND position = ?", (new, projection, old))
+                for projection, (start, new) in moves.items():
+                    cur.execute("UPDATE goldsplit_tracking SET position = ? WHERE projection = ? "
+                                "AND position = ? AND generation = ?",
+                                (new, projection, start.position, start.generation))
                     if cur.rowcount != 1:
                         raise _Overtaken
                 for (view, key), doc in changes.items():
@@ -81,7 +102,8 @@ class ViewStore:
 
     def reset(self, projection: str, views: Iterable[str]) -> None:
         with self.db.transaction() as cur:
-            cur.execute("DELETE FROM goldsplit_tracking WHERE projection = ?", (projection,))
+            cur.execute("UPDATE goldsplit_tracking SET position = 0, generation = generation + 1 "
+                        "WHERE projection = ?", (projection,))
             for view in views:
                 cur.execute("DELETE FROM goldsplit_views WHERE view = ?", (view,))
 
