@@ -13,7 +13,7 @@ import time
 
 from domain.application import Actor
 
-ROLES = ("member", "lead", "finance", "auditor", "admin")
+TOKEN_ROLES = ("member", "lead", "finance", "auditor", "admin")
 PREFIX = "gs1"
 
 
@@ -35,8 +35,8 @@ def _sign(secret: str, payload: str) -> str:
 
 def issue_token(secret: str, member_id: str, role: str, ttl_seconds: int,
                 now: float | None = None) -> str:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role not in TOKEN_ROLES:
+        raise ValueError(f"role must be one of {', '.join(TOKEN_ROLES)}")
     if not member_id:
         raise ValueError("member id must not be empty")
     issued = int(now if now is not None else time.time())
@@ -59,7 +59,7 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Actor:
         member_id, role, expires = str(claims["sub"]), str(claims["role"]), int(claims["exp"])
     except (ValueError, KeyError, TypeError):
         raise InvalidToken("the token payload is malformed") from None
-    if role not in ROLES:
+    if role not in TOKEN_ROLES:
         raise InvalidToken(f"the token carries an unknown role {role!r}")
     if expires <= (now if now is not None else time.time()):
         raise InvalidToken("the token has expired")

@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 
-from api.auth import ROLES, issue_token
+from api.auth import TOKEN_ROLES, issue_token
 from api.services import Services
 from api.settings import DEV_SECRET, Settings
 
@@ -100,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     issue = token_commands.add_parser("issue", help="print a signed token")
     issue.add_argument("--member", required=True)
-    issue.add_argument("--role", required=True, choices=ROLES)
+    issue.add_argument("--role", required=True, choices=TOKEN_ROLES)
     issue.add_argument("--ttl", type=int, help="seconds until it expires")
     issue.set_defaults(run=_token)
 

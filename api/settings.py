@@ -39,7 +39,3 @@ class Settings:
             values[f.name] = _flag(raw) if kind is bool else kind(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-    @staticmethod
-    def names() -> list[str]:
-        return [f"GOLDSPLIT_{f.name.upper()}" for f in fields(Settings)]

@@ -23,7 +23,7 @@ from domain.exceptions import (
     OpportunityClosed,
     SupporterAlreadyAdded,
 )
-from domain.policy import ROLES, TRIANGLE_ROLES, IncentivePolicy
+from domain.policy import TRIANGLE_ROLES, IncentivePolicy
 
 GOLDSPLIT = uuid5(NAMESPACE_URL, "https://goldsplit.example/ids")
 DEPARTMENTS = ("sales", "presales", "delivery", "finance", "commercial", "rnd", "management")
@@ -81,9 +81,6 @@ class Opportunity(Aggregate):
         if member_id in self.supporters:
             roles.append("SUPPORT")
         return roles
-
-    def team(self) -> set[str]:
-        return {m for m in self.triangle.values() if m} | set(self.supporters)
 
     def contribution(self, contribution_id: str) -> dict:
         try:
@@ -251,5 +248,3 @@ class PolicyBook(Aggregate):
     def incentive_versions(self) -> list[IncentivePolicy]:
         return [IncentivePolicy.from_stored(d) for d in self.documents]
 
-
-__all__ = ["Allocation", "DEPARTMENTS", "Member", "Opportunity", "PolicyBook", "ROLES", "event_id"]

@@ -19,7 +19,6 @@ from domain import values
 from domain.aggregates import DEPARTMENTS, Allocation, Member, Opportunity, PolicyBook
 from domain.allocation import CountedContribution, allocate, steps
 from domain.exceptions import (
-    AllocationNotFound,
     ConcurrencyConflict,
     InvalidInput,
     MemberAlreadyExists,
@@ -237,18 +236,6 @@ class Goldsplit(Application):
             opportunity.lose(reason, closed, actor.member_id, today=self.clock().date())
 
         return self._change(opportunity_id, decide)
-
-    def opportunity_team(self, opportunity_id: str) -> dict:
-        """Who is on the opportunity now (for read permissions)."""
-        opportunity = self._opportunity(opportunity_id)
-        return {"triangle": dict(opportunity.triangle), "supporters": list(opportunity.supporters)}
-
-    def allocation(self, allocation_id: str) -> dict:
-        """An allocation's status as the ledger has it."""
-        allocation = self._get(values.identifier(allocation_id, "allocation", AllocationNotFound),
-                               Allocation, AllocationNotFound, "allocation_id", allocation_id)
-        return {"id": str(allocation.id), "opportunity_id": str(allocation.opportunity_id),
-                "status": allocation.status}
 
     # -- policies ------------------------------------------------------------------------------
 
