@@ -71,6 +71,18 @@ def _mapping(doc: Mapping, key: str) -> Mapping:
     return value
 
 
+def _fractions(doc: Mapping, key: str, names: tuple[str, ...], what: str,
+               high_open: bool = False) -> dict[str, Decimal]:
+    """A fraction in [0, 1] (or [0, 1)) for each of `names`; a name left out is 0."""
+    given = _mapping(doc, key)
+    unknown = set(given) - set(names)
+    if unknown:
+        raise InvalidPolicy(f"unknown {what} {sorted(unknown)}; {what} are {list(names)}", field=key)
+    return {name: _fraction_field(given.get(name, "0"), f"{key}.{name}", low=Decimal(0),
+                                  high=Decimal(1), high_open=high_open)
+            for name in names}
+
+
 @dataclass(frozen=True)
 class IncentivePolicy:
     """One version of the incentive (bonus) policy."""
@@ -98,27 +110,8 @@ class IncentivePolicy:
         except ValueError:
             raise InvalidPolicy("must be an ISO date such as 2026-01-01", field="effective_from") from None
 
-        rates_in = _mapping(doc, "pool_rate_by_grade")
-        unknown = set(rates_in) - set(GRADES)
-        if unknown:
-            raise InvalidPolicy(f"unknown grades {sorted(unknown)}; grades are {list(GRADES)}",
-                                field="pool_rate_by_grade")
-        rates = {
-            g: _fraction_field(rates_in.get(g, "0"), f"pool_rate_by_grade.{g}",
-                               low=Decimal(0), high=Decimal(1), high_open=True)
-            for g in GRADES
-        }
-
-        shares_in = _mapping(doc, "role_shares")
-        unknown = set(shares_in) - set(ROLES)
-        if unknown:
-            raise InvalidPolicy(f"unknown roles {sorted(unknown)}; roles are {list(ROLES)}",
-                                field="role_shares")
-        shares = {
-            r: _fraction_field(shares_in.get(r, "0"), f"role_shares.{r}",
-                               low=Decimal(0), high=Decimal(1))
-            for r in ROLES
-        }
+        rates = _fractions(doc, "pool_rate_by_grade", GRADES, "grades", high_open=True)
+        shares = _fractions(doc, "role_shares", ROLES, "roles")
         if sum(shares.values()) != 1:
             raise InvalidPolicy(f"role shares sum to {sum(shares.values())}, not 1", field="role_shares")
 

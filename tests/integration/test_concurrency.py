@@ -28,6 +28,14 @@ def staffed_opportunity(services: Services) -> str:
     return oid
 
 
+def visit_by_bob(services: Services, token, key: str) -> tuple[dict, dict]:
+    """Headers and body of bob's contribution request under Idempotency-Key `key`."""
+    headers = {"Authorization": f"Bearer {token('bob')}", "Idempotency-Key": key}
+    body = {"member_id": "bob", "kind": "visit", "summary": key,
+            "occurred_at": (services.app.clock() - timedelta(hours=1)).isoformat()}
+    return headers, body
+
+
 def test_concurrent_contributions_on_one_opportunity_all_land(services: Services,
                                                               database_url: str) -> None:
     oid = staffed_opportunity(services)
@@ -57,9 +65,7 @@ def test_concurrent_contributions_on_one_opportunity_all_land(services: Services
 def test_the_same_idempotency_key_sent_at_once_records_one_contribution(
         services: Services, token) -> None:
     oid = staffed_opportunity(services)
-    headers = {"Authorization": f"Bearer {token('bob')}", "Idempotency-Key": "visit-42"}
-    body = {"member_id": "bob", "kind": "visit", "summary": "Visit 42",
-            "occurred_at": (services.app.clock() - timedelta(hours=1)).isoformat()}
+    headers, body = visit_by_bob(services, token, "visit-42")
 
     with TestClient(create_app(services=services)) as client, ThreadPoolExecutor(6) as pool:
         responses = list(pool.map(
@@ -73,7 +79,7 @@ def test_the_same_idempotency_key_sent_at_once_records_one_contribution(
     assert created and all(r.json() == created[0].json() for r in created)
     assert all(r.status_code in (201, 409) for r in responses)
     assert final.status_code == 201 and final.json() == created[0].json()
-    assert [c["summary"] for c in board["contributions"]] == ["Visit 42"]
+    assert [c["summary"] for c in board["contributions"]] == ["visit-42"]
 
 
 def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(services: Services) -> None:
@@ -99,9 +105,7 @@ def test_an_answer_that_says_retry_is_not_remembered(services: Services) -> None
 def test_a_retry_whose_key_was_freed_after_the_save_still_records_once(
         services: Services, token) -> None:
     oid = staffed_opportunity(services)
-    headers = {"Authorization": f"Bearer {token('bob')}", "Idempotency-Key": "visit-7"}
-    body = {"member_id": "bob", "kind": "visit", "summary": "Visit 7",
-            "occurred_at": (services.app.clock() - timedelta(hours=1)).isoformat()}
+    headers, body = visit_by_bob(services, token, "visit-7")
     with TestClient(create_app(services=services)) as client:
         first = client.post(f"/v1/opportunities/{oid}/contributions", json=body, headers=headers)
         with services.db.transaction() as cur:  # as if the answer had been a 5xx after saving
