@@ -1,4 +1,4 @@
-"""Request size limit: a body over MAX_BODY_BYTES is refused with 413 before anything reads it."""
+"""Request size limit: a body over MAX_BODY_BYTES is refused with 413 before anything parses it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ MAX_BODY_BYTES = 1 << 20
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a declared or streamed body larger than the limit."""
+    """ASGI middleware: reads the body (declared or chunked) up to the limit, then hands it on."""
 
     def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -24,26 +24,28 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
             return await self._refuse(scope, receive, send)
-        seen = 0
-
-        async def counted() -> dict:
-            nonlocal seen
+        body = b""
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                return await self._refuse(scope, receive, send)
+            if not message.get("more_body"):
+                break
+        delivered = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        async def replay() -> dict:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # the app waits for a disconnect after the body
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
         await problem(413, f"the request body is over {self.limit} bytes", type_="urn:goldsplit:too-large",
                       errors=[{"field": "body", "message": f"at most {self.limit} bytes"}]
                       )(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

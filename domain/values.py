@@ -16,6 +16,7 @@ from uuid import UUID
 from domain.exceptions import DomainError, InvalidInput
 
 EARLIEST = date(2000, 1, 1)  # anything earlier is a typo, not a deal
+LATEST_YEAR = 9998
 PLAIN_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
 RESERVED_KEYS = ("_type_", "_data_")  # the event store's JSON transcoder owns these keys
 MAX_ATTRIBUTE_DEPTH = 6
@@ -77,6 +78,9 @@ def iso_datetime(value: object, field: str) -> datetime:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(f"{str(value)[:40]!r} is not an ISO 8601 date-time", field=field) from None
+    if not EARLIEST.year <= moment.year <= LATEST_YEAR:  # also keeps astimezone() in range
+        raise InvalidInput(f"{moment.date()} is not between {EARLIEST} and {LATEST_YEAR}-12-31",
+                           field=field)
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     if moment.date() < EARLIEST:
         raise InvalidInput(f"{moment.date()} is before {EARLIEST}", field=field)

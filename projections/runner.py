@@ -110,12 +110,22 @@ class ProjectionRunner:
         """
         deadline = time.monotonic() + timeout
         pause = 0.002
-        while (self.catch_up() if catch_up else self.position()) < position:
+        while self._reached(position, catch_up) < position:
             if time.monotonic() > deadline:
                 return False
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
         return True
+
+    def _reached(self, position: int, catch_up: bool) -> int:
+        if not catch_up:
+            return self.position()
+        try:
+            return self.catch_up()
+        except ProjectionStalled as stall:
+            if stall.position <= position:
+                raise  # waiting would not help
+            return stall.position - 1  # everything before the stall is committed
 
     def rebuild(self) -> int:
         """Forget every view of these projections and replay the log from position 1."""

@@ -592,6 +592,16 @@ def test_refuses_a_body_over_a_megabyte_with_413(story: Story) -> None:
     assert log_position(story.client) == before
 
 
+def test_refuses_a_chunked_body_over_a_megabyte_with_413(story: Story) -> None:
+    before = log_position(story.client)
+    chunks = (b'{"account_id": "acme", "attributes": {"note": "' + b"x" * 65536 for _ in range(17))
+    response = story.client.post("/v1/opportunities", content=chunks,
+                                 headers={**auth(story.tokens["lead"]), "Content-Type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413, field="body")
+    assert log_position(story.client) == before
+
+
 def test_names_the_body_when_it_is_not_json(story: Story) -> None:
     response = story.client.post(f"{story.path}/contributions", content=b'{"a":',
                                  headers={**auth(story.tokens["ana"]), "Content-Type": "application/json"})

@@ -38,7 +38,10 @@ def test_an_unreadable_event_stalls_the_projections_just_before_it(services: Ser
         headers = {"Authorization": f"Bearer {token}"}
         read = client.get(f"/v1/opportunities/{opened.id}/board?after={later.position}",
                           headers=headers)
+        earlier = client.get(f"/v1/opportunities/{opened.id}/board?after={opened.position}",
+                             headers=headers)
         health = client.get("/health").json()
 
     assert read.status_code == 503 and f"before position {poison}" in read.json()["detail"]
+    assert earlier.status_code == 200  # what was projected before the stall stays readable
     assert health["status"] == "degraded" and health["stalled"]["position"] == poison

@@ -17,11 +17,13 @@ def test_a_date_time_with_an_offset_is_taken_in_utc_so_it_never_moves_across_a_c
 
 
 @pytest.mark.parametrize("parse, value", [(iso_date, "1999-12-31"),
-                                          (iso_datetime, "0001-01-01T00:00:00")])
-def test_refuses_dates_before_2000_as_typos(parse, value) -> None:
+                                          (iso_datetime, "0001-01-01T00:00:00"),
+                                          (iso_datetime, "0001-01-01T00:00:00+05:00"),
+                                          (iso_datetime, "9999-12-31T23:59:59-05:00")])
+def test_refuses_dates_outside_the_years_deals_happen_in(parse, value) -> None:
     with pytest.raises(InvalidInput) as refusal:
         parse(value, "when")
-    assert refusal.value.field == "when" and "before 2000-01-01" in refusal.value.detail
+    assert refusal.value.field == "when" and "2000-01-01" in refusal.value.detail
 
 
 @pytest.mark.parametrize("value", ["1e3", "-1", "+1", " 1 2", "1.", ".5", "NaN", "١٢٣", 1.5, True])
