@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         if owned:
             app.state.services.close()
+            app.state.services = None  # a later start builds them afresh
         else:
             app.state.services.runner.stop()
 
