@@ -11,6 +11,7 @@ import time
 from api.auth import TOKEN_ROLES, issue_token
 from api.services import Services
 from api.settings import DEV_SECRET, Settings
+from domain.exceptions import DomainError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -36,35 +37,29 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services.build(settings)
-    try:
+    with Services.build(settings) as services:
         started = time.monotonic()
         position = services.runner.rebuild()
         names = ", ".join(p.name for p in services.runner.projections)
         print(f"rebuilt {names} up to position {position} in {time.monotonic() - started:.2f} s")
-    finally:
-        services.close()
     return 0
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services.build(settings)
-    services.runner.start(settings.projection_poll_seconds)
-    print(f"projecting {services.db.kind} events; Ctrl-C stops", file=sys.stderr)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        services.close()
+    with Services.build(settings) as services:
+        services.runner.start(settings.projection_poll_seconds)
+        print(f"projecting {services.db.kind} events; Ctrl-C stops", file=sys.stderr)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
 
 
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
     from projections.allocations import VIEW, explain
 
-    services = Services.build(settings)
-    try:
+    with Services.build(settings) as services:
         services.runner.catch_up()
         doc = services.views.get(VIEW, args.allocation_id)
         if doc is None:
@@ -72,8 +67,6 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         members = [args.member] if args.member else [line["member_id"] for line in doc["result"]["lines"]]
         print(json.dumps([explain(doc, m) for m in members], indent=2))
-    finally:
-        services.close()
     return 0
 
 
@@ -120,7 +113,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
-    return args.run(args, Settings.from_env())
+    try:
+        return args.run(args, Settings.from_env())
+    except DomainError as refusal:  # a refusal is a message, not a traceback
+        print(f"goldsplit: {refusal.detail}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

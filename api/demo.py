@@ -64,11 +64,8 @@ def run(keep: str | None = None) -> int:
 
 def _play(folder: Path) -> int:
     settings = Settings(database_url=f"sqlite:///{folder / 'goldsplit.db'}")
-    services = Services.build(settings)
-    try:
+    with Services.build(settings) as services:
         _story(services)
-    finally:
-        services.close()
     return 0
 
 

@@ -31,6 +31,12 @@ class Services:
         return cls(settings=settings, db=db, app=app, views=views,
                    runner=ProjectionRunner(app, views), idempotency=IdempotencyStore(db))
 
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.runner.stop()
         self.app.close()

@@ -71,6 +71,8 @@ def test_rebuild_and_explain_work_on_the_demo_store(tmp_path, capsys, monkeypatc
     [explanation] = json.loads(capsys.readouterr().out)
     assert explanation["member_id"] == "carol"
     assert explanation["contributions"] and all(c["position"] for c in explanation["contributions"])
+    assert main(["explain", allocation_id, "--member", "nobody"]) == 1
+    assert "nobody has no line" in capsys.readouterr().err
 
 
 def test_serve_refuses_to_listen_beyond_loopback_with_the_development_secret(capsys, monkeypatch) -> None:
