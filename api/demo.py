@@ -76,8 +76,8 @@ def _story(services: Services) -> None:
     for member_id, name, department in TEAM:
         app.register_member(admin, member_id, name, department)
     this_year = datetime.now(UTC).date().replace(month=1, day=1)
-    app.add_incentive_policy(finance, {
-        **app.incentive_policies()[0].document(), "name": "team selling",
+    app.add_policy(finance, "incentive", {
+        **app.policies("incentive")[0].document(), "name": "team selling",
         "effective_from": this_year.isoformat(), "member_cap": "0.35", "holdback": "0.20"})
 
     opened = app.open_opportunity(

@@ -20,13 +20,25 @@ from domain.exceptions import (
     ContributionNotFound,
     ContributorNotOnOpportunity,
     InvalidInput,
+    NotOnAccountTeam,
     OpportunityClosed,
     SupporterAlreadyAdded,
+    TransitionRefused,
 )
-from domain.policy import TRIANGLE_ROLES, IncentivePolicy
+from domain.grading import (
+    DEFAULT_ACCOUNT_GRADING_DOCUMENT,
+    DEFAULT_OPPORTUNITY_GRADING_DOCUMENT,
+    AccountGradingPolicy,
+    Grading,
+    OpportunityGradingPolicy,
+)
+from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, TRIANGLE_ROLES, IncentivePolicy, Versioned
+from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, Assessed, RelationshipStandard
 
 GOLDSPLIT = uuid5(NAMESPACE_URL, "https://goldsplit.example/ids")
 DEPARTMENTS = ("sales", "presales", "delivery", "finance", "commercial", "rnd", "management")
+ACCOUNT_TEAM_ROLES = ("account_manager", "solution_lead", "delivery_lead", "commercial", "finance",
+                      "executive_sponsor", "member")
 
 
 def event_id(originator_id: UUID, originator_version: int) -> UUID:
@@ -42,10 +54,12 @@ class Member(Aggregate):
         return uuid5(GOLDSPLIT, f"member:{member_id}")
 
     @event("Registered")
-    def __init__(self, member_id: str, name: str, department: str, actor: str) -> None:
+    def __init__(self, member_id: str, name: str, department: str, actor: str,
+                 team: str | None = None) -> None:
         self.member_id = member_id
         self.name = name
         self.department = department
+        self.team = team or department
 
 
 class Opportunity(Aggregate):
@@ -68,6 +82,10 @@ class Opportunity(Aggregate):
         self.supporters: list[str] = []
         self.contributions: dict[str, dict] = {}
         self.closed_on: str | None = None
+        self.required_roles: list[str] = []
+        self.grade_overridden = False
+        self.grading_policy: dict | None = None
+        self.assessments: list[dict] = []
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -94,7 +112,65 @@ class Opportunity(Aggregate):
         if self.is_closed:
             raise OpportunityClosed(f"the opportunity is {self.stage}; cannot {doing}")
 
+    @property
+    def missing_roles(self) -> list[str]:
+        """Triangle roles the grade requires that nobody holds."""
+        return [r for r in self.required_roles if self.triangle[r] is None]
+
+    def is_on(self, member_id: str) -> bool:
+        return bool(self.roles_of(member_id))
+
     # -- commands ------------------------------------------------------------------------------
+
+    def grade_by(self, grading: Grading, actor: str, overridden: bool = False) -> None:
+        """Take a grade (and the roles it requires); a lead's override stands until a lead changes it."""
+        if self.grade_overridden and not overridden:
+            return
+        if self.grading_policy is not None and (self.grade, self.required_roles, self.grade_overridden) \
+                == (grading.grade, list(grading.required_roles), overridden):
+            return
+        self._graded(grade=grading.grade, required_roles=list(grading.required_roles),
+                     reasons=list(grading.reasons), policy=dict(grading.policy),
+                     overridden=overridden, actor=actor)
+
+    @event("Graded")
+    def _graded(self, grade: str, required_roles: list[str], reasons: list[str], policy: dict,
+                overridden: bool, actor: str) -> None:
+        self.grade = grade
+        self.required_roles = list(required_roles)
+        self.grade_overridden = overridden
+        self.grading_policy = policy
+
+    def correct(self, *, amount: int | None, expected_close: str | None, attributes: dict | None,
+                actor: str) -> None:
+        """Correct the deal's facts while it is open (late corrections of won deals are issue 4's)."""
+        self._require_open("correct it")
+        amount = self.amount if amount is None else amount
+        expected_close = expected_close or self.expected_close
+        attributes = self.attributes if attributes is None else attributes
+        if (amount, expected_close, attributes) == (self.amount, self.expected_close, self.attributes):
+            return
+        self._corrected(amount=amount, expected_close=expected_close, attributes=attributes,
+                        actor=actor)
+
+    @event("Corrected")
+    def _corrected(self, amount: int, expected_close: str, attributes: dict, actor: str) -> None:
+        self.amount = amount
+        self.expected_close = expected_close
+        self.attributes = attributes
+
+    def assess(self, *, assessment_id: str, answers: dict, assessed: Assessed, standard: dict,
+               actor: str) -> None:
+        self._require_open("assess it")
+        self._assessed(assessment_id=assessment_id, answers=answers, score=assessed.score,
+                       win_probability=str(assessed.win_probability), scores=dict(assessed.scores),
+                       standard=standard, actor=actor)
+
+    @event("Assessed")
+    def _assessed(self, assessment_id: str, answers: dict, score: int, win_probability: str,
+                  scores: dict, standard: dict, actor: str) -> None:
+        self.assessments.append({"id": assessment_id, "score": score,
+                                 "win_probability": win_probability, "standard": standard})
 
     def assign_role(self, role: str, member_id: str, actor: str) -> None:
         if role not in TRIANGLE_ROLES:
@@ -121,7 +197,8 @@ class Opportunity(Aggregate):
 
     def record_contribution(self, *, contribution_id: str, member_id: str, role: str | None,
                             kind: str, summary: str, hours: str, occurred_at: datetime,
-                            evidence_url: str | None, actor: str, now: datetime) -> None:
+                            evidence_url: str | None, actor: str, now: datetime,
+                            request_id: str | None = None) -> None:
         self._require_open("record contributions")
         if contribution_id in self.contributions:
             raise ContributionAlreadyRecorded(f"contribution {contribution_id} is already recorded")
@@ -139,16 +216,18 @@ class Opportunity(Aggregate):
         self._contribution_recorded(
             contribution_id=contribution_id, member_id=member_id, role=role, kind=kind,
             summary=summary, hours=hours, occurred_at=occurred_at.isoformat(),
-            evidence_url=evidence_url, actor=actor)
+            evidence_url=evidence_url, actor=actor,
+            **({"request_id": request_id} if request_id else {}))
 
     @event("ContributionRecorded")
     def _contribution_recorded(self, contribution_id: str, member_id: str, role: str, kind: str,
                                summary: str, hours: str, occurred_at: str,
-                               evidence_url: str | None, actor: str) -> None:
+                               evidence_url: str | None, actor: str,
+                               request_id: str | None = None) -> None:
         self.contributions[contribution_id] = {
             "id": contribution_id, "member_id": member_id, "role": role,
             "kind": kind, "summary": summary, "hours": hours, "occurred_at": occurred_at,
-            "evidence_url": evidence_url, "status": "recorded",
+            "evidence_url": evidence_url, "status": "recorded", "request_id": request_id,
             # The body runs before the aggregate's version moves to this event's version.
             "event_id": str(event_id(self.id, self.version + 1)),
         }
@@ -224,6 +303,198 @@ class Allocation(Aggregate):
         self.status = "proposed"
 
 
+class Account(Aggregate):
+    """A customer: its attributes, its grade with history, and its account team."""
+
+    @staticmethod
+    def create_id(account_id: str) -> UUID:
+        return uuid5(GOLDSPLIT, f"account:{account_id}")
+
+    @event("Registered")
+    def __init__(self, account_id: str, name: str, industry: str, attributes: dict,
+                 actor: str) -> None:
+        self.account_id = account_id
+        self.name = name
+        self.industry = industry
+        self.attributes = attributes
+        self.grade: str | None = None
+        self.grading_policy: dict | None = None
+        self.team: dict[str, str] = {}
+
+    def change_attributes(self, attributes: dict, actor: str) -> None:
+        if attributes != self.attributes:
+            self._attributes_changed(attributes=attributes, actor=actor)
+
+    @event("AttributesChanged")
+    def _attributes_changed(self, attributes: dict, actor: str) -> None:
+        self.attributes = attributes
+
+    def grade_by(self, grading: Grading, reason: str, actor: str) -> None:
+        """Take the grade a policy version gives; the history keeps each change and why."""
+        if (self.grade, self.grading_policy) == (grading.grade, dict(grading.policy)):
+            return
+        self._graded(grade=grading.grade, score=grading.score, reasons=list(grading.reasons),
+                     policy=dict(grading.policy), reason=reason, actor=actor)
+
+    @event("Graded")
+    def _graded(self, grade: str, score: str | None, reasons: list[str], policy: dict, reason: str,
+                actor: str) -> None:
+        self.grade = grade
+        self.grading_policy = policy
+
+    def add_to_team(self, member_id: str, role: str, actor: str) -> None:
+        if role not in ACCOUNT_TEAM_ROLES:
+            raise InvalidInput(f"{role!r} is not an account team role; use one of "
+                               f"{list(ACCOUNT_TEAM_ROLES)}", field="role")
+        if self.team.get(member_id) != role:
+            self._team_member_added(member_id=member_id, role=role, actor=actor)
+
+    @event("TeamMemberAdded")
+    def _team_member_added(self, member_id: str, role: str, actor: str) -> None:
+        self.team[member_id] = role
+
+    def remove_from_team(self, member_id: str, actor: str) -> None:
+        if member_id not in self.team:
+            raise NotOnAccountTeam(f"{member_id} is not on this account's team", field="member_id")
+        self._team_member_removed(member_id=member_id, actor=actor)
+
+    @event("TeamMemberRemoved")
+    def _team_member_removed(self, member_id: str, actor: str) -> None:
+        del self.team[member_id]
+
+    def managers(self) -> list[str]:
+        return [m for m, role in self.team.items() if role == "account_manager"]
+
+
+class Task(Aggregate):
+    """An account-plan task: created -> assigned -> done -> verified, or reopened with a reason."""
+
+    @event("Created")
+    def __init__(self, account_id: str, title: str, assignee: str | None, due: str, actor: str,
+                 id: UUID | None = None) -> None:  # noqa: A002 - eventsourcing's caller-chosen id
+        self.account_id = account_id
+        self.title = title
+        self.assignee = assignee
+        self.due = due
+        self.status = "assigned" if assignee else "created"
+
+    def _refuse(self, doing: str, allowed: tuple[str, ...]) -> None:
+        if self.status not in allowed:
+            raise TransitionRefused(f"the task is {self.status}; it can be {doing} only when "
+                                    f"{' or '.join(allowed)}", field="status")
+
+    def assign(self, assignee: str, actor: str) -> None:
+        self._refuse("assigned", ("created", "assigned"))
+        if assignee != self.assignee:
+            self._assigned(assignee=assignee, actor=actor)
+
+    @event("Assigned")
+    def _assigned(self, assignee: str, actor: str) -> None:
+        self.assignee = assignee
+        self.status = "assigned"
+
+    def complete(self, note: str, actor: str) -> None:
+        self._refuse("completed", ("assigned",))
+        self._completed(note=note, actor=actor)
+
+    @event("Completed")
+    def _completed(self, note: str, actor: str) -> None:
+        self.status = "done"
+
+    def verify(self, actor: str) -> None:
+        self._refuse("verified", ("done",))
+        self._verified(actor=actor)
+
+    @event("Verified")
+    def _verified(self, actor: str) -> None:
+        self.status = "verified"
+
+    def reopen(self, reason: str, actor: str) -> None:
+        self._refuse("reopened", ("done", "verified"))
+        self._reopened(reason=reason, actor=actor)
+
+    @event("Reopened")
+    def _reopened(self, reason: str, actor: str) -> None:
+        self.status = "assigned"
+
+
+class SupportRequest(Aggregate):
+    """The front office asks a member or a department for help on an opportunity.
+
+    open -> accepted | declined; accepted -> delivered -> rated (1-5, by the requester).
+    """
+
+    @event("Opened")
+    def __init__(self, opportunity_id: UUID, requested_by: str, to_member: str | None,
+                 to_department: str | None, kind: str, summary: str, due: str, actor: str,
+                 id: UUID | None = None) -> None:  # noqa: A002 - eventsourcing's caller-chosen id
+        self.opportunity_id = opportunity_id
+        self.requested_by = requested_by
+        self.to_member = to_member
+        self.to_department = to_department
+        self.kind = kind
+        self.summary = summary
+        self.due = due
+        self.status = "open"
+        self.supporter: str | None = None
+        self.contribution_id: str | None = None
+
+    def _refuse(self, doing: str, allowed: tuple[str, ...]) -> None:
+        if self.status not in allowed:
+            raise TransitionRefused(f"the request is {self.status}; it can be {doing} only when "
+                                    f"{' or '.join(allowed)}", field="status")
+
+    def accept(self, member_id: str, actor: str) -> None:
+        self._refuse("accepted", ("open",))
+        self._accepted(member_id=member_id, actor=actor)
+
+    @event("Accepted")
+    def _accepted(self, member_id: str, actor: str) -> None:
+        self.status = "accepted"
+        self.supporter = member_id
+
+    def decline(self, reason: str, actor: str) -> None:
+        self._refuse("declined", ("open",))
+        self._declined(reason=reason, actor=actor)
+
+    @event("Declined")
+    def _declined(self, reason: str, actor: str) -> None:
+        self.status = "declined"
+
+    def deliver(self, *, summary: str, hours: str, evidence_url: str | None,
+                contribution_id: str | None, not_counted: str | None, actor: str) -> None:
+        self._refuse("delivered", ("accepted",))
+        self._delivered(summary=summary, hours=hours, evidence_url=evidence_url,
+                        contribution_id=contribution_id, not_counted=not_counted, actor=actor)
+
+    @event("Delivered")
+    def _delivered(self, summary: str, hours: str, evidence_url: str | None,
+                   contribution_id: str | None, not_counted: str | None, actor: str) -> None:
+        self.status = "delivered"
+        self.contribution_id = contribution_id
+
+    def rate(self, score: int, comment: str, actor: str) -> None:
+        self._refuse("rated", ("delivered",))
+        self._rated(score=score, comment=comment, actor=actor)
+
+    @event("Rated")
+    def _rated(self, score: int, comment: str, actor: str) -> None:
+        self.status = "rated"
+        self.rating = score
+
+
+POLICY_KINDS: dict[str, type[Versioned]] = {
+    policy.kind: policy
+    for policy in (AccountGradingPolicy, OpportunityGradingPolicy, RelationshipStandard, IncentivePolicy)
+}
+DEFAULT_POLICY_DOCUMENTS: dict[str, dict] = {
+    "account-grading": DEFAULT_ACCOUNT_GRADING_DOCUMENT,
+    "opportunity-grading": DEFAULT_OPPORTUNITY_GRADING_DOCUMENT,
+    "relationship-standard": DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT,
+    "incentive": DEFAULT_INCENTIVE_DOCUMENT,
+}
+
+
 class PolicyBook(Aggregate):
     """The versions of one kind of policy, oldest first."""
 
@@ -236,8 +507,9 @@ class PolicyBook(Aggregate):
         self.kind = kind
         self.documents: list[dict[str, Any]] = []
 
-    def add_incentive_version(self, document: dict, actor: str) -> IncentivePolicy:
-        policy = IncentivePolicy.from_document(document, version=len(self.documents) + 1)
+    def add_version(self, document: dict, actor: str) -> Versioned:
+        """Validate a document as this book's kind of policy and add it as the next version."""
+        policy = POLICY_KINDS[self.kind].from_document(document, version=len(self.documents) + 1)
         self._version_added(document=policy.document(), actor=actor)
         return policy
 
@@ -245,6 +517,6 @@ class PolicyBook(Aggregate):
     def _version_added(self, document: dict, actor: str) -> None:
         self.documents.append(document)
 
-    def incentive_versions(self) -> list[IncentivePolicy]:
-        return [IncentivePolicy.from_stored(d) for d in self.documents]
+    def versions(self) -> list[Any]:
+        return [POLICY_KINDS[self.kind].from_stored(d) for d in self.documents]
 

@@ -9,16 +9,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain import values
-from domain.aggregates import DEPARTMENTS, Allocation, Member, Opportunity, PolicyBook
+from domain.aggregates import (
+    DEFAULT_POLICY_DOCUMENTS,
+    DEPARTMENTS,
+    POLICY_KINDS,
+    Account,
+    Allocation,
+    Member,
+    Opportunity,
+    PolicyBook,
+    SupportRequest,
+    Task,
+)
 from domain.allocation import CountedContribution, allocate, steps
 from domain.exceptions import (
+    AccountAlreadyExists,
+    AccountNotFound,
     ConcurrencyConflict,
     InvalidInput,
     MemberAlreadyExists,
@@ -27,12 +40,17 @@ from domain.exceptions import (
     NotFound,
     OpportunityAlreadyExists,
     OpportunityNotFound,
+    RequestNotFound,
+    TaskNotFound,
     UnknownContributionKind,
 )
+from domain.grading import Grading
 from domain.money import parse_amount
-from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, GRADES, IncentivePolicy, in_force
+from domain.policy import GRADES, IncentivePolicy, in_force
 
 ROLES_THAT_LEAD = ("lead", "admin")
+ROLES_THAT_SET_POLICY = ("finance", "admin")
+SUPPORT_DELIVERED = "support_delivered"
 ATTEMPTS = 8  # optimistic retries against writers in other processes
 SYSTEM = "system"
 
@@ -58,6 +76,18 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _department(value: object, field: str) -> str:
+    if value not in DEPARTMENTS:
+        raise InvalidInput(f"{value!r} is not a department; use one of {list(DEPARTMENTS)}", field=field)
+    return value
+
+
+def _merged(attributes: dict, changes: dict) -> dict:
+    """Attributes with changes applied: a key set to null is removed."""
+    merged = {**attributes, **changes}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
 def _hours(value: object) -> str:
     if value is None:
         return "0"
@@ -77,18 +107,18 @@ class Goldsplit(Application):
         super().__init__(env)
         self.clock = clock
         self._writers = [threading.Lock() for _ in range(64)]
-        self._ensure_default_policy()
+        self._ensure_default_policies()
 
     # -- members -------------------------------------------------------------------------------
 
-    def register_member(self, actor: Actor, member_id: str, name: str, department: str) -> Recorded:
-        """Register a member of the selling team."""
+    def register_member(self, actor: Actor, member_id: str, name: str, department: str,
+                        team: str | None = None) -> Recorded:
+        """Register a member of the selling team; their team (for calibration) defaults to the department."""
         member_id = values.text(member_id, "id", limit=64)
-        if department not in DEPARTMENTS:
-            raise InvalidInput(f"{department!r} is not a department; use one of {list(DEPARTMENTS)}",
-                               field="department")
+        _department(department, "department")
         member = Member(member_id=member_id, name=values.text(name, "name", limit=200),
-                        department=department, actor=actor.member_id)
+                        department=department, actor=actor.member_id,
+                        **({"team": values.text(team, "team", limit=100)} if team is not None else {}))
         try:
             return self._saved(member_id, member)
         except IntegrityError:
@@ -96,7 +126,8 @@ class Goldsplit(Application):
 
     def member(self, member_id: str) -> dict:
         member = self._member(member_id, "member_id")
-        return {"id": member.member_id, "name": member.name, "department": member.department}
+        return {"id": member.member_id, "name": member.name, "department": member.department,
+                "team": member.team}
 
     # -- opportunities -------------------------------------------------------------------------
 
@@ -106,33 +137,87 @@ class Goldsplit(Application):
                          opportunity_id: UUID | None = None) -> Recorded:
         """Open an opportunity on an account; a member who opens it takes its AR seat.
 
-        Until opportunity grading policies exist a lead gives the grade; it defaults to C.
+        The opportunity grading policy in force gives the grade and the triangle roles it
+        requires; a lead may set the grade instead (the override stands through corrections).
         """
         if grade is not None and not actor.leads:
-            raise NotAllowed("only a lead grades an opportunity; leave grade out (C until graded)",
-                             field="grade")
-        grade = "C" if grade is None else grade
+            raise NotAllowed("only a lead overrides the grade; leave grade out and the opportunity "
+                             "grading policy gives it", field="grade")
         if not actor.leads:
             self._member(actor.member_id, "member_id")
-        if grade not in GRADES:
+        if grade is not None and grade not in GRADES:
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
+        minor = parse_amount(amount, currency)
+        attributes = values.attributes(attributes)
+        grading = self._opportunity_grading(minor, currency, attributes, override=grade,
+                                            actor=actor)
         opportunity = Opportunity(
             account_id=values.text(account_id, "account_id", limit=200),
             name=values.text(name, "name", limit=200),
-            amount=parse_amount(amount, currency),
+            amount=minor,
             currency=currency,
             expected_close=values.iso_date(expected_close, "expected_close").isoformat(),
-            grade=grade,
-            attributes=values.attributes(attributes),
+            grade=grading.grade,
+            attributes=attributes,
             actor=actor.member_id,
             **({"id": opportunity_id} if opportunity_id else {}),
         )
+        opportunity.grade_by(grading, actor.member_id, overridden=grade is not None)
         if not actor.leads:
             opportunity.assign_role("AR", actor.member_id, actor.member_id)
         try:
-            return self._saved(str(opportunity.id), opportunity, grade=grade)
+            return self._saved(str(opportunity.id), opportunity, grade=grading.grade)
         except IntegrityError:
             raise OpportunityAlreadyExists(f"opportunity {opportunity.id} exists already") from None
+
+    def correct_opportunity(self, actor: Actor, opportunity_id: str, *, amount: object = None,
+                            expected_close: str | None = None, attributes: dict | None = None,
+                            grade: str | None = None) -> Recorded:
+        """Correct an open deal's amount, expected close or attributes; the grade follows the policy.
+
+        Attributes merge into the ones it has (a null removes one). A lead may set the grade.
+        """
+        if grade is not None and not actor.leads:
+            raise NotAllowed("only a lead overrides the grade", field="grade")
+        if grade is not None and grade not in GRADES:
+            raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
+        close = None if expected_close is None else values.iso_date(
+            expected_close, "expected_close").isoformat()
+        changes = None if attributes is None else values.attributes(attributes)
+
+        def decide(opportunity: Opportunity) -> None:
+            self._require_ar_or_lead(opportunity, actor, "correct it")
+            minor = None if amount is None else parse_amount(amount, opportunity.currency)
+            merged = None if changes is None else _merged(opportunity.attributes, changes)
+            opportunity.correct(amount=minor, expected_close=close, attributes=merged,
+                                actor=actor.member_id)
+            grading = self._opportunity_grading(opportunity.amount, opportunity.currency,
+                                                opportunity.attributes, override=grade, actor=actor)
+            opportunity.grade_by(grading, actor.member_id, overridden=grade is not None)
+
+        recorded = self._change(opportunity_id, decide)
+        return Recorded(recorded.id, recorded.position,
+                        {"grade": self._opportunity(recorded.id).grade})
+
+    def assess(self, actor: Actor, opportunity_id: str, answers: object,
+               assessment_id: UUID | None = None) -> Recorded:
+        """Judge the customer relationship by the standard in force: answers -> score -> probability."""
+        standard = self.policy_in_force("relationship-standard", self.clock().date())
+        assessed = standard.assess(answers)
+        aid = str(assessment_id or uuid4())
+
+        def decide(opportunity: Opportunity) -> None:
+            if not actor.leads and not opportunity.is_on(actor.member_id):
+                raise NotAllowed("only the opportunity's team or a lead assesses it")
+            if any(a["id"] == aid for a in opportunity.assessments):
+                return
+            opportunity.assess(assessment_id=aid, answers=dict(answers), assessed=assessed,
+                               standard=standard.reference(), actor=actor.member_id)
+
+        recorded = self._change(opportunity_id, decide)
+        return Recorded(aid, recorded.position, {
+            "score": assessed.score, "win_probability": str(assessed.win_probability),
+            "standard_version": standard.version})
 
     def assign_triangle_role(self, actor: Actor, opportunity_id: str, role: str,
                              member_id: str) -> Recorded:
@@ -163,6 +248,9 @@ class Goldsplit(Application):
         if not actor.leads and actor.member_id != member_id:
             raise NotAllowed("a member records only their own contributions", field="member_id")
         weights = self.incentive_policy_in_force(self.clock().date()).kind_weights
+        if kind == SUPPORT_DELIVERED:
+            raise InvalidInput(f"{SUPPORT_DELIVERED} is recorded when a support request is delivered "
+                               "(POST /v1/requests/{id}/deliver)", field="kind")
         if kind not in weights:
             raise UnknownContributionKind(
                 f"{kind!r} is not a contribution kind; known kinds: {sorted(weights)}", field="kind")
@@ -237,42 +325,394 @@ class Goldsplit(Application):
 
         return self._change(opportunity_id, decide)
 
+    # -- accounts ------------------------------------------------------------------------------
+
+    def register_account(self, actor: Actor, *, name: str, industry: str | None = None,
+                         attributes: dict | None = None, account_id: str | None = None) -> Recorded:
+        """Register a customer; the account grading policy in force grades it. A member who
+        registers it is its account manager."""
+        aid = values.key(account_id, "id") if account_id is not None else str(uuid4())
+        attributes = values.attributes(attributes)
+        policy = self.policy_in_force("account-grading", self.clock().date())
+        policy.check(attributes)
+        if not actor.leads:
+            self._member(actor.member_id, "member_id")
+        account = Account(account_id=aid, name=values.text(name, "name", limit=200),
+                          industry=values.text(industry, "industry", required=False, limit=100),
+                          attributes=attributes, actor=actor.member_id)
+        account.grade_by(policy.grade(attributes), "registered", actor.member_id)
+        if not actor.leads:
+            account.add_to_team(actor.member_id, "account_manager", actor.member_id)
+        try:
+            return self._saved(aid, account, grade=account.grade)
+        except IntegrityError:
+            raise AccountAlreadyExists(f"account {aid} exists already", field="id") from None
+
+    def change_account_attributes(self, actor: Actor, account_id: str, attributes: object) -> Recorded:
+        """Change an account's attributes (merged; a null removes one); the grade follows."""
+        changes = values.attributes(attributes)
+        policy = self.policy_in_force("account-grading", self.clock().date())
+
+        def decide(account: Account) -> None:
+            self._require_team_or_lead(account, actor, "change its attributes")
+            merged = _merged(account.attributes, changes)
+            policy.check(merged)
+            account.change_attributes(merged, actor.member_id)
+            account.grade_by(policy.grade(merged), "attributes changed", actor.member_id)
+
+        recorded = self._update(self._account_id(account_id), self._account, decide)
+        return Recorded(account_id, recorded.position, {"grade": self._account(account_id).grade})
+
+    def regrade_accounts(self, actor: Actor) -> Recorded:
+        """Grade every account again by the account grading policy in force today."""
+        if actor.role not in (*ROLES_THAT_SET_POLICY, *ROLES_THAT_LEAD):
+            raise NotAllowed("only finance, a lead or an admin regrades the accounts")
+        return self._regrade_accounts(actor.member_id)
+
+    def add_account_team_member(self, actor: Actor, account_id: str, member_id: str,
+                                role: str) -> Recorded:
+        """Put a member on the account team (the virtual organisation) with a role."""
+        self._member(member_id, "member_id")
+
+        def decide(account: Account) -> None:
+            self._require_manager_or_lead(account, actor, "change its team")
+            account.add_to_team(member_id, role, actor.member_id)
+
+        return self._update(self._account_id(account_id), self._account, decide, ident=account_id)
+
+    def remove_account_team_member(self, actor: Actor, account_id: str, member_id: str) -> Recorded:
+        """Take a member off the account team."""
+
+        def decide(account: Account) -> None:
+            self._require_manager_or_lead(account, actor, "change its team")
+            account.remove_from_team(member_id, actor.member_id)
+
+        return self._update(self._account_id(account_id), self._account, decide, ident=account_id)
+
+    def account(self, account_id: str) -> dict:
+        account = self._account(account_id)
+        return {"id": account.account_id, "name": account.name, "grade": account.grade,
+                "team": dict(account.team)}
+
+    # -- account-plan tasks --------------------------------------------------------------------
+
+    def create_task(self, actor: Actor, account_id: str, *, title: str, due: str,
+                    assignee: str | None = None, task_id: UUID | None = None) -> Recorded:
+        """Add a task to the account plan, assigned to a member or not yet."""
+        account = self._account(account_id)
+        self._require_team_or_lead(account, actor, "plan its tasks")
+        if assignee is not None:
+            self._member(assignee, "assignee")
+        task = Task(account_id=account.account_id, title=values.text(title, "title", limit=500),
+                    assignee=assignee, due=self._due(due).isoformat(), actor=actor.member_id,
+                    **({"id": task_id} if task_id else {}))
+        try:
+            return self._saved(str(task.id), task, status=task.status)
+        except IntegrityError:
+            return Recorded(str(task.id), self._head(), {"status": self._task(task.id).status})
+
+    def assign_task(self, actor: Actor, task_id: str, assignee: str) -> Recorded:
+        """Give the task to a member (before it is done)."""
+        self._member(assignee, "assignee")
+
+        def decide(task: Task) -> None:
+            self._require_team_or_lead(self._account(task.account_id), actor, "assign its tasks")
+            task.assign(assignee, actor.member_id)
+
+        return self._task_change(task_id, decide)
+
+    def complete_task(self, actor: Actor, task_id: str, note: str | None = None) -> Recorded:
+        """The assignee (or a lead) says the task is done."""
+        note = values.text(note, "note", required=False)
+
+        def decide(task: Task) -> None:
+            if not actor.leads and actor.member_id != task.assignee:
+                raise NotAllowed("only the assignee or a lead completes a task")
+            task.complete(note, actor.member_id)
+
+        return self._task_change(task_id, decide)
+
+    def verify_task(self, actor: Actor, task_id: str) -> Recorded:
+        """The account manager (or a lead), never the assignee, checks the work and closes the loop."""
+
+        def decide(task: Task) -> None:
+            self._require_checker(task, actor, "verify")
+            task.verify(actor.member_id)
+
+        return self._task_change(task_id, decide)
+
+    def reopen_task(self, actor: Actor, task_id: str, reason: str) -> Recorded:
+        """Send a done (or verified) task back to its assignee, with a reason."""
+        reason = values.text(reason, "reason")
+
+        def decide(task: Task) -> None:
+            self._require_checker(task, actor, "reopen")
+            task.reopen(reason, actor.member_id)
+
+        return self._task_change(task_id, decide)
+
+    # -- support requests ----------------------------------------------------------------------
+
+    def open_request(self, actor: Actor, opportunity_id: str, *, kind: str, summary: str, due: str,
+                     to_member: str | None = None, to_department: str | None = None,
+                     request_id: UUID | None = None) -> Recorded:
+        """The front office asks a member or a department for help on an opportunity."""
+        if (to_member is None) == (to_department is None):
+            raise InvalidInput("name exactly one of to_member or to_department", field="to_member")
+        if to_member is not None:
+            self._member(to_member, "to_member")
+        else:
+            _department(to_department, "to_department")
+        kind = values.name(kind, "kind")
+        summary = values.text(summary, "summary")
+        due_on = self._due(due)
+        opportunity = self._opportunity(opportunity_id)
+        if not actor.leads and not opportunity.is_on(actor.member_id):
+            raise NotAllowed("only the opportunity's team or a lead asks for support on it")
+        opportunity._require_open("ask for support")
+        request = SupportRequest(opportunity_id=opportunity.id, requested_by=actor.member_id,
+                                 to_member=to_member, to_department=to_department, kind=kind,
+                                 summary=summary, due=due_on.isoformat(), actor=actor.member_id,
+                                 **({"id": request_id} if request_id else {}))
+        try:
+            return self._saved(str(request.id), request, status="open")
+        except IntegrityError:
+            return Recorded(str(request.id), self._head(), {"status": self._request(request.id).status})
+
+    def accept_request(self, actor: Actor, request_id: str, member_id: str | None = None) -> Recorded:
+        """The addressee (or someone of the addressed department) takes the request on; they join
+        the opportunity as a supporter. A lead may accept on a member's behalf."""
+        request = self._request(request_id)
+        if member_id is not None and not actor.leads and member_id != actor.member_id:
+            raise NotAllowed("a member accepts only for themselves", field="member_id")
+        supporter = member_id or (request.to_member if actor.leads and request.to_member
+                                  else actor.member_id)
+        member = self._member(supporter, "member_id")
+        if request.to_member is not None and supporter != request.to_member:
+            raise NotAllowed(f"the request is addressed to {request.to_member}", field="member_id")
+        if request.to_department is not None and member.department != request.to_department:
+            raise NotAllowed(f"the request is addressed to {request.to_department}; {supporter} is in "
+                             f"{member.department}", field="member_id")
+
+        def decide(opportunity: Opportunity, request: SupportRequest) -> None:
+            request.accept(supporter, actor.member_id)
+            if not opportunity.is_on(supporter):
+                opportunity.add_supporter(supporter, actor.member_id)
+
+        return self._request_change(request_id, decide)
+
+    def decline_request(self, actor: Actor, request_id: str, reason: str) -> Recorded:
+        """The addressee (or a lead) declines, with a reason."""
+        reason = values.text(reason, "reason")
+        request = self._request(request_id)
+        self._require_addressee_or_lead(request, actor, "decline it")
+
+        def decide(opportunity: Opportunity, request: SupportRequest) -> None:
+            request.decline(reason, actor.member_id)
+
+        return self._request_change(request_id, decide)
+
+    def deliver_request(self, actor: Actor, request_id: str, *, summary: str | None = None,
+                        hours: object = None, evidence_url: str | None = None) -> Recorded:
+        """The supporter delivers; the work becomes their confirmed support_delivered contribution,
+        pointing to the request (the evidence finance rewards the back office on)."""
+        summary = values.text(summary, "summary", required=False)
+        hours = _hours(hours)
+        evidence_url = values.text(evidence_url, "evidence_url", required=False) or None
+
+        def decide(opportunity: Opportunity, request: SupportRequest) -> None:
+            if not actor.leads and actor.member_id != request.supporter:
+                raise NotAllowed("only the supporter who accepted the request (or a lead) delivers it")
+            request._refuse("delivered", ("accepted",))
+            contribution_id, not_counted = None, None
+            if opportunity.is_closed:
+                not_counted = f"the opportunity was already {opportunity.stage}"
+            else:
+                contribution_id = str(uuid5(request.id, "delivered"))
+                if not opportunity.is_on(request.supporter):
+                    opportunity.add_supporter(request.supporter, actor.member_id)
+                roles = opportunity.roles_of(request.supporter)
+                opportunity.record_contribution(
+                    contribution_id=contribution_id, member_id=request.supporter,
+                    role="SUPPORT" if "SUPPORT" in roles else roles[0], kind=SUPPORT_DELIVERED,
+                    summary=summary or f"Delivered: {request.summary}", hours=hours,
+                    occurred_at=self.clock(), evidence_url=evidence_url, actor=actor.member_id,
+                    now=self.clock(), request_id=str(request.id))
+                opportunity.confirm_contribution(contribution_id, SYSTEM)
+            request.deliver(summary=summary, hours=hours, evidence_url=evidence_url,
+                            contribution_id=contribution_id, not_counted=not_counted,
+                            actor=actor.member_id)
+
+        recorded = self._request_change(request_id, decide)
+        return Recorded(recorded.id, recorded.position,
+                        {"contribution_id": self._request(request_id).contribution_id})
+
+    def rate_request(self, actor: Actor, request_id: str, score: object,
+                     comment: str | None = None) -> Recorded:
+        """The requester, and only the requester, rates the delivered help from 1 to 5."""
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise InvalidInput(f"must be a whole number from 1 to 5, got {score!r}", field="score")
+        comment = values.text(comment, "comment", required=False)
+        request = self._request(request_id)
+        if actor.member_id != request.requested_by:
+            raise NotAllowed(f"only the requester ({request.requested_by}) rates this request")
+
+        def decide(opportunity: Opportunity, request: SupportRequest) -> None:
+            request.rate(score, comment, actor.member_id)
+
+        return self._request_change(request_id, decide)
+
     # -- policies ------------------------------------------------------------------------------
 
-    def add_incentive_policy(self, actor: Actor, document: dict) -> Recorded:
-        """Add a validated, effective-dated version of the incentive policy."""
-        if actor.role not in ("finance", "admin"):
-            raise NotAllowed("only finance defines the incentive policy")
-        book = self._policy_book("incentive")
-        policy = book.add_incentive_version(document, actor.member_id)
+    def add_policy(self, actor: Actor, kind: str, document: object) -> Recorded:
+        """Add a validated, effective-dated version of a policy (finance or admin).
+
+        A new account grading version already in force regrades every account.
+        """
+        if actor.role not in ROLES_THAT_SET_POLICY:
+            raise NotAllowed("only finance or an admin defines policies")
+        book = self._policy_book(kind)
+        policy = book.add_version(document, actor.member_id)
         try:
-            return self._saved(str(policy.version), book, version=policy.version, hash=policy.hash)
+            recorded = self._saved(str(policy.version), book, version=policy.version,
+                                   hash=policy.hash)
         except IntegrityError:
             raise ConcurrencyConflict("another version was added meanwhile; retry") from None
+        if kind == "account-grading" and policy.effective_from <= self.clock().date():
+            regraded = self._regrade_accounts(actor.member_id)
+            return Recorded(recorded.id, max(recorded.position, regraded.position),
+                            {**recorded.extra, "regraded": regraded.extra["regraded"]})
+        return recorded
 
-    def incentive_policies(self) -> list[IncentivePolicy]:
-        return self._policy_book("incentive").incentive_versions()
+    def policies(self, kind: str) -> list[Any]:
+        """Every version of a kind of policy, oldest first."""
+        return self._policy_book(kind).versions()
+
+    def policy_in_force(self, kind: str, on: date) -> Any:
+        policy = in_force(self.policies(kind), on)
+        if policy is None:
+            raise InvalidInput(f"no {kind} policy is in force on {on}", field="date")
+        return policy
 
     def incentive_policy_in_force(self, on: date) -> IncentivePolicy:
-        policy = in_force(self.incentive_policies(), on)
+        policy = in_force(self.policies("incentive"), on)
         if policy is None:
             raise InvalidInput(f"no incentive policy is in force on {on}", field="closed_on")
         return policy
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _ensure_default_policy(self) -> None:
-        if PolicyBook.create_id("incentive") in self.repository:
-            return
-        book = PolicyBook(kind="incentive", actor=SYSTEM)
-        book.add_incentive_version(DEFAULT_INCENTIVE_DOCUMENT, SYSTEM)
-        try:
-            self.save(book)
-        except IntegrityError:
-            pass  # another process created it first
+    def _ensure_default_policies(self) -> None:
+        for kind, document in DEFAULT_POLICY_DOCUMENTS.items():
+            if PolicyBook.create_id(kind) in self.repository:
+                continue
+            book = PolicyBook(kind=kind, actor=SYSTEM)
+            book.add_version(document, SYSTEM)
+            try:
+                self.save(book)
+            except IntegrityError:
+                pass  # another process created it first
 
     def _policy_book(self, kind: str) -> PolicyBook:
+        if kind not in POLICY_KINDS:
+            raise NotFound(f"no policy kind {kind!r}; known kinds: {', '.join(POLICY_KINDS)}",
+                           field="kind")
         return self.repository.get(PolicyBook.create_id(kind))
+
+    def _opportunity_grading(self, amount: int, currency: str, attributes: dict,
+                             override: str | None, actor: Actor) -> Grading:
+        policy = self.policy_in_force("opportunity-grading", self.clock().date())
+        grading = policy.grade(amount, currency, attributes)
+        if override is None:
+            return grading
+        return Grading(override, (f"set by {actor.member_id} (lead); the policy gives {grading.grade}",),
+                       policy.reference(), required_roles=policy.required(override))
+
+    def _regrade_accounts(self, actor: str) -> Recorded:
+        policy = self.policy_in_force("account-grading", self.clock().date())
+        regraded, position = 0, self._head()
+        for account_id in self._account_ids():
+
+            def decide(account: Account) -> None:
+                account.grade_by(policy.grade(account.attributes), f"policy version {policy.version}",
+                                 actor)
+
+            recorded = self._update(account_id, self._account, decide)
+            if recorded.position > position:
+                regraded, position = regraded + 1, recorded.position
+        return Recorded("accounts", position, {"regraded": regraded})
+
+    def _account_ids(self) -> list[UUID]:
+        topic = f"{Account.Registered.__module__}:{Account.Registered.__qualname__}"
+        ids, start = [], 1
+        while True:
+            batch = self.recorder.select_notifications(start, 500, topics=[topic])
+            ids += [n.originator_id for n in batch]
+            if len(batch) < 500:
+                return ids
+            start = batch[-1].id + 1
+
+    def _due(self, due: object) -> date:
+        on = values.iso_date(due, "due")
+        if on < self.clock().date():
+            raise InvalidInput(f"{on} is in the past", field="due")
+        return on
+
+    def _account_id(self, account_id: str) -> UUID:
+        return Account.create_id(str(account_id))
+
+    def _account(self, account_id: str | UUID) -> Account:
+        aid = account_id if isinstance(account_id, UUID) else self._account_id(account_id)
+        return self._get(aid, Account, AccountNotFound, "account_id", account_id)
+
+    def _task(self, task_id: str | UUID) -> Task:
+        tid = values.identifier(task_id, "task", TaskNotFound)
+        return self._get(tid, Task, TaskNotFound, "task_id", task_id)
+
+    def _request(self, request_id: str | UUID) -> SupportRequest:
+        rid = values.identifier(request_id, "request", RequestNotFound)
+        return self._get(rid, SupportRequest, RequestNotFound, "request_id", request_id)
+
+    def _task_change(self, task_id: str, decide: Callable[[Task], None]) -> Recorded:
+        task = self._task(task_id)
+        return self._update(task.id, self._task, decide, ident=str(task.id))
+
+    def _request_change(self, request_id: str,
+                        decide: Callable[[Opportunity, SupportRequest], None]) -> Recorded:
+        """Change a request and its opportunity together, in the opportunity's turn."""
+        request = self._request(request_id)
+
+        def both(opportunity: Opportunity) -> list[Aggregate]:
+            fresh = self._request(request.id)
+            decide(opportunity, fresh)
+            return [fresh] if fresh.pending_events else []
+
+        recorded = self._change(str(request.opportunity_id), both)
+        return Recorded(str(request.id), recorded.position)
+
+    @staticmethod
+    def _require_team_or_lead(account: Account, actor: Actor, doing: str) -> None:
+        if not actor.leads and actor.member_id not in account.team:
+            raise NotAllowed(f"only the account team or a lead may {doing}")
+
+    @staticmethod
+    def _require_manager_or_lead(account: Account, actor: Actor, doing: str) -> None:
+        if not actor.leads and actor.member_id not in account.managers():
+            raise NotAllowed(f"only the account manager or a lead may {doing}")
+
+    def _require_checker(self, task: Task, actor: Actor, doing: str) -> None:
+        if actor.member_id == task.assignee:
+            raise NotAllowed(f"the assignee cannot {doing} their own task; the account manager "
+                             "or a lead does")
+        self._require_manager_or_lead(self._account(task.account_id), actor, f"{doing} tasks")
+
+    def _require_addressee_or_lead(self, request: SupportRequest, actor: Actor, doing: str) -> None:
+        if actor.leads or actor.member_id == request.to_member:
+            return
+        if request.to_department is not None and \
+                self._member(actor.member_id, "member_id").department == request.to_department:
+            return
+        raise NotAllowed(f"only the addressee of the request or a lead may {doing}")
 
     def _member(self, member_id: str, field_name: str) -> Member:
         return self._get(Member.create_id(str(member_id)), Member, MemberNotFound, field_name,
@@ -300,23 +740,30 @@ class Goldsplit(Application):
 
     def _change(self, opportunity_id: str,
                 decide: Callable[[Opportunity], Sequence[Aggregate] | None]) -> Recorded:
-        """Load, decide, save (with what `decide` creates), in one transaction.
-
-        Writers in this process take turns per opportunity; a writer in another process that
-        got there first makes us load and decide again on the new state.
-        """
+        """Load the opportunity, decide, save it with what `decide` returns, in one transaction."""
         oid = values.identifier(opportunity_id, "opportunity", OpportunityNotFound)
-        with self._writers[oid.int % len(self._writers)]:
+        return self._update(oid, self._opportunity, decide)
+
+    def _update(self, aggregate_id: UUID, load: Callable[[UUID], Any],
+                decide: Callable[[Any], Sequence[Aggregate] | None],
+                ident: str | None = None) -> Recorded:
+        """Load, decide, save (with the other aggregates `decide` returns), in one transaction.
+
+        Writers in this process take turns per aggregate; a writer in another process that got
+        there first makes us load and decide again on the new state.
+        """
+        ident = ident or str(aggregate_id)
+        with self._writers[aggregate_id.int % len(self._writers)]:
             for attempt in range(ATTEMPTS):
-                opportunity = self._opportunity(oid)
-                created = decide(opportunity) or ()
-                if not opportunity.pending_events:  # nothing changed (e.g. the same AR again)
-                    return Recorded(str(oid), self._head())
+                aggregate = load(aggregate_id)
+                others = decide(aggregate) or ()
+                if not aggregate.pending_events and not others:  # nothing changed
+                    return Recorded(ident, self._head())
                 try:
-                    return self._saved(str(oid), opportunity, *created)
+                    return self._saved(ident, aggregate, *others)
                 except IntegrityError:
                     time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.2)))
-        raise ConcurrencyConflict("the opportunity kept changing; retry")
+        raise ConcurrencyConflict(f"the {type(aggregate).__name__.lower()} kept changing; retry")
 
     def _saved(self, ident: str, *aggregates: Any, **extra: Any) -> Recorded:
         recordings = self.save(*aggregates)

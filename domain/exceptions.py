@@ -58,6 +58,18 @@ class AllocationNotFound(NotFound):
     pass
 
 
+class AccountNotFound(NotFound):
+    pass
+
+
+class TaskNotFound(NotFound):
+    pass
+
+
+class RequestNotFound(NotFound):
+    pass
+
+
 # 403: the actor may not do this here.
 class NotAllowed(DomainError):
     """The actor's role or place on the opportunity does not allow the command."""
@@ -98,6 +110,18 @@ class ContributionAlreadyReversed(Conflict):
 
 class SupporterAlreadyAdded(Conflict):
     pass
+
+
+class AccountAlreadyExists(Conflict):
+    pass
+
+
+class NotOnAccountTeam(Conflict):
+    pass
+
+
+class TransitionRefused(Conflict):
+    """A task or support request cannot move to that state from the one it is in."""
 
 
 class ConcurrencyConflict(Conflict):

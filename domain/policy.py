@@ -1,4 +1,10 @@
-"""Incentive policy versions: data the business owns, validated, hashed, read by pure functions.
+"""Policy versions: data the business owns, validated, hashed, read by pure functions.
+
+Every kind of policy (incentive here; account and opportunity grading in grading.py; the
+relationship standard in relationship.py) is a frozen dataclass with a name, a version, an
+effective date and a canonical `document()`; `Versioned` gives them the hash and the references.
+
+The incentive policy:
 
 Document format (all numbers as decimal strings or integers, never floats):
 
@@ -21,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar, TypeVar
 
 from domain.exceptions import InvalidPolicy
 from domain.values import plain_decimal, storable
@@ -51,9 +58,10 @@ DEFAULT_INCENTIVE_DOCUMENT: dict = {
 
 MAX_PLACES = 12  # rates, shares, cap and holdback: plain decimals, so sums and hashes are exact
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+P = TypeVar("P", bound="Versioned")
 
 
-def _fraction_field(value: object, field: str, *, low: Decimal, high: Decimal,
+def fraction_field(value: object, field: str, *, low: Decimal, high: Decimal,
                     low_open: bool = False, high_open: bool = False) -> Decimal:
     number = plain_decimal(value, field, places=MAX_PLACES, error=InvalidPolicy)
     too_low = number <= low if low_open else number < low
@@ -64,28 +72,75 @@ def _fraction_field(value: object, field: str, *, low: Decimal, high: Decimal,
     return number
 
 
-def _mapping(doc: Mapping, key: str) -> Mapping:
+def _fractions(doc: Mapping, key: str, names: tuple[str, ...], what: str,
+               high_open: bool = False) -> dict[str, Decimal]:
+    """A fraction in [0, 1] (or [0, 1)) for each of `names`; a name left out is 0."""
+    given = mapping(doc, key)
+    unknown = set(given) - set(names)
+    if unknown:
+        raise InvalidPolicy(f"unknown {what} {sorted(unknown)}; {what} are {list(names)}", field=key)
+    return {name: fraction_field(given.get(name, "0"), f"{key}.{name}", low=Decimal(0),
+                                  high=Decimal(1), high_open=high_open)
+            for name in names}
+
+
+class Versioned:
+    """The part every policy version shares: the canonical document, its hash, its reference."""
+
+    kind: ClassVar[str]
+    name: str
+    version: int
+    effective_from: date
+
+    def document(self) -> dict:
+        raise NotImplementedError
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_dict(self) -> dict:
+        return {**self.document(), "hash": self.hash}
+
+    def reference(self) -> dict:
+        return {"name": self.name, "version": self.version, "hash": self.hash}
+
+
+def header(doc: object) -> tuple[str, date]:
+    """The name and effective date every policy document starts with, checked."""
+    if not isinstance(doc, Mapping):
+        raise InvalidPolicy("the policy must be a JSON object", field="policy")
+    name = doc.get("name", "default")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
+    storable(name, "name")
+    try:
+        effective_from = date.fromisoformat(str(doc.get("effective_from")))
+    except ValueError:
+        raise InvalidPolicy("must be an ISO date such as 2026-01-01", field="effective_from") from None
+    return name.strip(), effective_from
+
+
+def mapping(doc: Mapping, key: str) -> Mapping:
     value = doc.get(key)
     if not isinstance(value, Mapping):
         raise InvalidPolicy("must be an object", field=key)
     return value
 
 
-def _fractions(doc: Mapping, key: str, names: tuple[str, ...], what: str,
-               high_open: bool = False) -> dict[str, Decimal]:
-    """A fraction in [0, 1] (or [0, 1)) for each of `names`; a name left out is 0."""
-    given = _mapping(doc, key)
-    unknown = set(given) - set(names)
-    if unknown:
-        raise InvalidPolicy(f"unknown {what} {sorted(unknown)}; {what} are {list(names)}", field=key)
-    return {name: _fraction_field(given.get(name, "0"), f"{key}.{name}", low=Decimal(0),
-                                  high=Decimal(1), high_open=high_open)
-            for name in names}
+def name_of(value: object, field: str, what: str) -> str:
+    """A lower_snake_case name (a kind, a criterion, a level)."""
+    if not isinstance(value, str) or not _KIND.match(value):
+        raise InvalidPolicy(f"{value!r} is not a {what} name (lower_snake_case)", field=field)
+    return value
 
 
 @dataclass(frozen=True)
-class IncentivePolicy:
+class IncentivePolicy(Versioned):
     """One version of the incentive (bonus) policy."""
+
+    kind: ClassVar[str] = "incentive"
 
     name: str
     version: int
@@ -99,29 +154,19 @@ class IncentivePolicy:
     @classmethod
     def from_document(cls, doc: Mapping, *, version: int) -> IncentivePolicy:
         """Validate a policy document; raise InvalidPolicy naming the field."""
-        if not isinstance(doc, Mapping):
-            raise InvalidPolicy("the policy must be a JSON object", field="policy")
-        name = doc.get("name", "default")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
-        storable(name, "name")
-        try:
-            effective_from = date.fromisoformat(str(doc.get("effective_from")))
-        except ValueError:
-            raise InvalidPolicy("must be an ISO date such as 2026-01-01", field="effective_from") from None
+        name, effective_from = header(doc)
 
         rates = _fractions(doc, "pool_rate_by_grade", GRADES, "grades", high_open=True)
         shares = _fractions(doc, "role_shares", ROLES, "roles")
         if sum(shares.values()) != 1:
             raise InvalidPolicy(f"role shares sum to {sum(shares.values())}, not 1", field="role_shares")
 
-        weights_in = _mapping(doc, "kind_weights")
+        weights_in = mapping(doc, "kind_weights")
         if not weights_in:
             raise InvalidPolicy("must name at least one contribution kind", field="kind_weights")
         weights: dict[str, int] = {}
         for kind, weight in weights_in.items():
-            if not isinstance(kind, str) or not _KIND.match(kind):
-                raise InvalidPolicy(f"{kind!r} is not a kind name (lower_snake_case)", field="kind_weights")
+            name_of(kind, "kind_weights", "kind")
             if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
                 raise InvalidPolicy(f"must be a whole number of points >= 0, got {weight!r}",
                                     field=f"kind_weights.{kind}")
@@ -130,15 +175,15 @@ class IncentivePolicy:
         cap = doc.get("member_cap")
         holdback = doc.get("holdback")
         return cls(
-            name=name.strip(),
+            name=name,
             version=version,
             effective_from=effective_from,
             pool_rate_by_grade=rates,
             role_shares=shares,
             kind_weights=dict(sorted(weights.items())),
-            member_cap=None if cap is None else _fraction_field(
+            member_cap=None if cap is None else fraction_field(
                 cap, "member_cap", low=Decimal(0), high=Decimal(1), low_open=True),
-            holdback=None if holdback is None else _fraction_field(
+            holdback=None if holdback is None else fraction_field(
                 holdback, "holdback", low=Decimal(0), high=Decimal(1), high_open=True),
         )
 
@@ -173,19 +218,9 @@ class IncentivePolicy:
             "holdback": None if self.holdback is None else str(self.holdback),
         }
 
-    @property
-    def hash(self) -> str:
-        canonical = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-    def as_dict(self) -> dict:
-        return {**self.document(), "hash": self.hash}
-
-    def reference(self) -> dict:
-        return {"name": self.name, "version": self.version, "hash": self.hash}
 
 
-def in_force(versions: list[IncentivePolicy], on: date) -> IncentivePolicy | None:
+def in_force(versions: list[P], on: date) -> P | None:
     """The highest version whose effective_from is on or before `on`."""
     candidates = [v for v in versions if v.effective_from <= on]
     return max(candidates, key=lambda v: v.version) if candidates else None

@@ -18,6 +18,8 @@ from domain.exceptions import DomainError, InvalidInput
 EARLIEST = date(2000, 1, 1)  # anything earlier is a typo, not a deal
 LATEST_YEAR = 9998
 PLAIN_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
+KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_KEYS = ("_type_", "_data_")  # the event store's JSON transcoder owns these keys
 MAX_ATTRIBUTE_DEPTH = 6
 MAX_ATTRIBUTES_CHARACTERS = 16_000
@@ -93,6 +95,20 @@ def identifier(value: object, what: str, not_found: type[DomainError]) -> UUID:
         return value if isinstance(value, UUID) else UUID(str(value))
     except ValueError:
         raise not_found(f"no {what} {str(value)[:40]!r}", field=f"{what}_id") from None
+
+
+def key(value: object, field: str) -> str:
+    """A caller-chosen id that fits in a URL path: 1-64 letters, digits, '.', '_', ':' or '-'."""
+    if not isinstance(value, str) or not KEY.match(value):
+        raise InvalidInput("must be 1-64 letters, digits, '.', '_', ':' or '-'", field=field)
+    return value
+
+
+def name(value: object, field: str) -> str:
+    """A lower_snake_case name such as a kind of work."""
+    if not isinstance(value, str) or not NAME.match(value):
+        raise InvalidInput("must be a lower_snake_case name such as solution_design", field=field)
+    return value
 
 
 def attributes(value: object, field: str = "attributes") -> dict:

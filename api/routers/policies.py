@@ -22,11 +22,11 @@ def _known(kind: str) -> str:
 def list_versions(kind: Annotated[str, Depends(_known)], actor: ActorDep,
                   services: ServicesDep) -> dict:
     """Every version of a policy, oldest first, each with its content hash."""
-    return {"kind": kind, "versions": [p.as_dict() for p in services.app.incentive_policies()]}
+    return {"kind": kind, "versions": [p.as_dict() for p in services.app.policies("incentive")]}
 
 
 @router.post("/{kind}", status_code=201, response_model=CommandOut)
 def add_incentive_version(actor: Finance, kind: Annotated[str, Depends(_known)],
                           body: IncentivePolicyIn, services: ServicesDep) -> dict:
     """Add a version of the incentive policy (finance); it applies to deals closed from its date."""
-    return recorded(services.app.add_incentive_policy(actor, body.model_dump()))
+    return recorded(services.app.add_policy(actor, "incentive", body.model_dump()))

@@ -252,7 +252,7 @@ def test_a_restarted_process_sees_the_same_views_and_continues(
     try:
         app = restarted.app
         assert head(app) == story.positions[-1]  # no second default policy on restart
-        assert [p.version for p in app.incentive_policies()] == [1]
+        assert [p.version for p in app.policies("incentive")] == [1]
         assert restarted.runner.position() == story.positions[-1]
         assert snapshot(restarted.views) == before
 

@@ -122,7 +122,8 @@ def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | 
 def test_registers_a_member_and_reads_it_back(app: Goldsplit) -> None:
     recorded = app.register_member(ADMIN, "alice", "Alice Chen", "sales")
     assert (recorded.id, recorded.position) == ("alice", head(app))
-    assert app.member("alice") == {"id": "alice", "name": "Alice Chen", "department": "sales"}
+    assert app.member("alice") == {"id": "alice", "name": "Alice Chen", "department": "sales",
+                                   "team": "sales"}
 
 
 def test_refuses_registering_a_member_id_twice(app: Goldsplit) -> None:
@@ -150,7 +151,7 @@ def test_a_member_who_opens_an_opportunity_becomes_its_ar(app: Goldsplit) -> Non
                                     amount="1000000.00", currency="CNY",
                                     expected_close="2026-06-30")
     assert recorded.position == head(app)
-    assert recorded.extra["grade"] == "C"
+    assert recorded.extra["grade"] == "B"  # the default grading policy's band from 1,000,000.00 CNY
     assert seats(app, recorded.id) == {
         "triangle": {"AR": "alice", "SR": None, "FR": None}, "supporters": []}
     opportunity = app.repository.get(UUID(recorded.id))
@@ -425,7 +426,7 @@ def test_refuses_work_on_a_lost_opportunity(app: Goldsplit) -> None:
 # -- incentive policies --------------------------------------------------------------------------
 
 def test_the_default_incentive_policy_exists_on_first_start(app: Goldsplit) -> None:
-    [policy] = app.incentive_policies()
+    [policy] = app.policies("incentive")
     assert policy == IncentivePolicy.from_document(DEFAULT_INCENTIVE_DOCUMENT, version=1)
     assert app.incentive_policy_in_force(TODAY).version == 1
 
@@ -438,7 +439,7 @@ def test_a_second_start_on_the_same_store_adds_no_second_default_policy(tmp_path
     second = Goldsplit(env=env, clock=lambda: NOW)
     try:
         assert head(second) == written
-        assert [p.version for p in second.incentive_policies()] == [1]
+        assert [p.version for p in second.policies("incentive")] == [1]
         book = second.repository.get(PolicyBook.create_id("incentive"))
         assert book.version == 2  # Started, VersionAdded
     finally:
@@ -447,23 +448,23 @@ def test_a_second_start_on_the_same_store_adds_no_second_default_policy(tmp_path
 
 @pytest.mark.parametrize("actor", [ALICE, LEAD, Actor("audrey", "auditor")])
 def test_refuses_policy_versions_from_anyone_but_finance(app: Goldsplit, actor: Actor) -> None:
-    refused(app, NotAllowed, app.add_incentive_policy, actor, DEFAULT_INCENTIVE_DOCUMENT)
+    refused(app, NotAllowed, app.add_policy, actor, "incentive", DEFAULT_INCENTIVE_DOCUMENT)
 
 
 def test_finance_adds_a_validated_policy_version(app: Goldsplit) -> None:
-    recorded = app.add_incentive_policy(FINANCE, {**DEFAULT_INCENTIVE_DOCUMENT,
+    recorded = app.add_policy(FINANCE, "incentive", {**DEFAULT_INCENTIVE_DOCUMENT,
                                                   "effective_from": "2026-01-01"})
     assert (recorded.id, recorded.extra["version"], recorded.position) == ("2", 2, head(app))
-    assert [p.version for p in app.incentive_policies()] == [1, 2]
-    assert recorded.extra["hash"] == app.incentive_policies()[1].hash
-    refused(app, InvalidPolicy, app.add_incentive_policy, FINANCE,
+    assert [p.version for p in app.policies("incentive")] == [1, 2]
+    assert recorded.extra["hash"] == app.policies("incentive")[1].hash
+    refused(app, InvalidPolicy, app.add_policy, FINANCE, "incentive",
             {**DEFAULT_INCENTIVE_DOCUMENT, "member_cap": "0"}, field="member_cap")
 
 
 def test_a_version_effective_in_the_future_does_not_apply_today(fixed_services: Services) -> None:
     app = fixed_services.app
     tomorrow = TODAY + timedelta(days=1)
-    app.add_incentive_policy(FINANCE, {
+    app.add_policy(FINANCE, "incentive", {
         **DEFAULT_INCENTIVE_DOCUMENT, "name": "fy27", "effective_from": tomorrow.isoformat(),
         "pool_rate_by_grade": {"A": "0.05", "B": "0.02", "C": "0.01"},
         "kind_weights": {**DEFAULT_INCENTIVE_DOCUMENT["kind_weights"], "workshop": 2}})
@@ -480,7 +481,7 @@ def test_a_version_effective_in_the_future_does_not_apply_today(fixed_services: 
 
 def test_the_version_in_force_is_the_highest_already_effective(app: Goldsplit) -> None:
     for effective_from in ("2026-02-01", "2026-01-01"):
-        app.add_incentive_policy(FINANCE, {**DEFAULT_INCENTIVE_DOCUMENT,
+        app.add_policy(FINANCE, "incentive", {**DEFAULT_INCENTIVE_DOCUMENT,
                                            "effective_from": effective_from})
     assert app.incentive_policy_in_force(TODAY).version == 3
     assert app.incentive_policy_in_force(datetime(2026, 1, 15).date()).version == 3

@@ -361,7 +361,7 @@ def given_book(*documents: dict) -> PolicyBook:
     """An incentive policy book rebuilt from the events of starting it and adding `documents`."""
     book = PolicyBook(kind="incentive", actor="system")
     for document in documents:
-        book.add_incentive_version(document, "system")
+        book.add_version(document, "system")
     return replay(book.collect_events())
 
 
@@ -369,19 +369,19 @@ def test_a_policy_book_numbers_its_versions_and_hashes_each() -> None:
     book = given_book(DEFAULT_INCENTIVE_DOCUMENT)
     second = {**DEFAULT_INCENTIVE_DOCUMENT, "effective_from": "2026-07-01",
               "pool_rate_by_grade": {"A": "0.04", "B": "0.02", "C": "0.01"}}
-    [added] = when(book, lambda b: b.add_incentive_version(second, "fiona"))
+    [added] = when(book, lambda b: b.add_version(second, "fiona"))
     assert type(added) is PolicyBook.VersionAdded
     assert added.actor == "fiona"
     assert added.document == IncentivePolicy.from_document(second, version=2).document()
     assert added.document["version"] == 2
-    assert [p.version for p in book.incentive_versions()] == [1, 2]
-    assert book.incentive_versions()[1].hash == IncentivePolicy.from_document(second, version=2).hash
+    assert [p.version for p in book.versions()] == [1, 2]
+    assert book.versions()[1].hash == IncentivePolicy.from_document(second, version=2).hash
 
 
 def test_a_policy_book_refuses_an_invalid_version_and_records_nothing() -> None:
     book = given_book(DEFAULT_INCENTIVE_DOCUMENT)
     with pytest.raises(InvalidPolicy) as refusal:
-        book.add_incentive_version({**DEFAULT_INCENTIVE_DOCUMENT, "holdback": "1"}, "fiona")
+        book.add_version({**DEFAULT_INCENTIVE_DOCUMENT, "holdback": "1"}, "fiona")
     assert refusal.value.field == "holdback"
     assert book.pending_events == []
     assert len(book.documents) == 1
