@@ -1,26 +1,41 @@
-"""The opportunity board: triangle, supporters and the timeline of contributions, per opportunity."""
+"""The opportunity board: grade, triangle, supporters, the timeline of contributions, support
+requests and assessments, per opportunity.
+
+Support requests live on the board of their opportunity; the shape of one request and how its
+due state and response times are read (`new_request`, `apply_request`, `present_request`) are
+defined here once and reused by the member board.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from domain.aggregates import Opportunity, event_id
+from domain.aggregates import Opportunity, SupportRequest, event_id
 from domain.allocation import CountedContribution, allocate
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
 from projections.base import Changes, Projection
 
 VIEW = "board"
+REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
+
+ROLE_TITLES = {"AR": "account responsible", "SR": "solution responsible", "FR": "fulfilment responsible"}
+OPEN_STATUSES = ("open", "accepted")  # asked for and not yet answered with a delivery or a refusal
+DELIVERED_STATUSES = ("delivered", "rated")
 
 
 class BoardProjection(Projection):
     """Keeps one document per opportunity with the facts its board shows."""
 
     name = "board"
-    views = (VIEW,)
+    views = (VIEW, REQUESTS)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
+        if isinstance(event, SupportRequest.Event):
+            self._request(event, position, changes)
+            return
         if not isinstance(event, Opportunity.Event):
             return
         key = str(event.originator_id)
@@ -33,6 +48,7 @@ class BoardProjection(Projection):
                 "attributes": event.attributes, "stage": "open", "closed_on": None,
                 "triangle": {"AR": None, "SR": None, "FR": None}, "triangle_history": [],
                 "supporters": [], "contributions": [], "requests": [], "assessment": None,
+                "assessments": [], "required_roles": [], "grading": None, "corrections": [],
                 "opened_by": event.actor, "opened_at": at,
             }
         else:
@@ -58,7 +74,9 @@ class BoardProjection(Projection):
                 "kind": event.kind, "summary": event.summary, "hours": event.hours,
                 "occurred_at": event.occurred_at, "evidence_url": event.evidence_url,
                 "status": "recorded", "recorded_by": event.actor, "recorded_at": at,
-                "event_id": str(event_id(event.originator_id, event.originator_version)), "position": position})
+                "request_id": getattr(event, "request_id", None),
+                "event_id": str(event_id(event.originator_id, event.originator_version)),
+                "position": position})
         elif isinstance(event, Opportunity.ContributionConfirmed):
             _contribution(doc, event.contribution_id).update(
                 status="confirmed", confirmed_by=event.actor, confirmed_position=position)
@@ -70,10 +88,132 @@ class BoardProjection(Projection):
             doc.update(stage="won", amount=event.amount, closed_on=event.closed_on)
         elif isinstance(event, Opportunity.Lost):
             doc.update(stage="lost", closed_on=event.closed_on, loss_reason=event.reason)
+        elif isinstance(event, Opportunity.Graded):
+            doc.update(grade=event.grade, required_roles=list(event.required_roles),
+                       grading={"reasons": list(event.reasons), "policy": dict(event.policy),
+                                "overridden": event.overridden})
+        elif isinstance(event, Opportunity.Corrected):
+            doc.setdefault("corrections", []).append({
+                "amount": event.amount, "expected_close": event.expected_close,
+                "attributes": event.attributes,
+                "previous": {"amount": doc["amount"], "expected_close": doc["expected_close"],
+                             "attributes": doc["attributes"]},
+                "by": event.actor, "at": at, "position": position})
+            doc.update(amount=event.amount, expected_close=event.expected_close,
+                       attributes=event.attributes)
+        elif isinstance(event, Opportunity.Assessed):
+            assessment = {
+                "id": event.assessment_id, "score": event.score,
+                "win_probability": event.win_probability,
+                "standard_version": event.standard["version"],
+                "standard": {k: event.standard[k] for k in ("name", "version", "hash")},
+                "answers": dict(event.answers), "scores": dict(event.scores),
+                "by": event.actor, "at": at, "position": position}
+            doc.setdefault("assessments", []).append(assessment)
+            doc["assessment"] = dict(assessment)
+
+    @staticmethod
+    def _request(event: Any, position: int, changes: Changes) -> None:
+        request_id = str(event.originator_id)
+        if isinstance(event, SupportRequest.Opened):
+            key = str(event.opportunity_id)
+            changes.put(REQUESTS, request_id, {"opportunity_id": key})
+        else:
+            known = changes.get(REQUESTS, request_id)
+            if known is None:
+                return
+            key = known["opportunity_id"]
+        doc = changes.get(VIEW, key)
+        if doc is None:
+            return
+        if isinstance(event, SupportRequest.Opened):
+            doc["requests"].append(new_request(event, position))
+        else:
+            item = next((r for r in doc["requests"] if r["id"] == request_id), None)
+            if item is None:
+                return
+            apply_request(item, event, position)
+        doc["position"] = position
+        changes.put(VIEW, key, doc)
 
 
 def _contribution(doc: dict, contribution_id: str) -> dict:
     return next(c for c in doc["contributions"] if c["id"] == contribution_id)
+
+
+# -- support requests: one shape, read the same way on every board ----------------------------
+
+def new_request(event: Any, position: int) -> dict:
+    """The request as a board shows it, from its Opened event. `position` is where it was opened;
+    `changed_at` the last event that changed it."""
+    return {
+        "id": str(event.originator_id), "opportunity_id": str(event.opportunity_id),
+        "kind": event.kind, "summary": event.summary, "requested_by": event.requested_by,
+        "to_member": event.to_member, "to_department": event.to_department, "due": event.due,
+        "status": "open", "opened_at": event.timestamp.isoformat(), "accepted_at": None,
+        "declined_at": None, "delivered_at": None, "rated_at": None, "supporter": None,
+        "decline_reason": None, "delivery": None, "rating": None, "comment": None,
+        "contribution_id": None, "not_counted": None, "position": position, "changed_at": position,
+    }
+
+
+def apply_request(item: dict, event: Any, position: int) -> None:
+    """Move a request (as `new_request` made it) through one of its later events."""
+    at = event.timestamp.isoformat()
+    if isinstance(event, SupportRequest.Accepted):
+        item.update(status="accepted", accepted_at=at, supporter=event.member_id)
+    elif isinstance(event, SupportRequest.Declined):
+        item.update(status="declined", declined_at=at, decline_reason=event.reason)
+    elif isinstance(event, SupportRequest.Delivered):
+        item.update(status="delivered", delivered_at=at, contribution_id=event.contribution_id,
+                    not_counted=event.not_counted,
+                    delivery={"summary": event.summary, "hours": event.hours,
+                              "evidence_url": event.evidence_url, "by": event.actor})
+    elif isinstance(event, SupportRequest.Rated):
+        item.update(status="rated", rated_at=at, rating=event.score, comment=event.comment)
+    else:
+        return
+    item["changed_at"] = position
+
+
+def due_state(request: dict, today: date) -> str:
+    """open_on_time | due_today | overdue while unanswered; delivered_on_time | delivered_late
+    (the delivery's UTC date against the due date); declined."""
+    due = date.fromisoformat(request["due"])
+    if request["status"] == "declined":
+        return "declined"
+    if request["status"] in DELIVERED_STATUSES and request.get("delivered_at"):
+        delivered = datetime.fromisoformat(request["delivered_at"]).date()
+        return "delivered_on_time" if delivered <= due else "delivered_late"
+    if today < due:
+        return "open_on_time"
+    return "due_today" if today == due else "overdue"
+
+
+def _hours(start: str | None, end: str | None) -> str | None:
+    if not start or not end:
+        return None
+    micros = (datetime.fromisoformat(end) - datetime.fromisoformat(start)) // timedelta(microseconds=1)
+    return str((Decimal(micros) / Decimal(3_600_000_000)).quantize(Decimal("0.1"), ROUND_HALF_EVEN))
+
+
+def present_request(request: dict, today: date) -> dict:
+    """A request with its due state and measured times: response (opened -> accepted or declined)
+    and delivery (accepted -> delivered), in hours to one decimal place, None until they happen."""
+    answered = request.get("accepted_at") or request.get("declined_at")
+    return {**request, "due_state": due_state(request, today),
+            "response_hours": _hours(request.get("opened_at"), answered),
+            "delivery_hours": _hours(request.get("accepted_at"), request.get("delivered_at"))}
+
+
+def warnings(doc: dict) -> list[dict]:
+    """A graded open opportunity whose grade requires a triangle seat that is empty says so."""
+    if doc["stage"] != "open" or not doc.get("grading"):
+        return []
+    return [{"code": "missing_required_role", "role": role,
+             "message": f"grade {doc['grade']} requires an {role} ({ROLE_TITLES.get(role, role)}); "
+                        f"the seat is empty"}
+            for role in doc.get("required_roles", []) if doc["triangle"].get(role) is None]
 
 
 def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int,
@@ -83,10 +223,13 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
     `position` is how far the board projection had read when `doc` was fetched: the board shows
     every event up to it (`changed_at` is the last event that changed this board). The work and
     points are open to the whole team; of the money, `only_member` sees only their own line.
+    Requests carry their due state as of `today`; `warnings` name the empty seats the grade requires.
     """
     weights = policy.kind_weights
+    currency = doc["currency"]
     contributions = [
-        {**c, "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
+        {**c, "request_id": c.get("request_id"),
+         "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
         for c in doc["contributions"]
     ]
     points_by_member: dict[str, int] = {}
@@ -100,7 +243,6 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
         result = allocate(amount=doc["amount"], grade=doc["grade"], closed_on=today,
                           contributions=[CountedContribution.from_record(c)
                                          for c in doc["contributions"]], policy=policy)
-        currency = doc["currency"]
         projected = {
             "as_of": today.isoformat(), "policy": policy.reference(),
             "pool": {"amount": format_amount(result.pool, currency), "currency": currency},
@@ -112,13 +254,28 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
             "unallocated": {"amount": format_amount(result.unallocated, currency),
                             "currency": currency},
         }
+    requests = [present_request(r, today) for r in doc.get("requests", [])]
+
+    def money(minor: int) -> dict:
+        return {"amount": format_amount(minor, currency), "currency": currency}
+
     return {
         **{k: v for k, v in doc.items() if k not in ("amount", "contributions", "position")},
         "position": max(position, doc["position"]), "changed_at": doc["position"],
-        "amount": {"amount": format_amount(doc["amount"], doc["currency"]),
-                   "currency": doc["currency"]},
+        "amount": money(doc["amount"]),
         "contributions": contributions,
         "points_by_member": dict(sorted(points_by_member.items())),
         "pending_points_by_member": dict(sorted(pending_by_member.items())),
         "projected_split": projected,
+        "required_roles": doc.get("required_roles", []),
+        "grading": doc.get("grading"),
+        "warnings": warnings(doc),
+        "corrections": [{**c, "amount": money(c["amount"]),
+                         "previous": {**c["previous"], "amount": money(c["previous"]["amount"])}}
+                        for c in doc.get("corrections", [])],
+        "assessment": doc.get("assessment"),
+        "assessments": doc.get("assessments", []),
+        "requests": requests,
+        "open_requests": sum(r["status"] in OPEN_STATUSES for r in requests),
+        "overdue_requests": sum(r["due_state"] == "overdue" for r in requests),
     }

@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.application import Goldsplit
+from projections.accounts import AccountBoardProjection
 from projections.allocations import AllocationProjection
 from projections.base import Changes, Projection
 from projections.board import BoardProjection
+from projections.calibration import CalibrationProjection
+from projections.members import MemberBoardProjection
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,8 @@ class _EventFailed(Exception):
 
 
 def default_projections() -> list[Projection]:
-    return [BoardProjection(), AllocationProjection()]
+    return [BoardProjection(), AllocationProjection(), AccountBoardProjection(), MemberBoardProjection(),
+            CalibrationProjection()]
 
 
 class ProjectionRunner:

@@ -1,0 +1,74 @@
+"""Calibration: the last assessment of each closed opportunity against its outcome, in groups.
+
+Every group document holds exact sums (domain.calibration) keyed `member:<assessor>`,
+`team:<assessor's team>` or `standard_version:<version>`, plus `all` for every outcome. The
+assessor's team is the one their registration gave when the deal closed; an assessor who is not
+a registered member (a lead, say) is in team `unknown`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from domain import calibration
+from domain.aggregates import Member, Opportunity
+from domain.exceptions import InvalidInput
+from projections.base import Changes, Projection
+
+VIEW = "calibration"
+ASSESSMENTS = "calibration_assessment"  # opportunity id -> its last assessment
+TEAMS = "calibration_team"  # member id -> team
+
+GROUPINGS = ("member", "team", "standard_version")
+ALL = "all"
+UNKNOWN_TEAM = "unknown"
+
+
+class CalibrationProjection(Projection):
+    """Adds each closed opportunity's last probability and outcome to its groups' sums."""
+
+    name = "calibration"
+    views = (VIEW, ASSESSMENTS, TEAMS)
+
+    def process(self, event: Any, position: int, changes: Changes) -> None:
+        if isinstance(event, Member.Registered):
+            changes.put(TEAMS, event.member_id,
+                        {"team": getattr(event, "team", None) or event.department})
+        elif isinstance(event, Opportunity.Assessed):
+            changes.put(ASSESSMENTS, str(event.originator_id), {
+                "assessment_id": event.assessment_id, "win_probability": event.win_probability,
+                "assessor": event.actor, "standard_version": event.standard["version"],
+                "position": position})
+        elif isinstance(event, (Opportunity.Won, Opportunity.Lost)):
+            last = changes.get(ASSESSMENTS, str(event.originator_id))
+            if last is None:
+                return
+            team = changes.get(TEAMS, last["assessor"])
+            probability = Decimal(last["win_probability"])
+            won = isinstance(event, Opportunity.Won)
+            for by, value in (("member", last["assessor"]),
+                              ("team", team["team"] if team else UNKNOWN_TEAM),
+                              ("standard_version", last["standard_version"]), (ALL, None)):
+                key = ALL if by == ALL else f"{by}:{value}"
+                doc = changes.get(VIEW, key) or {**calibration.empty(), "by": by, "key": key}
+                calibration.add(doc, probability, won)
+                doc["position"] = position
+                changes.put(VIEW, key, doc)
+
+
+def present_calibration(store_or_docs: Any, by: str, only_key: str | None = None) -> dict:
+    """Brier score, count and reliability table per group of `by` (member | team |
+    standard_version), sorted by key (`member:alice`, ...), and `overall` over every outcome.
+
+    `store_or_docs` is the view store or the calibration view's documents by key; `only_key` keeps
+    just that group (a member sees only their own line).
+    """
+    if by not in GROUPINGS:
+        raise InvalidInput(f"{by!r} is not a grouping; use one of {list(GROUPINGS)}", field="by")
+    docs = store_or_docs.all(VIEW) if hasattr(store_or_docs, "all") else store_or_docs
+    groups = sorted((doc for doc in docs.values()
+                     if doc["by"] == by and only_key in (None, doc["key"])), key=lambda d: d["key"])
+    everything = docs.get(ALL) or calibration.empty()
+    return {"by": by, "groups": [calibration.summary(doc["key"], doc) for doc in groups],
+            "overall": calibration.summary(ALL, everything)}

@@ -1,0 +1,263 @@
+"""The member board: my tasks, requests to me and from me, my contributions, my projected earnings.
+
+One document per member id; requests addressed to a department live on a document of their own,
+`department:<dept>`, which the board of each member of that department shows as well. A document
+exists once the member is registered; events about someone not registered (a lead who asks for
+support, say) make a stub that registration fills in.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from domain.aggregates import Member, Opportunity, SupportRequest, Task
+from domain.money import exponent, format_amount
+from domain.policy import IncentivePolicy
+from projections.accounts import is_overdue
+from projections.base import Changes, Projection
+from projections.board import OPEN_STATUSES, apply_request, new_request, present_board, present_request
+
+VIEW = "member"
+REQUESTS = "member_request"  # request id -> {request, places: [[doc key, list name], ...]}
+TASKS = "member_task"  # task id -> {assignee, task}
+CONTRIBUTIONS = "member_contribution"  # "<opportunity id>:<contribution id>" -> {member_id}
+
+FROM_ME, TO_ME = "requests_from_me", "requests_to_me"
+
+
+def department_key(department: str) -> str:
+    return f"department:{department}"
+
+
+def _member(member_id: str) -> dict:
+    return {"member_id": member_id, "registered": False, "name": None, "department": None,
+            "team": None, "tasks": {}, FROM_ME: [], TO_ME: [], "opportunities": [],
+            "contributions": [], "position": 0}
+
+
+def _department(key: str) -> dict:
+    return {"member_id": None, "department": key.split(":", 1)[1], TO_ME: [], "position": 0}
+
+
+class MemberBoardProjection(Projection):
+    """Keeps one document per member (and per department asked for help) with what their board shows."""
+
+    name = "member_board"
+    views = (VIEW, REQUESTS, TASKS, CONTRIBUTIONS)
+
+    def process(self, event: Any, position: int, changes: Changes) -> None:
+        if isinstance(event, Member.Registered):
+            doc = self._doc(changes, event.member_id)
+            doc.update(registered=True, name=event.name, department=event.department,
+                       team=getattr(event, "team", None) or event.department)
+            self._put(changes, event.member_id, doc, position)
+        elif isinstance(event, Opportunity.Event):
+            self._opportunity(event, position, changes)
+        elif isinstance(event, Task.Event):
+            self._task(event, position, changes)
+        elif isinstance(event, SupportRequest.Event):
+            self._request(event, position, changes)
+
+    @staticmethod
+    def _doc(changes: Changes, key: str) -> dict:
+        found = changes.get(VIEW, key)
+        if found is not None:
+            return found
+        return _department(key) if key.startswith("department:") else _member(key)
+
+    @staticmethod
+    def _put(changes: Changes, key: str, doc: dict, position: int) -> None:
+        doc["position"] = position
+        changes.put(VIEW, key, doc)
+
+    # -- opportunities: where I sit and the work I did ----------------------------------------
+
+    def _opportunity(self, event: Any, position: int, changes: Changes) -> None:
+        oid = str(event.originator_id)
+        if isinstance(event, (Opportunity.TriangleRoleAssigned, Opportunity.SupporterAdded)):
+            doc = self._doc(changes, event.member_id)
+            if oid in doc["opportunities"]:
+                return
+            doc["opportunities"].append(oid)
+            self._put(changes, event.member_id, doc, position)
+        elif isinstance(event, Opportunity.ContributionRecorded):
+            changes.put(CONTRIBUTIONS, f"{oid}:{event.contribution_id}", {"member_id": event.member_id})
+            doc = self._doc(changes, event.member_id)
+            if oid not in doc["opportunities"]:
+                doc["opportunities"].append(oid)
+            doc["contributions"].append({
+                "opportunity_id": oid, "contribution_id": event.contribution_id, "kind": event.kind,
+                "role": event.role, "status": "recorded", "summary": event.summary,
+                "hours": event.hours, "occurred_at": event.occurred_at,
+                "request_id": getattr(event, "request_id", None), "position": position})
+            self._put(changes, event.member_id, doc, position)
+        elif isinstance(event, (Opportunity.ContributionConfirmed, Opportunity.ContributionReversed)):
+            known = changes.get(CONTRIBUTIONS, f"{oid}:{event.contribution_id}")
+            if known is None:
+                return
+            doc = self._doc(changes, known["member_id"])
+            item = next((c for c in doc["contributions"] if c["opportunity_id"] == oid
+                         and c["contribution_id"] == event.contribution_id), None)
+            if item is None:
+                return
+            item["status"] = ("confirmed" if isinstance(event, Opportunity.ContributionConfirmed)
+                              else "reversed")
+            self._put(changes, known["member_id"], doc, position)
+
+    # -- tasks: a reassigned task leaves the old assignee's board ------------------------------
+
+    def _task(self, event: Any, position: int, changes: Changes) -> None:
+        task_id = str(event.originator_id)
+        if isinstance(event, Task.Created):
+            known = {"assignee": event.assignee, "task": {
+                "task_id": task_id, "account_id": event.account_id, "title": event.title,
+                "due": event.due, "status": "assigned" if event.assignee else "created",
+                "position": position}}
+            previous = None
+        else:
+            known = changes.get(TASKS, task_id)
+            if known is None:
+                return
+            previous = known["assignee"]
+            status = {Task.Assigned: "assigned", Task.Completed: "done", Task.Verified: "verified",
+                      Task.Reopened: "assigned"}.get(type(event))
+            if status is None:
+                return
+            known["task"]["status"] = status
+            if isinstance(event, Task.Assigned):
+                known["assignee"] = event.assignee
+        changes.put(TASKS, task_id, known)
+        assignee = known["assignee"]
+        if previous is not None and previous != assignee:
+            doc = self._doc(changes, previous)
+            doc["tasks"].pop(task_id, None)
+            self._put(changes, previous, doc, position)
+        if assignee is not None:
+            doc = self._doc(changes, assignee)
+            doc["tasks"][task_id] = copy.deepcopy(known["task"])
+            self._put(changes, assignee, doc, position)
+
+    # -- support requests: on the requester's, the addressee's and the supporter's boards ------
+
+    def _request(self, event: Any, position: int, changes: Changes) -> None:
+        request_id = str(event.originator_id)
+        if isinstance(event, SupportRequest.Opened):
+            addressee = event.to_member or department_key(event.to_department)
+            known = {"request": new_request(event, position),
+                     "places": [[event.requested_by, FROM_ME], [addressee, TO_ME]]}
+        else:
+            known = changes.get(REQUESTS, request_id)
+            if known is None:
+                return
+            apply_request(known["request"], event, position)
+            supporter = known["request"]["supporter"]
+            if isinstance(event, SupportRequest.Accepted) and [supporter, TO_ME] not in known["places"]:
+                known["places"].append([supporter, TO_ME])
+        changes.put(REQUESTS, request_id, known)
+        for key, listed in known["places"]:
+            doc = self._doc(changes, key)
+            items = doc[listed]
+            index = next((i for i, r in enumerate(items) if r["id"] == request_id), None)
+            if index is None:
+                items.append(copy.deepcopy(known["request"]))
+            else:
+                items[index] = copy.deepcopy(known["request"])
+            self._put(changes, key, doc, position)
+
+
+def _minor(amount: str, currency: str) -> int:
+    """A decimal string of `currency` back to integer minor units, exactly."""
+    return int(Decimal(amount).scaleb(exponent(currency)))
+
+
+def present_member_board(doc: dict, *, today: date, position: int, policy: IncentivePolicy,
+                         board_of: Callable[[str], dict | None],
+                         allocation_of: Callable[[str], dict | None],
+                         department_doc: dict | None = None) -> dict:
+    """The member board as clients read it, as of `today`.
+
+    Tasks (a list, soonest due first) are flagged overdue; requests carry their due state and
+    measured times, and the requests to the member's department are merged into `requests_to_me`
+    with `via_department`; contributions carry their points by `policy` (reversed: 0).
+    `projected_earnings` has, per open opportunity the member is on, their line of the split if won
+    today (`board_of(opportunity_id)` gives the board document) and, per won one, their line of the
+    allocation (`allocation_of(opportunity_id)`), with totals per currency as decimal strings.
+    """
+    member_id = doc["member_id"]
+    tasks = sorted(({**t, "overdue": is_overdue(t, today)} for t in doc.get("tasks", {}).values()),
+                   key=lambda t: (t["due"], t["task_id"]))
+    to_me = [{**present_request(r, today), "via_department": r.get("to_department")}
+             for r in doc.get(TO_ME, [])]
+    mine = {r["id"] for r in to_me}
+    if department_doc is not None:
+        to_me += [{**present_request(r, today), "via_department": r.get("to_department")}
+                  for r in department_doc.get(TO_ME, []) if r["id"] not in mine]
+    to_me.sort(key=lambda r: r["position"])
+    from_me = [present_request(r, today) for r in doc.get(FROM_ME, [])]
+    weights = policy.kind_weights
+    contributions = [{**c, "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
+                     for c in doc.get("contributions", [])]
+    positions = [doc["position"], *([department_doc["position"]] if department_doc else [])]
+    return {
+        **{k: v for k, v in doc.items()
+           if k not in ("tasks", TO_ME, FROM_ME, "contributions", "position")},
+        "position": max(position, *positions), "changed_at": max(positions),
+        "tasks": tasks,
+        "overdue_tasks": sum(t["overdue"] for t in tasks),
+        TO_ME: to_me,
+        FROM_ME: from_me,
+        "open_requests_to_me": sum(r["status"] in OPEN_STATUSES for r in to_me),
+        "overdue_requests_to_me": sum(r["due_state"] == "overdue" for r in to_me),
+        "contributions": contributions,
+        "points": {"confirmed": sum(c["points"] for c in contributions if c["status"] == "confirmed"),
+                   "pending": sum(c["points"] for c in contributions if c["status"] == "recorded")},
+        "projected_earnings": _earnings(member_id, doc.get("opportunities", []), today, position,
+                                        policy, board_of, allocation_of),
+    }
+
+
+def _earnings(member_id: str | None, opportunities: list[str], today: date, position: int,
+              policy: IncentivePolicy, board_of: Callable[[str], dict | None],
+              allocation_of: Callable[[str], dict | None]) -> dict:
+    lines: list[dict] = []
+    totals: dict[str, dict[str, int]] = {"projected_split": {}, "allocation": {}}
+    for oid in opportunities:
+        board = board_of(oid)
+        if board is None or board["stage"] == "lost":
+            continue
+        currency = board["currency"]
+        line: dict[str, Any] = {"opportunity_id": oid, "name": board["name"], "stage": board["stage"],
+                                "currency": currency}
+        if board["stage"] == "open":
+            split = present_board(board, policy, today, position, only_member=member_id)
+            own = split["projected_split"]["lines"]
+            minor = _minor(own[0]["amount"], currency) if own else 0
+            line.update(basis="projected_split", as_of=today.isoformat())
+        else:
+            allocation = allocation_of(oid)
+            if allocation is None:
+                continue
+            currency = line["currency"] = allocation["currency"]
+            own = [x for x in allocation["result"]["lines"] if x["member_id"] == member_id]
+            minor = own[0]["amount"] if own else 0
+            line.update(basis="allocation", allocation_id=allocation["id"],
+                        allocation_status=allocation["status"])
+        line["amount"] = format_amount(minor, currency)
+        lines.append(line)
+        tally = totals[line["basis"]]
+        tally[currency] = tally.get(currency, 0) + minor
+    overall: dict[str, int] = {}
+    for tally in totals.values():
+        for currency, minor in tally.items():
+            overall[currency] = overall.get(currency, 0) + minor
+
+    def formatted(tally: dict[str, int]) -> dict[str, str]:
+        return {c: format_amount(m, c) for c, m in sorted(tally.items())}
+
+    return {"as_of": today.isoformat(), "opportunities": lines, "totals": formatted(overall),
+            "projected_totals": formatted(totals["projected_split"]),
+            "allocated_totals": formatted(totals["allocation"])}
