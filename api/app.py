@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from api import errors
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimit
-from api.routers import allocations, members, opportunities, policies, system
+from api.routers import (
+    accounts,
+    allocations,
+    calibration,
+    members,
+    opportunities,
+    policies,
+    requests,
+    system,
+    tasks,
+)
 from api.services import Services
 from api.settings import Settings
 
@@ -41,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency,
                        secret=settings.secret)
     app.add_middleware(BodyLimit)  # added last: runs first, before anything reads the body
-    for module in (members, opportunities, allocations, policies, system):
+    for module in (members, accounts, tasks, opportunities, requests, allocations, policies,
+                   calibration, system):
         app.include_router(module.router)
     return app

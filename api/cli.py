@@ -70,6 +70,47 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _policy_show(args: argparse.Namespace, settings: Settings) -> int:
+    with Services.build(settings) as services:
+        print(json.dumps([p.as_dict() for p in services.app.policies(args.kind)], indent=2))
+    return 0
+
+
+def _policy_add(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.application import Actor
+
+    try:
+        with open(args.file, encoding="utf-8") as file:
+            document = json.load(file)
+    except (OSError, ValueError) as unreadable:
+        print(f"goldsplit: cannot read {args.file}: {unreadable}", file=sys.stderr)
+        return 1
+    with Services.build(settings) as services:
+        added = services.app.add_policy(Actor(args.by, "finance"), args.kind, document)
+        print(f"{args.kind} version {added.extra['version']} {added.extra['hash']} at position "
+              f"{added.position}" + (f"; {added.extra['regraded']} accounts regraded"
+                                     if "regraded" in added.extra else ""))
+    return 0
+
+
+def _regrade(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.application import Actor
+
+    with Services.build(settings) as services:
+        done = services.app.regrade_accounts(Actor(args.by, "admin"))
+        print(f"{done.extra['regraded']} accounts regraded, log position {done.position}")
+    return 0
+
+
+def _calibration(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.calibration import present_calibration
+
+    with Services.build(settings) as services:
+        services.runner.catch_up()
+        print(json.dumps(present_calibration(services.views, args.by), indent=2))
+    return 0
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from api.demo import run
 
@@ -80,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="goldsplit", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="play a won deal end to end on a throwaway embedded store")
+    demo = commands.add_parser("demo", help="play the whole story on a throwaway embedded store")
     demo.add_argument("--keep", metavar="DIR", help="keep the store in DIR instead of a temp dir")
     demo.set_defaults(run=_demo)
 
@@ -107,6 +148,26 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("allocation_id")
     explain.add_argument("--member")
     explain.set_defaults(run=_explain)
+
+    kinds = ("account-grading", "opportunity-grading", "relationship-standard", "incentive")
+    policy = commands.add_parser("policy", help="show or add policy versions")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    show = policy_commands.add_parser("show", help="print every version of a kind, oldest first")
+    show.add_argument("kind", choices=kinds)
+    show.set_defaults(run=_policy_show)
+    add = policy_commands.add_parser("add", help="add a version from a JSON document (as finance)")
+    add.add_argument("kind", choices=kinds)
+    add.add_argument("file", help="the policy document (JSON)")
+    add.add_argument("--by", required=True, help="the finance member adding it")
+    add.set_defaults(run=_policy_add)
+
+    regrade = commands.add_parser("regrade", help="grade every account by the policy in force today")
+    regrade.add_argument("--by", required=True, help="who asks (recorded on the events)")
+    regrade.set_defaults(run=_regrade)
+
+    calibration = commands.add_parser("calibration", help="Brier score and reliability of win rates")
+    calibration.add_argument("--by", choices=("member", "team", "standard_version"), default="member")
+    calibration.set_defaults(run=_calibration)
     return root
 
 

@@ -1,31 +1,45 @@
-"""`goldsplit demo`: one won deal, from the first visit to the split of its bonus pool.
+"""`goldsplit demo`: the whole story on a throwaway embedded (SQLite) store.
 
-It plays the story through the Application on a throwaway embedded (SQLite) store, lets the
-projections catch up, and prints the board, the allocation and the explanation of one line, so
-the numbers can be redone by hand from DESIGN.md §3.
+A graded account with its team and account-plan tasks; a won deal, from the first visit to the
+split of its bonus pool (redone by hand in the README); the next deal on the same account, where
+sales asks delivery for help that is delivered, rated and rewarded, and two assessments by the
+relationship standard move the win probability; and calibration over a seeded history of about
+200 closed deals. The story runs through the Application on a clock the demo moves, then prints
+the boards the projections built.
 """
 
 from __future__ import annotations
 
+import random
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from api.services import Services
 from api.settings import Settings
+from domain.aggregates import Allocation
 from domain.application import Actor
+from projections.accounts import VIEW as ACCOUNTS
+from projections.accounts import present_account_board
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import explain, present_allocation
 from projections.board import VIEW as BOARDS
 from projections.board import present_board
+from projections.calibration import present_calibration
+from projections.members import VIEW as MEMBERS
+from projections.members import present_member_board
 
-TEAM = [  # id, name, department
-    ("lena", "Lena Zhou", "management"),
-    ("alice", "Alice Wang", "sales"),
-    ("bob", "Bob Li", "presales"),
-    ("carol", "Carol Chen", "delivery"),
-    ("dave", "Dave Sun", "finance"),
-    ("erin", "Erin Zhao", "commercial"),
+TEAM = [  # id, name, department, team
+    ("lena", "Lena Zhou", "management", "east"),
+    ("alice", "Alice Wang", "sales", "east"),
+    ("bob", "Bob Li", "presales", "east"),
+    ("carol", "Carol Chen", "delivery", "east"),
+    ("dave", "Dave Sun", "finance", "east"),
+    ("erin", "Erin Zhao", "commercial", "east"),
+    ("mia", "Mia Huang", "sales", "east"),
+    ("noah", "Noah Xu", "sales", "west"),
+    ("olga", "Olga Lin", "sales", "west"),
 ]
 
 # days before the win, member, kind, summary, hours
@@ -54,6 +68,27 @@ WORK = [
 REVERSED = 5    # the duplicate dinner entry
 UNCONFIRMED = 19  # the last visit is still waiting for the AR
 
+# Two assessments of the next deal: the second after the PoC found a coach and a budget.
+FIRST_LOOK = {"decision_maker_stance": "neutral", "coach_inside": "none", "budget_confirmed": "estimated",
+              "technical_preference": "open", "competitive_position": "even",
+              "executive_relationship": "met"}
+AFTER_POC = {**FIRST_LOOK, "decision_maker_stance": "supportive", "coach_inside": "active",
+             "budget_confirmed": "approved", "technical_preference": "ours"}
+
+HISTORY = 200           # seeded closed deals for calibration
+HISTORY_DAYS = 400      # spread over this many days before today
+OPTIMISM = {"mia": 0, "noah": 2, "olga": -1}  # how many levels each rep's answers run high or low
+
+
+class DemoClock:
+    """The application's clock, which the story moves (history first, then today)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
 
 def run(keep: str | None = None) -> int:
     if keep:
@@ -64,27 +99,135 @@ def run(keep: str | None = None) -> int:
 
 def _play(folder: Path) -> int:
     settings = Settings(database_url=f"sqlite:///{folder / 'goldsplit.db'}")
-    with Services.build(settings) as services:
-        _story(services)
+    clock = DemoClock()
+    with Services.build(settings, clock=clock) as services:
+        _story(services, clock)
     return 0
 
 
-def _story(services: Services) -> None:
+def _story(services: Services, clock: DemoClock) -> None:
     app = services.app
+    today = clock.now.date()
     admin, lead = Actor("admin", "admin"), Actor("lena", "lead")
     alice, finance = Actor("alice", "member"), Actor("dave", "finance")
-    for member_id, name, department in TEAM:
-        app.register_member(admin, member_id, name, department)
-    this_year = datetime.now(UTC).date().replace(month=1, day=1)
-    app.add_policy(finance, "incentive", {
-        **app.policies("incentive")[0].document(), "name": "team selling",
-        "effective_from": this_year.isoformat(), "member_cap": "0.35", "holdback": "0.20"})
+    for member_id, name, department, team in TEAM:
+        app.register_member(admin, member_id, name, department, team=team)
 
+    _seed_history(services, clock, lead, finance)
+
+    clock.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=20)
+    app.add_policy(finance, "incentive", {
+        **_without_version(app.policies("incentive")[0].document()), "name": "team selling",
+        "effective_from": today.replace(month=1, day=1).isoformat(), "member_cap": "0.35",
+        "holdback": "0.20"})
+    account = _account_plan(services, clock, alice)
+    clock.now = datetime.now(UTC).replace(microsecond=0)
+    won = _won_deal(services, lead, alice, account)
+    next_deal = _next_deal(services, clock, alice, account)
+
+    position = app.recorder.max_notification_id()
+    services.runner.wait_for(position)
+    today = clock.now.date()
+    policy = app.incentive_policy_in_force(today)
+    _print_account(present_account_board(services.views.get(ACCOUNTS, account), today, position))
+    board = present_board(services.views.get(BOARDS, won.id), policy, today, position)
+    allocation_doc = services.views.get(ALLOCATIONS, won.extra["allocation_id"])
+    _print_board(board)
+    _print_allocation(present_allocation(allocation_doc))
+    _print_explanation(explain(allocation_doc, "bob"))
+    _print_next_deal(present_board(services.views.get(BOARDS, next_deal), policy, today, position))
+    carol = services.views.get(MEMBERS, "carol")
+    _print_member(present_member_board(
+        carol, today=today, position=position, policy=policy,
+        board_of=lambda oid: services.views.get(BOARDS, oid),
+        allocation_of=lambda oid: services.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
+        department_doc=services.views.get(MEMBERS, "department:delivery")))
+    for by in ("member", "standard_version"):
+        _print_calibration(present_calibration(services.views, by))
+
+
+def _without_version(document: dict) -> dict:
+    """A policy document to post again: the book numbers the versions."""
+    return {k: v for k, v in document.items() if k != "version"}
+
+
+def _seed_history(services: Services, clock: DemoClock, lead: Actor, finance: Actor) -> None:
+    """About 200 closed deals of three reps over the past year, each assessed before it closed.
+
+    Each deal has a hidden strength; a rep answers the standard's criteria from it, some reps
+    too optimistic, and the deal is won with a chance equal to its strength. Half-way through,
+    finance recalibrates the standard's score-to-probability mapping (version 2).
+    """
+    app = services.app
+    rng = random.Random(20261126)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=HISTORY_DAYS)
+    standard = app.policies("relationship-standard")[0]
+    reps = list(OPTIMISM)
+    for n in range(HISTORY):
+        clock.now = start + timedelta(days=n * HISTORY_DAYS // HISTORY)
+        if n == HISTORY // 2:
+            app.add_policy(finance, "relationship-standard", {
+                **_without_version(standard.document()),
+                "name": "recalibrated", "effective_from": clock.now.date().isoformat(),
+                "win_probability": [
+                    {"from_score": 0, "probability": "0.05"}, {"from_score": 30, "probability": "0.20"},
+                    {"from_score": 45, "probability": "0.40"}, {"from_score": 60, "probability": "0.55"},
+                    {"from_score": 75, "probability": "0.75"}, {"from_score": 90, "probability": "0.90"}]})
+        rep = reps[n % len(reps)]
+        strength = rng.random()
+        amount = rng.choice(["180000.00", "650000.00", "1400000.00", "3600000.00"])
+        opened = app.open_opportunity(
+            lead, account_id=f"history-{n % 40:02d}", name=f"Past deal {n + 1}", amount=amount,
+            currency="CNY", expected_close=clock.now.date().isoformat())
+        app.assign_triangle_role(lead, opened.id, "AR", rep)
+        answers = {}
+        for name, criterion in standard.criteria.items():
+            levels = list(criterion.levels)
+            honest = round(strength * (len(levels) - 1))
+            answers[name] = levels[max(0, min(len(levels) - 1, honest + OPTIMISM[rep]))]
+        app.assess(Actor(rep, "member"), opened.id, answers)
+        closed_on = clock.now.date().isoformat()
+        if rng.random() < strength:
+            app.win(lead, opened.id, closed_on=closed_on)
+        else:
+            app.lose(lead, opened.id, reason="lost to a competitor", closed_on=closed_on)
+
+
+def _account_plan(services: Services, clock: DemoClock, alice: Actor) -> str:
+    """Northwind is graded, staffed and planned; one task is verified, one done, one overdue."""
+    app = services.app
+    account = app.register_account(
+        alice, account_id="northwind-logistics", name="Northwind Logistics", industry="logistics",
+        attributes={"annual_potential": "12000000", "strategic_fit": "high",
+                    "relationship_depth": "contact", "share_of_wallet": "0.1"}).id
+    app.add_account_team_member(alice, account, "bob", "solution_lead")
+    app.add_account_team_member(alice, account, "carol", "delivery_lead")
+    app.add_account_team_member(alice, account, "lena", "executive_sponsor")
+    day = clock.now.date()
+    mapped = app.create_task(alice, account, title="Map the buying centre of the group",
+                             assignee="bob", due=(day + timedelta(days=7)).isoformat()).id
+    review = app.create_task(alice, account, title="Quarterly service review with the COO",
+                             assignee="carol", due=(day + timedelta(days=30)).isoformat()).id
+    app.create_task(alice, account, title="Executive dinner with the group CFO",
+                    assignee="lena", due=(day + timedelta(days=5)).isoformat())
+    app.complete_task(Actor("bob", "member"), mapped, note="Org chart and influence map in the CRM")
+    app.reopen_task(alice, mapped, "The procurement director is missing")
+    app.complete_task(Actor("bob", "member"), mapped, note="Procurement added")
+    app.verify_task(alice, mapped)
+    app.complete_task(Actor("carol", "member"), review, note="Minutes sent")
+    app.change_account_attributes(alice, account, {"relationship_depth": "trusted",
+                                                   "share_of_wallet": "0.25"})
+    return account
+
+
+def _won_deal(services: Services, lead: Actor, alice: Actor, account: str):
+    """Phase 2: twenty contributions, one reversed, one unconfirmed, won today."""
+    app = services.app
     opened = app.open_opportunity(
-        lead, account_id="northwind-logistics", name="Warehouse automation, phase 2",
+        lead, account_id=account, name="Warehouse automation, phase 2",
         amount="4837650.00", currency="CNY",
-        expected_close=datetime.now(UTC).date().isoformat(), grade="A",
-        attributes={"industry": "logistics", "strategic": True})
+        expected_close=app.clock().date().isoformat(), grade="A",
+        attributes={"industry": "logistics", "lighthouse": True})
     oid = opened.id
     app.assign_triangle_role(lead, oid, "AR", "alice")
     app.assign_triangle_role(lead, oid, "SR", "bob")
@@ -92,7 +235,7 @@ def _story(services: Services) -> None:
     app.add_supporter(alice, oid, "dave")
     app.add_supporter(alice, oid, "erin")
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = app.clock()
     ids = []
     for n, (days, member_id, kind, summary, hours) in enumerate(WORK):
         author = Actor(member_id, "member")
@@ -106,22 +249,52 @@ def _story(services: Services) -> None:
             app.reverse_contribution(alice, oid, cid, "Entered twice: same dinner as the workshop")
         elif n != UNCONFIRMED:  # nobody confirms their own work: the lead confirms the AR's
             app.confirm_contribution(lead if WORK[n][1] == "alice" else alice, oid, cid)
+    return app.win(alice, oid, closed_on=now.date().isoformat())
 
-    won = app.win(alice, oid, closed_on=now.date().isoformat())
-    services.runner.wait_for(won.position)
 
-    today = app.clock().date()
-    board = present_board(services.views.get(BOARDS, oid), app.incentive_policy_in_force(today),
-                          today, won.position)
-    allocation_doc = services.views.get(ALLOCATIONS, won.extra["allocation_id"])
-    allocation = present_allocation(allocation_doc)
-    _print_board(board)
-    _print_allocation(allocation)
-    _print_explanation(explain(allocation_doc, "bob"))
+def _next_deal(services: Services, clock: DemoClock, alice: Actor, account: str) -> str:
+    """Phase 3: graded A with no FR yet; delivery helps on request; two assessments."""
+    app = services.app
+    oid = app.open_opportunity(
+        alice, account_id=account, name="Warehouse automation, phase 3", amount="2400000.00",
+        currency="CNY", expected_close=(clock.now.date() + timedelta(days=90)).isoformat(),
+        attributes={"lighthouse": True}).id
+    app.assign_triangle_role(alice, oid, "SR", "bob")
+    app.assess(alice, oid, FIRST_LOOK)
+    request = app.open_request(
+        alice, oid, to_department="delivery", kind="delivery_plan",
+        summary="Sizing and a phased plan for the two new sites",
+        due=(clock.now.date() + timedelta(days=5)).isoformat()).id
+    carol = Actor("carol", "member")
+    app.accept_request(carol, request)
+    app.deliver_request(carol, request, summary="Plan for both sites, 14 weeks, three waves",
+                        hours="10", evidence_url="https://crm.example/northwind/plan-3")
+    app.rate_request(alice, request, 4, comment="Solid; the wave plan convinced the COO")
+    late = app.open_request(alice, oid, to_member="erin", kind="contract_review",
+                            summary="Review the customer's framework amendments",
+                            due=clock.now.date().isoformat()).id
+    app.accept_request(Actor("erin", "member"), late)
+    app.assess(alice, oid, AFTER_POC)
+    clock.now += timedelta(days=2)  # erin's review is now overdue
+    return oid
 
 
 def _rule(title: str) -> None:
     print(f"\n{title}\n{'=' * len(title)}")
+
+
+def _print_account(board: dict) -> None:
+    _rule(f"Account: {board['name']} ({board['account_id']}), grade {board['grade']}")
+    for change in board["grade_history"]:
+        print(f"  grade {change['grade']} (score {change['score']}) - {change['reason']}, "
+              f"policy v{change['policy']['version']}")
+    print("Team: " + ", ".join(f"{m} {role}" for m, role in board["team"].items()))
+    print(f"\n{'task':<40} {'assignee':<8} {'due':<10} {'status':<9} overdue")
+    for task in board["tasks"]:
+        print(f"{task['title'][:40]:<40} {task['assignee'] or '-':<8} {task['due']:<10} {task['status']:<9} "
+              f"{'OVERDUE' if task['overdue'] else '-'}")
+    print("\nOpportunities: " + "; ".join(
+        f"{o['name']} ({o['grade']}, {o['stage']})" for o in board["opportunities"]))
 
 
 def _print_board(board: dict) -> None:
@@ -163,3 +336,45 @@ def _print_explanation(explanation: dict) -> None:
     for c in explanation["contributions"]:
         print(f"  position {c['position']:>3}  {c['kind']:<16} weight {c['weight']}  "
               f"role {c['role']}  event {c['event_id']}")
+
+
+def _print_next_deal(board: dict) -> None:
+    _rule(f"Board: {board['name']}, grade {board['grade']}, {board['stage']}")
+    print("Triangle: " + ", ".join(f"{r} {board['triangle'][r] or '-'}" for r in ("AR", "SR", "FR"))
+          + f"; supporters: {', '.join(board['supporters']) or '-'}")
+    for warning in board["warnings"]:
+        print(f"WARNING: {warning['message']}")
+    print("\nSupport requests:")
+    for r in board["requests"]:
+        to = r["to_member"] or f"department {r['to_department']}"
+        print(f"  {r['kind']:<16} to {to:<20} due {r['due']}  {r['status']:<9} {r['due_state']:<17} "
+              f"response {r['response_hours'] or '-'} h, delivery {r['delivery_hours'] or '-'} h"
+              + (f", rated {r['rating']}/5" if r.get("rating") else ""))
+    print("\nAssessments (relationship standard):")
+    for a in board["assessments"]:
+        print(f"  score {a['score']:>3} -> win probability {a['win_probability']} "
+              f"(standard v{a['standard_version']}, by {a['by']})")
+    split = board["projected_split"]
+    print(f"\nIf won today: pool {split['pool']['amount']} {split['pool']['currency']}: " + ", ".join(
+        f"{line['member_id']} {line['amount']}" for line in split["lines"]))
+
+
+def _print_member(board: dict) -> None:
+    _rule(f"Member board: {board['member_id']}")
+    for task in board["tasks"]:
+        print(f"  task     {task['title'][:44]:<44} {task['status']:<9} due {task['due']}")
+    for r in board["requests_to_me"]:
+        print(f"  request  {r['summary'][:44]:<44} {r['status']:<9} due {r['due']}")
+    for c in board["contributions"]:
+        print(f"  work     {c['kind']:<44} {c['status']:<9} {c['points']} points")
+    earnings = board["projected_earnings"]
+    print("  earnings " + ", ".join(f"{amount} {currency}"
+                                    for currency, amount in earnings["totals"].items()))
+
+
+def _print_calibration(calibration: dict) -> None:
+    _rule(f"Calibration by {calibration['by']} (closed deals, last assessment before close)")
+    print(f"{'group':<22} {'deals':>5} {'brier':>7}   reliability: predicted/observed per bin")
+    for group in calibration["groups"]:
+        cells = "  ".join(f"{b['predicted']}/{b['observed']}" for b in group["bins"] if b["count"])
+        print(f"{group['key']:<22} {group['count']:>5} {group['brier']:>7}   {cells}")

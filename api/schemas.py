@@ -15,6 +15,75 @@ class MemberIn(In):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
     name: str = Field(min_length=1, max_length=200)
     department: str
+    team: str | None = Field(default=None, max_length=100,
+                             description="the selling team, for calibration; default the department")
+
+
+class AccountIn(In):
+    id: str | None = Field(default=None, description="a CRM id to keep (letters, digits, . _ : -); "
+                                                     "default a new id")
+    name: str = Field(min_length=1, max_length=200)
+    industry: str | None = Field(default=None, max_length=100)
+    attributes: dict[str, Any] = Field(default_factory=dict,
+                                       description="what the account grading policy reads")
+
+
+class AttributesIn(In):
+    attributes: dict[str, Any] = Field(description="merged into the current ones; null removes one")
+
+
+class TeamSeatIn(In):
+    member_id: str = Field(min_length=1, max_length=64)
+    role: str = Field(description="account_manager, solution_lead, delivery_lead, commercial, "
+                                  "finance, executive_sponsor or member")
+
+
+class TaskIn(In):
+    title: str = Field(min_length=1, max_length=500)
+    assignee: str | None = Field(default=None, max_length=64)
+    due: str = Field(description="ISO date, not in the past")
+
+
+class AssigneeIn(In):
+    assignee: str = Field(min_length=1, max_length=64)
+
+
+class NoteIn(In):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class OpportunityPatchIn(In):
+    amount: str | None = None
+    expected_close: str | None = None
+    attributes: dict[str, Any] | None = Field(default=None, description="merged; null removes one")
+    grade: str | None = Field(default=None, description="a lead's override of the policy's grade")
+
+
+class RequestIn(In):
+    to_member: str | None = Field(default=None, max_length=64)
+    to_department: str | None = None
+    kind: str = Field(description="lower_snake_case, e.g. solution_design")
+    summary: str = Field(min_length=1, max_length=2000)
+    due: str = Field(description="ISO date, not in the past")
+
+
+class AcceptIn(In):
+    member_id: str | None = Field(default=None, description="a lead accepting for a member")
+
+
+class DeliverIn(In):
+    summary: str | None = Field(default=None, max_length=2000)
+    hours: str | None = Field(default=None, description="decimal string")
+    evidence_url: str | None = Field(default=None, max_length=2000)
+
+
+class RateIn(In):
+    score: Any = Field(description="a whole number from 1 to 5")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class AssessmentIn(In):
+    answers: dict[str, Any] = Field(description="one level per criterion of the standard in force")
 
 
 class OpportunityIn(In):
@@ -23,7 +92,8 @@ class OpportunityIn(In):
     amount: str = Field(description='decimal string in the currency, e.g. "1250000.00"')
     currency: str = Field(description="ISO 4217 code")
     expected_close: str = Field(description="ISO date")
-    grade: str | None = Field(default=None, description="A, B or C (default C until graded)")
+    grade: str | None = Field(default=None, description="a lead's override; by default the "
+                                                        "opportunity grading policy gives it")
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -55,16 +125,6 @@ class LoseIn(In):
     closed_on: str
 
 
-class IncentivePolicyIn(In):
-    name: str = "default"
-    effective_from: str
-    pool_rate_by_grade: dict[str, Any]
-    role_shares: dict[str, Any]
-    kind_weights: dict[str, Any]
-    member_cap: Any = None
-    holdback: Any = None
-
-
 def recorded(result: Any) -> dict:
     """A command's answer: `{id, position}` plus what the use case adds."""
     return {"id": result.id, "position": result.position, **result.extra}
@@ -90,6 +150,17 @@ class MemberOut(Out):
     id: str
     name: str
     department: str
+    team: str
+
+
+class GradedOut(CommandOut):
+    grade: str
+
+
+class AssessmentOut(CommandOut):
+    score: int = Field(description="0-100")
+    win_probability: str = Field(description="decimal string in [0, 1]")
+    standard_version: int
 
 
 class PolicyRef(Out):
@@ -128,6 +199,11 @@ class ProjectedSplitOut(Out):
     unallocated: Money
 
 
+class WarningOut(Out):
+    code: str
+    message: str
+
+
 class BoardOut(Out):
     opportunity_id: str
     account_id: str
@@ -146,6 +222,9 @@ class BoardOut(Out):
     projected_split: ProjectedSplitOut | None = Field(description="the split if won today")
     requests: list[dict[str, Any]]
     assessment: dict[str, Any] | None
+    required_roles: list[str] = Field(default_factory=list,
+                                      description="the triangle roles the grade requires")
+    warnings: list[WarningOut] = Field(default_factory=list)
     position: int = Field(description="the board shows every event up to this log position")
 
 
@@ -227,7 +306,49 @@ class IncentivePolicyOut(Out):
 
 class PolicyVersionsOut(Out):
     kind: str
-    versions: list[IncentivePolicyOut] = Field(description="oldest first")
+    versions: list[dict[str, Any]] = Field(description="oldest first, each with its hash; for the "
+                                                       "incentive kind see IncentivePolicyOut")
+
+
+class AccountBoardOut(Out):
+    account_id: str
+    name: str
+    grade: str | None
+    grade_history: list[dict[str, Any]]
+    team: dict[str, str]
+    tasks: list[dict[str, Any]] = Field(description="each with status and overdue")
+    opportunities: list[dict[str, Any]]
+    position: int
+
+
+class MemberBoardOut(Out):
+    member_id: str
+    tasks: list[dict[str, Any]]
+    requests_to_me: list[dict[str, Any]]
+    requests_from_me: list[dict[str, Any]]
+    contributions: list[dict[str, Any]]
+    projected_earnings: dict[str, Any]
+    position: int
+
+
+class CalibrationBinOut(Out):
+    from_: str = Field(alias="from")
+    to: str
+    count: int
+    predicted: str | None
+    observed: str | None
+
+
+class CalibrationGroupOut(Out):
+    key: str
+    count: int
+    brier: str | None = Field(description="mean squared error of the probabilities; 0 is perfect")
+    bins: list[CalibrationBinOut]
+
+
+class CalibrationOut(Out):
+    by: str
+    groups: list[CalibrationGroupOut]
 
 
 class FieldError(Out):

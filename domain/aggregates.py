@@ -318,6 +318,7 @@ class Account(Aggregate):
         self.industry = industry
         self.attributes = attributes
         self.grade: str | None = None
+        self.score: str | None = None
         self.grading_policy: dict | None = None
         self.team: dict[str, str] = {}
 
@@ -330,8 +331,12 @@ class Account(Aggregate):
         self.attributes = attributes
 
     def grade_by(self, grading: Grading, reason: str, actor: str) -> None:
-        """Take the grade a policy version gives; the history keeps each change and why."""
-        if (self.grade, self.grading_policy) == (grading.grade, dict(grading.policy)):
+        """Take the grade a policy version gives; the history keeps each change and why.
+
+        A new score within the same grade is a change too, so the score shown is never stale.
+        """
+        if (self.grade, self.score, self.grading_policy) == (grading.grade, grading.score,
+                                                             dict(grading.policy)):
             return
         self._graded(grade=grading.grade, score=grading.score, reasons=list(grading.reasons),
                      policy=dict(grading.policy), reason=reason, actor=actor)
@@ -340,6 +345,7 @@ class Account(Aggregate):
     def _graded(self, grade: str, score: str | None, reasons: list[str], policy: dict, reason: str,
                 actor: str) -> None:
         self.grade = grade
+        self.score = score
         self.grading_policy = policy
 
     def add_to_team(self, member_id: str, role: str, actor: str) -> None:

@@ -488,6 +488,9 @@ class Goldsplit(Application):
         supporter = member_id or (request.to_member if actor.leads and request.to_member
                                   else actor.member_id)
         member = self._member(supporter, "member_id")
+        if supporter == request.requested_by:  # the delivery is confirmed with no one else's check
+            raise NotAllowed("the requester cannot take on their own request; someone else helps",
+                             field="member_id")
         if request.to_member is not None and supporter != request.to_member:
             raise NotAllowed(f"the request is addressed to {request.to_member}", field="member_id")
         if request.to_department is not None and member.department != request.to_department:
@@ -521,9 +524,9 @@ class Goldsplit(Application):
         evidence_url = values.text(evidence_url, "evidence_url", required=False) or None
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
+            request._refuse("delivered", ("accepted",))  # before accepting there is no supporter yet
             if not actor.leads and actor.member_id != request.supporter:
                 raise NotAllowed("only the supporter who accepted the request (or a lead) delivers it")
-            request._refuse("delivered", ("accepted",))
             contribution_id, not_counted = None, None
             if opportunity.is_closed:
                 not_counted = f"the opportunity was already {opportunity.stage}"

@@ -29,7 +29,7 @@ from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
-from domain.exceptions import InvalidInput, InvalidPolicy
+from domain.exceptions import InvalidAmount, InvalidInput, InvalidPolicy, UnknownCurrency
 from domain.money import exponent, format_amount, parse_amount
 from domain.policy import GRADES, TRIANGLE_ROLES, Versioned, header, mapping, name_of
 from domain.scoring import (
@@ -105,7 +105,7 @@ class AccountGradingPolicy(Versioned):
 
     @classmethod
     def from_document(cls, doc: Mapping, *, version: int) -> AccountGradingPolicy:
-        name, effective_from = header(doc)
+        name, effective_from = header(doc, ("criteria", "grades"))
         criteria = parse_criteria(doc, "criteria", bands=True)
         given = mapping(doc, "grades")
         if set(given) != set(ACCOUNT_GRADES):
@@ -175,11 +175,14 @@ class OpportunityGradingPolicy(Versioned):
 
     @classmethod
     def from_document(cls, doc: Mapping, *, version: int) -> OpportunityGradingPolicy:
-        name, effective_from = header(doc)
+        name, effective_from = header(doc, ("amount_bands", "strategic_attributes", "required_roles"))
         bands: dict[str, tuple[tuple[int, str], ...]] = {}
         for currency, given in mapping(doc, "amount_bands").items():
             field = f"amount_bands.{currency}"
-            exponent(str(currency), field=field)
+            try:
+                exponent(str(currency), field=field)
+            except UnknownCurrency as unknown:  # a policy refusal is InvalidPolicy, whatever the cause
+                raise InvalidPolicy(unknown.detail, field=field) from None
             if not isinstance(given, list) or not given:
                 raise InvalidPolicy("must be a non-empty list of {from, grade}", field=field)
             parsed: list[tuple[Decimal, str]] = []
@@ -192,7 +195,10 @@ class OpportunityGradingPolicy(Versioned):
                 start = str(band["from"]) if isinstance(band["from"], int) else band["from"]
                 zero = plain_decimal(start, f"{field}[{i}].from", places=exponent(currency),
                                      error=InvalidPolicy) == 0
-                minor = 0 if zero else parse_amount(start, currency, field=f"{field}[{i}].from")
+                try:
+                    minor = 0 if zero else parse_amount(start, currency, field=f"{field}[{i}].from")
+                except InvalidAmount as bad:  # too large for a deal
+                    raise InvalidPolicy(bad.detail, field=bad.field) from None
                 parsed.append((Decimal(minor), band["grade"]))
             ascending_from_zero(parsed, field)
             ranks = [GRADES.index(g) for _, g in parsed]

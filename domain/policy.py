@@ -107,10 +107,15 @@ class Versioned:
         return {"name": self.name, "version": self.version, "hash": self.hash}
 
 
-def header(doc: object) -> tuple[str, date]:
-    """The name and effective date every policy document starts with, checked."""
+def header(doc: object, keys: tuple[str, ...]) -> tuple[str, date]:
+    """The name and effective date every policy document starts with, checked; a key that is not
+    one of `keys` (besides these two) is refused rather than silently ignored."""
     if not isinstance(doc, Mapping):
         raise InvalidPolicy("the policy must be a JSON object", field="policy")
+    unknown = sorted(set(doc) - {"name", "effective_from", *keys}, key=str)
+    if unknown:
+        raise InvalidPolicy(f"is not part of this kind of policy; its keys are name, effective_from, "
+                            f"{', '.join(keys)}", field=str(unknown[0]))
     name = doc.get("name", "default")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
@@ -154,7 +159,8 @@ class IncentivePolicy(Versioned):
     @classmethod
     def from_document(cls, doc: Mapping, *, version: int) -> IncentivePolicy:
         """Validate a policy document; raise InvalidPolicy naming the field."""
-        name, effective_from = header(doc)
+        name, effective_from = header(doc, ("pool_rate_by_grade", "role_shares", "kind_weights",
+                                            "member_cap", "holdback"))
 
         rates = _fractions(doc, "pool_rate_by_grade", GRADES, "grades", high_open=True)
         shares = _fractions(doc, "role_shares", ROLES, "roles")

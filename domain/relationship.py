@@ -75,7 +75,7 @@ class RelationshipStandard(Versioned):
 
     @classmethod
     def from_document(cls, doc: Mapping, *, version: int) -> RelationshipStandard:
-        name, effective_from = header(doc)
+        name, effective_from = header(doc, ("criteria", "win_probability"))
         criteria = parse_criteria(doc, "criteria", bands=False)
         given = doc.get("win_probability")
         if not isinstance(given, list) or not given:

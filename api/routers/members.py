@@ -1,9 +1,19 @@
 """Members of the selling team."""
 
+from uuid import UUID
+
 from fastapi import APIRouter
 
-from api.deps import ActorDep, Admin, ServicesDep
-from api.schemas import PROBLEMS, CommandOut, MemberIn, MemberOut, recorded
+from api.access import reads_all
+from api.deps import ActorDep, Admin, After, ServicesDep, wait_for
+from api.errors import Refused
+from api.schemas import PROBLEMS, CommandOut, MemberBoardOut, MemberIn, MemberOut, recorded
+from domain.aggregates import Allocation
+from domain.exceptions import MemberNotFound
+from projections.allocations import VIEW as ALLOCATIONS
+from projections.board import VIEW as BOARDS
+from projections.members import VIEW as MEMBERS
+from projections.members import MemberBoardProjection, present_member_board
 
 router = APIRouter(prefix="/v1/members", tags=["members"], responses=PROBLEMS)
 
@@ -11,10 +21,31 @@ router = APIRouter(prefix="/v1/members", tags=["members"], responses=PROBLEMS)
 @router.post("", status_code=201, response_model=CommandOut)
 def register_member(body: MemberIn, actor: Admin, services: ServicesDep) -> dict:
     """Register a member with their department (admin)."""
-    return recorded(services.app.register_member(actor, body.id, body.name, body.department))
+    return recorded(services.app.register_member(actor, body.id, body.name, body.department,
+                                                 team=body.team))
 
 
 @router.get("/{member_id}", response_model=MemberOut)
 def get_member(member_id: str, actor: ActorDep, services: ServicesDep) -> dict:
-    """A member's name and department."""
+    """A member's name, department and team."""
     return services.app.member(member_id)
+
+
+@router.get("/{member_id}/board", response_model=MemberBoardOut)
+def board(member_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+    """My tasks, requests to me and from me, my contributions and my projected earnings."""
+    wait_for(services, after)
+    if not reads_all(actor) and actor.member_id != member_id:
+        raise Refused(403, "a member reads only their own board")
+    position = services.views.position(MemberBoardProjection.name)
+    doc = services.views.get(MEMBERS, member_id)
+    if doc is None:
+        raise MemberNotFound(f"no member {member_id}", field="member_id")
+    today = services.app.clock().date()
+    department = doc.get("department")
+    return present_member_board(
+        doc, today=today, position=position, policy=services.app.incentive_policy_in_force(today),
+        board_of=lambda oid: services.views.get(BOARDS, oid),
+        allocation_of=lambda oid: services.views.get(
+            ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
+        department_doc=services.views.get(MEMBERS, f"department:{department}") if department else None)

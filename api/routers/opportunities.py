@@ -9,12 +9,17 @@ from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, creat
 from api.schemas import (
     PROBLEMS,
     AllocationOut,
+    AssessmentIn,
+    AssessmentOut,
     BoardOut,
     CommandOut,
     ContributionIn,
+    GradedOut,
     LoseIn,
     OpportunityIn,
+    OpportunityPatchIn,
     ReasonIn,
+    RequestIn,
     SeatIn,
     WinIn,
     recorded,
@@ -28,14 +33,40 @@ from projections.board import BoardProjection, present_board
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses=PROBLEMS)
 
 
-@router.post("", status_code=201, response_model=CommandOut)
+@router.post("", status_code=201, response_model=GradedOut)
 def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep,
                      key: IdempotencyKey = None) -> dict:
-    """Open an opportunity on an account; a member who opens it is its AR."""
+    """Open an opportunity on an account; the grading policy grades it; a member who opens it is its AR."""
     return recorded(services.app.open_opportunity(
         actor, account_id=body.account_id, name=body.name, amount=body.amount,
         currency=body.currency, expected_close=body.expected_close, grade=body.grade,
         attributes=body.attributes, opportunity_id=created_id(actor, key)))
+
+
+@router.patch("/{opportunity_id}", response_model=GradedOut)
+def correct(opportunity_id: str, body: OpportunityPatchIn, actor: Writer, services: ServicesDep) -> dict:
+    """Correct an open deal's amount, expected close or attributes (the AR or a lead); it is regraded."""
+    return recorded(services.app.correct_opportunity(
+        actor, opportunity_id, amount=body.amount, expected_close=body.expected_close,
+        attributes=body.attributes, grade=body.grade))
+
+
+@router.post("/{opportunity_id}/requests", status_code=201, response_model=CommandOut)
+def open_request(opportunity_id: str, body: RequestIn, actor: Writer, services: ServicesDep,
+                 key: IdempotencyKey = None) -> dict:
+    """Ask a member or a department for help on this opportunity (its team or a lead)."""
+    return recorded(services.app.open_request(
+        actor, opportunity_id, kind=body.kind, summary=body.summary, due=body.due,
+        to_member=body.to_member, to_department=body.to_department,
+        request_id=created_id(actor, key)))
+
+
+@router.post("/{opportunity_id}/assessments", status_code=201, response_model=AssessmentOut)
+def assess(opportunity_id: str, body: AssessmentIn, actor: Writer, services: ServicesDep,
+           key: IdempotencyKey = None) -> dict:
+    """Judge the relationship by the standard in force: answers -> score -> win probability."""
+    return recorded(services.app.assess(actor, opportunity_id, body.answers,
+                                        assessment_id=created_id(actor, key)))
 
 
 @router.put("/{opportunity_id}/triangle/{role}", response_model=CommandOut)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,9 +43,29 @@ DEMO_LINES = {  # member: (amount, upfront, held)
 }
 
 
-def test_the_demo_allocation_matches_the_arithmetic_redone_by_hand(capsys) -> None:
+@dataclass(frozen=True)
+class DemoRun:
+    out: str
+    store: Path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo played once for this module, its store kept."""
+    folder = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["demo", "--keep", str(folder)]) == 0
+    return DemoRun(printed.getvalue(), folder / "goldsplit.db")
+
+
+def test_the_demo_plays_on_a_throwaway_store(capsys) -> None:
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+    assert "Why bob gets" in capsys.readouterr().out
+
+
+def test_the_demo_allocation_matches_the_arithmetic_redone_by_hand(demo: DemoRun) -> None:
+    out = demo.out
     table = out[out.index("member   roles"):out.index("unallocated")]
     lines = {row.split()[0]: tuple(row.split()[3:6]) for row in table.splitlines()[1:] if row.strip()}
     unallocated = Decimal(re.search(r"^unallocated\s+(\S+)", out, re.M).group(1))
@@ -61,10 +86,35 @@ def test_token_issue_prints_only_a_token_that_verifies(capsys, monkeypatch) -> N
     assert (actor.member_id, actor.role) == ("alice", "finance")
 
 
-def test_rebuild_and_explain_work_on_the_demo_store(tmp_path, capsys, monkeypatch) -> None:
-    assert main(["demo", "--keep", str(tmp_path)]) == 0
-    allocation_id = re.search(r"^Allocation (\S+)", capsys.readouterr().out, re.M).group(1)
-    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", f"sqlite:///{tmp_path / 'goldsplit.db'}")
+def test_the_demo_tells_the_collaboration_story(demo: DemoRun) -> None:
+    out = demo.out
+    account = out[out.index("Account: Northwind"):out.index("Board: Warehouse automation, phase 2")]
+    assert re.search(r"grade \w \(score [\d.]+\) - registered", account)
+    assert "attributes changed" in account and account.count("OVERDUE") == 1
+    next_deal = out[out.index("Board: Warehouse automation, phase 3"):out.index("Member board")]
+    assert "WARNING" in next_deal and "FR" in next_deal
+    assert "rated 4/5" in next_deal and "overdue" in next_deal
+    assert re.search(r"score\s+\d+ -> win probability 0\.20.*\n.*score\s+\d+ -> win probability 0\.75",
+                     next_deal)
+    assert "support_delivered" in out[out.index("Member board: carol"):]
+    by_member = out[out.index("Calibration by member"):out.index("Calibration by standard_version")]
+    deals = {row.split()[0]: int(row.split()[1]) for row in by_member.splitlines()
+             if row.startswith("member:")}
+    assert set(deals) == {"member:mia", "member:noah", "member:olga"}
+    assert sum(deals.values()) == 200
+    by_version = out[out.index("Calibration by standard_version"):]
+    assert "standard_version:1" in by_version and "standard_version:2" in by_version
+
+
+def test_rebuild_explain_policy_and_calibration_work_on_the_demo_store(
+        demo: DemoRun, tmp_path, capsys, monkeypatch) -> None:
+    store = tmp_path / "goldsplit.db"
+    shutil.copy(demo.store, store)
+    allocation_id = re.search(r"^Allocation (\S+)", demo.out, re.M).group(1)
+    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", f"sqlite:///{store}")
+    assert main(["calibration", "--by", "team"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert {g["key"] for g in before["groups"]} == {"team:east", "team:west"}
     assert main(["rebuild"]) == 0
     assert "up to position" in capsys.readouterr().out
     assert main(["explain", allocation_id, "--member", "carol"]) == 0
@@ -73,6 +123,22 @@ def test_rebuild_and_explain_work_on_the_demo_store(tmp_path, capsys, monkeypatc
     assert explanation["contributions"] and all(c["position"] for c in explanation["contributions"])
     assert main(["explain", allocation_id, "--member", "nobody"]) == 1
     assert "nobody has no line" in capsys.readouterr().err
+    assert main(["calibration", "--by", "team"]) == 0
+    assert json.loads(capsys.readouterr().out) == before  # rebuilt from the log, the same
+
+    assert main(["policy", "show", "account-grading"]) == 0
+    [grading] = json.loads(capsys.readouterr().out)
+    stricter = tmp_path / "stricter.json"
+    stricter.write_text(json.dumps({
+        **{k: v for k, v in grading.items() if k not in ("version", "hash")},
+        "grades": {"S": 99, "A": 98, "B": 97, "C": 0}}))
+    assert main(["policy", "add", "account-grading", str(stricter), "--by", "dave"]) == 0
+    assert "account-grading version 2" in capsys.readouterr().out
+    assert main(["regrade", "--by", "dave"]) == 0
+    assert "0 accounts regraded" in capsys.readouterr().out  # adding it regraded them already
+    stricter.write_text(json.dumps({**grading, "grades": {"S": 1}}))
+    assert main(["policy", "add", "account-grading", str(stricter), "--by", "dave"]) == 1
+    assert "goldsplit:" in capsys.readouterr().err
 
 
 def test_serve_refuses_to_listen_beyond_loopback_with_the_development_secret(capsys, monkeypatch) -> None:

@@ -1,0 +1,79 @@
+"""Accounts: graded customers with their account team, account-plan tasks and board."""
+
+from fastapi import APIRouter
+
+from api.access import reads_all
+from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
+from api.errors import Refused
+from api.schemas import (
+    PROBLEMS,
+    AccountBoardOut,
+    AccountIn,
+    AttributesIn,
+    CommandOut,
+    GradedOut,
+    TaskIn,
+    TeamSeatIn,
+    recorded,
+)
+from domain.exceptions import AccountNotFound
+from projections.accounts import VIEW as ACCOUNTS
+from projections.accounts import AccountBoardProjection, present_account_board
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEMS)
+
+
+@router.post("", status_code=201, response_model=GradedOut)
+def register_account(body: AccountIn, actor: Writer, services: ServicesDep,
+                     key: IdempotencyKey = None) -> dict:
+    """Register a customer; the account grading policy grades it. A member registering it manages it."""
+    account_id = body.id if body.id is not None else (str(created_id(actor, key)) if key else None)
+    return recorded(services.app.register_account(
+        actor, name=body.name, industry=body.industry, attributes=body.attributes,
+        account_id=account_id))
+
+
+@router.patch("/{account_id}", response_model=GradedOut)
+def change_attributes(account_id: str, body: AttributesIn, actor: Writer,
+                      services: ServicesDep) -> dict:
+    """Change the account's attributes (the account team or a lead); the grade follows."""
+    return recorded(services.app.change_account_attributes(actor, account_id, body.attributes))
+
+
+@router.post("/regrade", response_model=CommandOut)
+def regrade(actor: ActorDep, services: ServicesDep) -> dict:
+    """Grade every account again by the policy in force today (finance, a lead or an admin)."""
+    return recorded(services.app.regrade_accounts(actor))
+
+
+@router.post("/{account_id}/team", status_code=201, response_model=CommandOut)
+def add_team_member(account_id: str, body: TeamSeatIn, actor: Writer, services: ServicesDep) -> dict:
+    """Put a member on the account team with a role (the account manager or a lead)."""
+    return recorded(services.app.add_account_team_member(actor, account_id, body.member_id, body.role))
+
+
+@router.delete("/{account_id}/team/{member_id}", response_model=CommandOut)
+def remove_team_member(account_id: str, member_id: str, actor: Writer, services: ServicesDep) -> dict:
+    """Take a member off the account team (the account manager or a lead)."""
+    return recorded(services.app.remove_account_team_member(actor, account_id, member_id))
+
+
+@router.post("/{account_id}/tasks", status_code=201, response_model=CommandOut)
+def create_task(account_id: str, body: TaskIn, actor: Writer, services: ServicesDep,
+                key: IdempotencyKey = None) -> dict:
+    """Add a task to the account plan (the account team or a lead)."""
+    return recorded(services.app.create_task(actor, account_id, title=body.title, due=body.due,
+                                             assignee=body.assignee, task_id=created_id(actor, key)))
+
+
+@router.get("/{account_id}/board", response_model=AccountBoardOut)
+def board(account_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+    """Grade history, team, tasks with overdue ones flagged, and the account's opportunities."""
+    wait_for(services, after)
+    position = services.views.position(AccountBoardProjection.name)
+    doc = services.views.get(ACCOUNTS, account_id)
+    if doc is None or not doc.get("registered", True):
+        raise AccountNotFound(f"no account {account_id}", field="account_id")
+    if not reads_all(actor) and actor.member_id not in doc["team"]:
+        raise Refused(403, "only the account team, leads, finance and auditors read its board")
+    return present_account_board(doc, services.app.clock().date(), position)
