@@ -1,0 +1,672 @@
+"""Accounts farmed, not just harvested: grading by policy with its history, the account team, and
+account-plan tasks with the closed loop (created -> assigned -> done -> verified, or reopened).
+
+A small core of domain tests (given events, when a command, then events or a refusal) for the
+task's states, then the use cases through the Application in memory, with a clock stopped at NOW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.aggregates import Account, Task
+from domain.application import Actor, Goldsplit
+from domain.exceptions import (
+    AccountAlreadyExists,
+    AccountNotFound,
+    DomainError,
+    InvalidInput,
+    MemberNotFound,
+    NotAllowed,
+    NotOnAccountTeam,
+    TaskNotFound,
+    TransitionRefused,
+)
+from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
+
+NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+NEXT_WEEK = (TODAY + timedelta(days=7)).isoformat()
+
+ADMIN = Actor("root", "admin")
+LEAD = Actor("lin", "lead")
+FINANCE = Actor("fiona", "finance")
+ALICE = Actor("alice", "member")  # sales, registers acme and so manages it
+BOB = Actor("bob", "member")  # presales
+CAROL = Actor("carol", "member")  # delivery
+ERIN = Actor("erin", "member")  # presales, not on the account team
+
+MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "erin": "presales",
+           "fiona": "finance"}
+
+# 70 x 0.40 + 100 x 0.25 + 70 x 0.20 + 60 x 0.15 = 28 + 25 + 14 + 9 = 76: an A (from 65)
+ACME = {"annual_potential": "6000000", "strategic_fit": "high", "relationship_depth": "trusted",
+        "share_of_wallet": "0.3"}
+
+
+# -- given / when / then for a task --------------------------------------------------------------
+
+TaskCommand = Callable[[Task], object]
+
+
+def replay(events: Sequence[Any]) -> Any:
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+def given_task(*commands: TaskCommand, assignee: str | None = "bob") -> Task:
+    """A task rebuilt from the events of creating it and running `commands`."""
+    task = Task(account_id="acme", title="Map the buying centre", assignee=assignee,
+                due="2026-03-31", actor="alice")
+    for command in commands:
+        command(task)
+    rebuilt = replay(task.collect_events())
+    assert not rebuilt.pending_events
+    return rebuilt
+
+
+def when(task: Task, command: TaskCommand) -> list[Any]:
+    command(task)
+    return task.collect_events()
+
+
+def then(events: Sequence[Any], *expected: tuple[type, dict]) -> None:
+    assert [type(e) for e in events] == [kind for kind, _ in expected]
+    for event, (_, attributes) in zip(events, expected, strict=True):
+        assert {name: getattr(event, name) for name in attributes} == attributes
+
+
+def then_refused(task: Task, command: TaskCommand, error: type[Exception] = TransitionRefused) -> None:
+    version, status = task.version, task.status
+    with pytest.raises(error) as refusal:
+        command(task)
+    assert type(refusal.value) is error
+    assert (task.pending_events, task.version, task.status) == ([], version, status)
+
+
+def assign(assignee: str, by: str = "alice") -> TaskCommand:
+    return lambda t: t.assign(assignee, by)
+
+
+def complete(note: str = "met the CFO", by: str = "bob") -> TaskCommand:
+    return lambda t: t.complete(note, by)
+
+
+def verify(by: str = "alice") -> TaskCommand:
+    return lambda t: t.verify(by)
+
+
+def reopen(reason: str = "the CFO was not there", by: str = "alice") -> TaskCommand:
+    return lambda t: t.reopen(reason, by)
+
+
+def test_a_task_created_with_an_assignee_starts_assigned() -> None:
+    task = Task(account_id="acme", title="Map the buying centre", assignee="bob", due="2026-03-31",
+                actor="alice")
+    then(task.pending_events, (Task.Created, {"account_id": "acme", "assignee": "bob",
+                                              "due": "2026-03-31", "actor": "alice"}))
+    assert task.status == "assigned"
+    assert given_task(assignee=None).status == "created"
+
+
+def test_a_task_goes_created_assigned_done_verified_in_that_order() -> None:
+    task = given_task(assignee=None)
+    then(when(task, assign("bob")), (Task.Assigned, {"assignee": "bob", "actor": "alice"}))
+    then(when(task, complete()), (Task.Completed, {"note": "met the CFO", "actor": "bob"}))
+    then(when(task, verify()), (Task.Verified, {"actor": "alice"}))
+    assert task.status == "verified"
+
+
+@pytest.mark.parametrize(("commands", "command"), [
+    ((), verify()),  # verify before done
+    ((), reopen()),  # reopen before done
+    ((complete(),), complete()),  # done twice
+    ((complete(),), assign("carol")),  # reassign once done
+    ((complete(), verify()), verify()),
+    ((complete(), verify()), complete()),
+], ids=["verify-assigned", "reopen-assigned", "complete-done", "assign-done", "verify-verified",
+        "complete-verified"])
+def test_refuses_a_task_transition_out_of_order(commands, command) -> None:
+    then_refused(given_task(*commands), command)
+
+
+def test_refuses_completing_a_task_nobody_was_assigned() -> None:
+    then_refused(given_task(assignee=None), complete())
+    then_refused(given_task(assignee=None), verify())
+
+
+@pytest.mark.parametrize("done", [(complete(),), (complete(), verify())], ids=["done", "verified"])
+def test_reopening_returns_the_task_to_its_assignee_with_the_reason(done) -> None:
+    task = given_task(*done)
+    then(when(task, reopen()), (Task.Reopened, {"reason": "the CFO was not there", "actor": "alice"}))
+    assert (task.status, task.assignee) == ("assigned", "bob")
+    then(when(task, complete("met the CFO this time")), (Task.Completed, {"note": "met the CFO this time"}))
+
+
+def test_assigning_the_same_assignee_again_records_nothing() -> None:
+    then(when(given_task(), assign("bob")))
+
+
+# -- the Application -----------------------------------------------------------------------------
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def app(clock: Clock) -> Iterator[Goldsplit]:
+    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    for member_id, department in MEMBERS.items():
+        application.register_member(ADMIN, member_id, member_id.title(), department)
+    yield application
+    application.close()
+
+
+def head(app: Goldsplit) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
+            **kwargs) -> DomainError:
+    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
+    before = head(app)
+    with pytest.raises(error) as refusal:
+        call(*args, **kwargs)
+    assert type(refusal.value) is error
+    if field is not None:
+        assert refusal.value.field == field
+    assert head(app) == before
+    return refusal.value
+
+
+def events(app: Goldsplit, aggregate_id: UUID) -> list[Any]:
+    return list(app.repository.event_store.get(aggregate_id))
+
+
+def account_events(app: Goldsplit, account_id: str = "acme") -> list[Any]:
+    return events(app, Account.create_id(account_id))
+
+
+def grades(app: Goldsplit, account_id: str = "acme") -> list[tuple[str, str, int, str]]:
+    """The grade history: (grade, score, policy version, reason) of each Graded event."""
+    return [(e.grade, e.score, e.policy["version"], e.reason)
+            for e in account_events(app, account_id) if isinstance(e, Account.Graded)]
+
+
+def account(app: Goldsplit, account_id: str = "acme") -> Account:
+    return app.repository.get(Account.create_id(account_id))
+
+
+def register_acme(app: Goldsplit, **changes: Any) -> str:
+    fields = dict(name="Acme Bank", industry="banking", attributes=ACME, account_id="acme")
+    return app.register_account(ALICE, **{**fields, **changes}).id
+
+
+# -- account grading -----------------------------------------------------------------------------
+
+def test_registering_an_account_grades_it_by_the_policy_in_force(app: Goldsplit) -> None:
+    recorded = app.register_account(ALICE, name="Acme Bank", industry="banking", attributes=ACME,
+                                    account_id="acme")
+    assert (recorded.id, recorded.extra["grade"], recorded.position) == ("acme", "A", head(app))
+    registered, graded, added = account_events(app)
+    assert type(registered) is Account.Registered
+    assert (registered.name, registered.industry, registered.attributes) == ("Acme Bank", "banking", ACME)
+    assert type(graded) is Account.Graded
+    assert (graded.grade, graded.score, graded.reason, graded.actor) == ("A", "76.00", "registered", "alice")
+    assert graded.policy == app.policies("account-grading")[0].reference()
+    assert graded.reasons == [
+        "annual_potential=6000000: 70 x 0.40", "strategic_fit=high: 100 x 0.25",
+        "relationship_depth=trusted: 70 x 0.20", "share_of_wallet=0.3: 60 x 0.15",
+        "score 76.00 reaches A (from 65)"]
+    assert (type(added), added.member_id, added.role) == (Account.TeamMemberAdded, "alice", "account_manager")
+    assert app.account("acme") == {"id": "acme", "name": "Acme Bank", "grade": "A",
+                                   "team": {"alice": "account_manager"}}
+
+
+def test_a_missing_attribute_scores_zero_and_the_reasons_say_so(app: Goldsplit) -> None:
+    register_acme(app, attributes={"strategic_fit": "high", "relationship_depth": "partner"})
+    [graded] = [e for e in account_events(app) if isinstance(e, Account.Graded)]
+    # 0 + 100 x 0.25 + 100 x 0.20 + 0 = 45: a B (from 40)
+    assert (graded.grade, graded.score) == ("B", "45.00")
+    assert "annual_potential: missing, scores 0" in graded.reasons
+    assert "share_of_wallet: missing, scores 0" in graded.reasons
+
+
+def test_an_account_without_attributes_is_a_c(app: Goldsplit) -> None:
+    assert app.register_account(ALICE, name="Tiny Co", account_id="tiny").extra["grade"] == "C"
+    assert grades(app, "tiny") == [("C", "0.00", 1, "registered")]
+
+
+@pytest.mark.parametrize(("attributes", "field"), [
+    ({"strategic_fit": "very high"}, "attributes.strategic_fit"),
+    ({"strategic_fit": 100}, "attributes.strategic_fit"),
+    ({"annual_potential": 6000000.0}, "attributes.annual_potential"),
+    ({"annual_potential": "6e6"}, "attributes.annual_potential"),
+    ({"annual_potential": "-1"}, "attributes.annual_potential"),
+    ({"annual_potential": True}, "attributes.annual_potential"),
+    ({"share_of_wallet": "30%"}, "attributes.share_of_wallet"),
+    ({"relationship_depth": ["trusted"]}, "attributes.relationship_depth"),
+])
+def test_refuses_registering_an_attribute_the_policy_cannot_read_and_records_nothing(
+        app: Goldsplit, attributes: dict, field: str) -> None:
+    refused(app, InvalidInput, register_acme, app, attributes={**ACME, **attributes}, field=field)
+    with pytest.raises(AccountNotFound):
+        app.account("acme")
+
+
+@pytest.mark.parametrize(("attributes", "field"), [
+    ({"strategic_fit": "very high"}, "attributes.strategic_fit"),
+    ({"annual_potential": 1.5}, "attributes.annual_potential"),
+])
+def test_refuses_changing_to_an_attribute_the_policy_cannot_read_and_records_nothing(
+        app: Goldsplit, attributes: dict, field: str) -> None:
+    register_acme(app)
+    refused(app, InvalidInput, app.change_account_attributes, ALICE, "acme", attributes, field=field)
+    assert account(app).attributes == ACME
+
+
+def test_attributes_the_policy_does_not_read_may_be_anything_json(app: Goldsplit) -> None:
+    register_acme(app, attributes={**ACME, "region": "east", "headcount": 1200.5, "tags": ["bank"]})
+    assert account(app).grade == "A"
+
+
+def test_changing_attributes_merges_them_and_a_null_removes_one(app: Goldsplit) -> None:
+    register_acme(app, attributes={**ACME, "region": "east"})
+    app.change_account_attributes(ALICE, "acme", {"region": None, "hq": "Shanghai"})
+    assert account(app).attributes == {**ACME, "hq": "Shanghai"}
+    changed = account_events(app)[-1]
+    assert type(changed) is Account.AttributesChanged
+    assert changed.attributes == {**ACME, "hq": "Shanghai"}
+
+
+def test_a_grade_change_is_recorded_with_why_so_the_account_has_a_grade_history(app: Goldsplit) -> None:
+    register_acme(app)
+    recorded = app.change_account_attributes(ALICE, "acme", {"strategic_fit": "low",
+                                                             "relationship_depth": "none"})
+    # 28 + 0 + 0 + 9 = 37: a C
+    assert recorded.extra["grade"] == "C"
+    app.change_account_attributes(LEAD, "acme", {"annual_potential": "20000000",
+                                                 "relationship_depth": "partner"})
+    # 40 + 0 + 20 + 9 = 69: an A
+    assert grades(app) == [("A", "76.00", 1, "registered"), ("C", "37.00", 1, "attributes changed"),
+                           ("A", "69.00", 1, "attributes changed")]
+    assert [type(e).__name__ for e in account_events(app)] == [
+        "Registered", "Graded", "TeamMemberAdded", "AttributesChanged", "Graded",
+        "AttributesChanged", "Graded"]
+    assert account(app).grade == "A"
+
+
+def test_removing_a_scored_attribute_regrades_with_it_missing(app: Goldsplit) -> None:
+    register_acme(app)
+    app.change_account_attributes(ALICE, "acme", {"annual_potential": None})
+    # 0 + 25 + 14 + 9 = 48: a B
+    assert grades(app)[-1] == ("B", "48.00", 1, "attributes changed")
+
+
+def test_a_change_that_keeps_the_grade_records_the_attributes_but_no_grade(app: Goldsplit) -> None:
+    register_acme(app)
+    app.change_account_attributes(ALICE, "acme", {"region": "east"})
+    assert [type(e).__name__ for e in account_events(app)][-1] == "AttributesChanged"
+    assert grades(app) == [("A", "76.00", 1, "registered")]
+
+
+def test_a_change_that_moves_the_score_within_the_grade_records_the_new_score(app: Goldsplit) -> None:
+    """Regression: the grade history (and the board) kept the score of the first grading."""
+    register_acme(app)
+    app.change_account_attributes(ALICE, "acme", {"share_of_wallet": "0.5"})
+    # 28 + 25 + 14 + 100 x 0.15 = 82: still an A
+    assert grades(app) == [("A", "76.00", 1, "registered"), ("A", "82.00", 1, "attributes changed")]
+    assert (account(app).grade, account(app).score) == ("A", "82.00")
+
+
+def test_a_change_to_the_same_attributes_records_nothing(app: Goldsplit) -> None:
+    register_acme(app)
+    before = head(app)
+    recorded = app.change_account_attributes(ALICE, "acme", {"strategic_fit": "high"})
+    assert (recorded.position, head(app), recorded.extra["grade"]) == (before, before, "A")
+
+
+def test_only_the_account_team_or_a_lead_changes_attributes(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, NotAllowed, app.change_account_attributes, ERIN, "acme", {"region": "east"})
+    app.add_account_team_member(ALICE, "acme", "bob", "solution_lead")
+    app.change_account_attributes(BOB, "acme", {"region": "east"})
+    app.change_account_attributes(LEAD, "acme", {"region": "west"})
+    assert account(app).attributes["region"] == "west"
+
+
+def test_refuses_registering_the_same_account_id_twice(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, AccountAlreadyExists, register_acme, app, name="Acme Other", field="id")
+    assert account(app).name == "Acme Bank"
+
+
+def test_a_lead_registers_an_account_without_joining_its_team(app: Goldsplit) -> None:
+    app.register_account(LEAD, name="Globex", attributes=ACME, account_id="globex")
+    assert app.account("globex")["team"] == {}
+
+
+def test_refuses_registering_by_a_member_who_is_not_registered(app: Goldsplit) -> None:
+    refused(app, MemberNotFound, app.register_account, Actor("ghost", "member"), name="Acme",
+            account_id="acme", field="member_id")
+
+
+# -- regrading when the policy changes -----------------------------------------------------------
+
+STRICTER = {**DEFAULT_ACCOUNT_GRADING_DOCUMENT, "name": "stricter", "effective_from": "2026-03-01",
+            "grades": {"S": 95, "A": 80, "B": 60, "C": 0}}
+
+
+def test_a_new_version_in_force_regrades_every_account(app: Goldsplit) -> None:
+    register_acme(app)  # 76: A
+    app.register_account(LEAD, name="Globex", account_id="globex", attributes={
+        "annual_potential": "1000000", "strategic_fit": "medium"})  # 16 + 12.5 = 28.5: C
+    recorded = app.add_policy(FINANCE, "account-grading", STRICTER)
+    assert recorded.extra["regraded"] == 2
+    assert recorded.position == head(app)
+    assert grades(app) == [("A", "76.00", 1, "registered"), ("B", "76.00", 2, "policy version 2")]
+    # the grade letter stays C, but the history records which version graded it
+    assert grades(app, "globex") == [("C", "28.50", 1, "registered"), ("C", "28.50", 2, "policy version 2")]
+    regraded = account_events(app)[-1]
+    assert (regraded.actor, regraded.policy) == ("fiona", app.policies("account-grading")[1].reference())
+
+
+def test_a_version_effective_in_the_future_regrades_nothing_until_its_day(app: Goldsplit,
+                                                                           clock: Clock) -> None:
+    register_acme(app)
+    recorded = app.add_policy(FINANCE, "account-grading", {**STRICTER, "effective_from": "2026-04-01"})
+    assert "regraded" not in recorded.extra
+    assert grades(app) == [("A", "76.00", 1, "registered")]
+    app.change_account_attributes(ALICE, "acme", {"region": "east"})  # still graded by version 1
+    assert grades(app) == [("A", "76.00", 1, "registered")]
+
+    clock.now = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+    assert app.regrade_accounts(LEAD).extra["regraded"] == 1
+    assert grades(app)[-1] == ("B", "76.00", 2, "policy version 2")
+
+
+def test_regrading_again_by_the_same_version_records_nothing(app: Goldsplit) -> None:
+    register_acme(app)
+    app.add_policy(FINANCE, "account-grading", STRICTER)
+    before = head(app)
+    recorded = app.regrade_accounts(FINANCE)
+    assert (recorded.extra["regraded"], recorded.position, head(app)) == (0, before, before)
+
+
+def test_only_finance_a_lead_or_an_admin_regrades(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, NotAllowed, app.regrade_accounts, ALICE)
+
+
+def test_an_attribute_a_new_version_cannot_read_scores_zero_with_the_reason(app: Goldsplit) -> None:
+    register_acme(app)  # strategic_fit "high"
+    by_numbers = {**STRICTER, "criteria": {
+        **DEFAULT_ACCOUNT_GRADING_DOCUMENT["criteria"],
+        "strategic_fit": {"weight": "0.25", "bands": [{"from": "0", "score": 0}, {"from": "5", "score": 100}]}}}
+    app.add_policy(FINANCE, "account-grading", by_numbers)
+    [*_, regraded] = [e for e in account_events(app) if isinstance(e, Account.Graded)]
+    # 28 + 0 + 14 + 9 = 51: a C under the stricter thresholds
+    assert (regraded.grade, regraded.score) == ("C", "51.00")
+    assert any(r.startswith("strategic_fit: 'high' is not a plain decimal number") and r.endswith("scores 0")
+               for r in regraded.reasons)
+
+
+# -- the account team ----------------------------------------------------------------------------
+
+def test_the_account_manager_builds_the_team_across_departments(app: Goldsplit) -> None:
+    register_acme(app)
+    app.add_account_team_member(ALICE, "acme", "bob", "solution_lead")
+    app.add_account_team_member(ALICE, "acme", "carol", "delivery_lead")
+    assert app.account("acme")["team"] == {"alice": "account_manager", "bob": "solution_lead",
+                                           "carol": "delivery_lead"}
+    added = account_events(app)[-1]
+    assert (type(added), added.member_id, added.role, added.actor) == (
+        Account.TeamMemberAdded, "carol", "delivery_lead", "alice")
+
+
+def test_a_lead_changes_any_account_team(app: Goldsplit) -> None:
+    register_acme(app)
+    app.add_account_team_member(LEAD, "acme", "erin", "account_manager")
+    assert account(app).managers() == ["alice", "erin"]
+    app.add_account_team_member(ERIN, "acme", "bob", "member")  # erin now manages it
+    assert account(app).team["bob"] == "member"
+
+
+def test_a_team_member_who_is_not_a_manager_cannot_change_the_team(app: Goldsplit) -> None:
+    register_acme(app)
+    app.add_account_team_member(ALICE, "acme", "bob", "solution_lead")
+    refused(app, NotAllowed, app.add_account_team_member, BOB, "acme", "carol", "delivery_lead")
+    refused(app, NotAllowed, app.add_account_team_member, ERIN, "acme", "erin", "member")
+    refused(app, NotAllowed, app.remove_account_team_member, BOB, "acme", "alice")
+
+
+def test_refuses_an_unknown_member_on_the_team_naming_the_field(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, MemberNotFound, app.add_account_team_member, ALICE, "acme", "ghost", "member",
+            field="member_id")
+
+
+def test_refuses_a_role_that_is_not_an_account_team_role(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, InvalidInput, app.add_account_team_member, ALICE, "acme", "bob", "AR", field="role")
+
+
+def test_refuses_a_team_change_on_an_unknown_account(app: Goldsplit) -> None:
+    refused(app, AccountNotFound, app.add_account_team_member, LEAD, "nowhere", "bob", "member",
+            field="account_id")
+
+
+def test_changing_a_members_role_records_it_and_the_same_role_again_records_nothing(
+        app: Goldsplit) -> None:
+    register_acme(app)
+    app.add_account_team_member(ALICE, "acme", "bob", "member")
+    app.add_account_team_member(ALICE, "acme", "bob", "solution_lead")
+    assert account(app).team["bob"] == "solution_lead"
+    before = head(app)
+    assert app.add_account_team_member(ALICE, "acme", "bob", "solution_lead").position == before
+
+
+def test_removing_a_team_member_and_refusing_one_who_is_not_on_it(app: Goldsplit) -> None:
+    register_acme(app)
+    app.add_account_team_member(ALICE, "acme", "bob", "member")
+    app.remove_account_team_member(ALICE, "acme", "bob")
+    assert "bob" not in account(app).team
+    assert type(account_events(app)[-1]) is Account.TeamMemberRemoved
+    refused(app, NotOnAccountTeam, app.remove_account_team_member, ALICE, "acme", "bob",
+            field="member_id")
+
+
+# -- account-plan tasks --------------------------------------------------------------------------
+
+def plan(app: Goldsplit, assignee: str | None = "bob", **changes: Any) -> str:
+    """acme registered by alice (its manager), bob on the team, and one task on the plan."""
+    if Account.create_id("acme") not in app.repository:
+        register_acme(app)
+        app.add_account_team_member(ALICE, "acme", "bob", "solution_lead")
+    fields = dict(title="Map the buying centre", due=NEXT_WEEK, assignee=assignee)
+    return app.create_task(ALICE, "acme", **{**fields, **changes}).id
+
+
+def task(app: Goldsplit, task_id: str) -> Task:
+    return app.repository.get(UUID(task_id))
+
+
+def test_creating_a_task_records_it_assigned_or_not(app: Goldsplit) -> None:
+    assigned = plan(app)
+    unassigned = plan(app, assignee=None)
+    [created] = events(app, UUID(assigned))
+    assert (type(created), created.account_id, created.assignee, created.due, created.actor) == (
+        Task.Created, "acme", "bob", NEXT_WEEK, "alice")
+    assert (task(app, assigned).status, task(app, unassigned).status) == ("assigned", "created")
+
+
+def test_refuses_a_task_for_an_unknown_assignee_and_records_nothing(app: Goldsplit) -> None:
+    register_acme(app)
+    count = len(list(app.recorder.select_notifications(1, 1000)))
+    refused(app, MemberNotFound, app.create_task, ALICE, "acme", title="Call", due=NEXT_WEEK,
+            assignee="ghost", field="assignee")
+    assert len(list(app.recorder.select_notifications(1, 1000))) == count
+
+
+def test_refuses_assigning_a_task_to_an_unknown_member(app: Goldsplit) -> None:
+    tid = plan(app, assignee=None)
+    refused(app, MemberNotFound, app.assign_task, ALICE, tid, "ghost", field="assignee")
+    assert task(app, tid).assignee is None
+
+
+@pytest.mark.parametrize(("due", "field"), [
+    ((TODAY - timedelta(days=1)).isoformat(), "due"),
+    ("1999-12-31", "due"),
+    ("next week", "due"),
+])
+def test_refuses_a_due_date_in_the_past_or_not_a_date(app: Goldsplit, due: str, field: str) -> None:
+    register_acme(app)
+    refused(app, InvalidInput, app.create_task, ALICE, "acme", title="Call", due=due, field=field)
+
+
+def test_a_task_may_be_due_today(app: Goldsplit) -> None:
+    assert task(app, plan(app, due=TODAY.isoformat())).due == TODAY.isoformat()
+
+
+def test_refuses_a_task_without_a_title(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, InvalidInput, app.create_task, ALICE, "acme", title="  ", due=NEXT_WEEK, field="title")
+
+
+def test_only_the_account_team_or_a_lead_plans_tasks(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, NotAllowed, app.create_task, ERIN, "acme", title="Call", due=NEXT_WEEK)
+    assert task(app, app.create_task(LEAD, "acme", title="Call", due=NEXT_WEEK).id).status == "created"
+    refused(app, AccountNotFound, app.create_task, LEAD, "nowhere", title="Call", due=NEXT_WEEK,
+            field="account_id")
+
+
+def test_the_closed_loop_assigned_done_verified(app: Goldsplit) -> None:
+    tid = plan(app, assignee=None)
+    app.assign_task(ALICE, tid, "bob")
+    app.complete_task(BOB, tid, note="met the CFO")
+    app.verify_task(ALICE, tid)
+    assert task(app, tid).status == "verified"
+    assert [(type(e).__name__, e.actor) for e in events(app, UUID(tid))] == [
+        ("Created", "alice"), ("Assigned", "alice"), ("Completed", "bob"), ("Verified", "alice")]
+
+
+def test_refuses_verifying_before_the_task_is_done(app: Goldsplit) -> None:
+    tid = plan(app)
+    refused(app, TransitionRefused, app.verify_task, ALICE, tid, field="status")
+    assert task(app, tid).status == "assigned"
+
+
+def test_refuses_completing_a_task_that_is_only_created(app: Goldsplit) -> None:
+    tid = plan(app, assignee=None)
+    refused(app, TransitionRefused, app.complete_task, LEAD, tid)
+    refused(app, NotAllowed, app.complete_task, BOB, tid)  # nobody's task yet, so not bob's
+    assert task(app, tid).status == "created"
+
+
+def test_refuses_reassigning_a_done_task(app: Goldsplit) -> None:
+    tid = plan(app)
+    app.complete_task(BOB, tid)
+    refused(app, TransitionRefused, app.assign_task, ALICE, tid, "carol")
+
+
+def test_reopening_needs_a_reason_and_returns_the_task_to_its_assignee(app: Goldsplit) -> None:
+    tid = plan(app)
+    app.complete_task(BOB, tid)
+    refused(app, InvalidInput, app.reopen_task, ALICE, tid, " ", field="reason")
+    app.reopen_task(ALICE, tid, "the CFO was not in the meeting")
+    reopened = events(app, UUID(tid))[-1]
+    assert (type(reopened), reopened.reason, reopened.actor) == (
+        Task.Reopened, "the CFO was not in the meeting", "alice")
+    assert (task(app, tid).status, task(app, tid).assignee) == ("assigned", "bob")
+    app.complete_task(BOB, tid, note="met the CFO")
+    app.verify_task(LEAD, tid)
+    assert task(app, tid).status == "verified"
+
+
+def test_a_verified_task_may_be_reopened(app: Goldsplit) -> None:
+    tid = plan(app)
+    app.complete_task(BOB, tid)
+    app.verify_task(ALICE, tid)
+    app.reopen_task(ALICE, tid, "the customer disagrees")
+    assert task(app, tid).status == "assigned"
+
+
+def test_refuses_reopening_a_task_that_is_not_done(app: Goldsplit) -> None:
+    tid = plan(app)
+    refused(app, TransitionRefused, app.reopen_task, ALICE, tid, "why not")
+
+
+def test_the_assignee_never_verifies_or_reopens_their_own_task(app: Goldsplit) -> None:
+    tid = plan(app, assignee="alice")  # the account manager took the task herself
+    app.complete_task(ALICE, tid)
+    refused(app, NotAllowed, app.verify_task, ALICE, tid)
+    refused(app, NotAllowed, app.reopen_task, ALICE, tid, "redo it")
+    app.verify_task(LEAD, tid)
+    assert task(app, tid).status == "verified"
+
+
+def test_a_lead_who_is_the_assignee_does_not_verify_their_own_task(app: Goldsplit) -> None:
+    register_acme(app)
+    tid = app.create_task(LEAD, "acme", title="Call", due=NEXT_WEEK, assignee="alice").id
+    app.complete_task(ALICE, tid)
+    lead_alice = Actor("alice", "lead")
+    refused(app, NotAllowed, app.verify_task, lead_alice, tid)
+
+
+def test_only_the_manager_or_a_lead_verifies(app: Goldsplit) -> None:
+    tid = plan(app, assignee="carol")
+    app.complete_task(CAROL, tid)
+    refused(app, NotAllowed, app.verify_task, BOB, tid)  # on the team, but not its manager
+    refused(app, NotAllowed, app.verify_task, ERIN, tid)
+
+
+def test_only_the_assignee_or_a_lead_completes(app: Goldsplit) -> None:
+    tid = plan(app)
+    refused(app, NotAllowed, app.complete_task, ALICE, tid)
+    app.complete_task(LEAD, tid, note="done on bob's behalf")
+    assert task(app, tid).status == "done"
+
+
+def test_only_the_team_or_a_lead_assigns(app: Goldsplit) -> None:
+    tid = plan(app, assignee=None)
+    refused(app, NotAllowed, app.assign_task, ERIN, tid, "erin")
+    app.assign_task(BOB, tid, "carol")
+    assert task(app, tid).assignee == "carol"
+
+
+def test_a_retried_task_with_the_same_id_is_recorded_once(app: Goldsplit) -> None:
+    register_acme(app)
+    tid = UUID("00000000-0000-0000-0000-0000000000aa")
+    first = app.create_task(ALICE, "acme", title="Call", due=NEXT_WEEK, task_id=tid)
+    again = app.create_task(ALICE, "acme", title="Call", due=NEXT_WEEK, task_id=tid)
+    assert (first.id, again.id, again.position) == (str(tid), str(tid), first.position)
+    assert len(events(app, tid)) == 1
+
+
+@pytest.mark.parametrize("tid", ["not-a-uuid", "00000000-0000-0000-0000-000000000001"])
+def test_answers_task_not_found_for_an_unknown_task(app: Goldsplit, tid: str) -> None:
+    refused(app, TaskNotFound, app.complete_task, LEAD, tid, field="task_id")
+
+
+def test_an_account_id_is_not_a_task(app: Goldsplit) -> None:
+    register_acme(app)
+    refused(app, TaskNotFound, app.complete_task, LEAD, str(Account.create_id("acme")))

@@ -1,0 +1,618 @@
+"""Grading policies and the relationship standard as data, and opportunity grading as a use case.
+
+The first half checks the documents themselves (every refusal names its field; stored versions
+read back equal, with the same hash). The second half runs the Application in memory with a
+clock stopped at NOW: who may add versions, which version is in force, and how an opportunity
+takes its grade and the triangle roles it requires.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.aggregates import Opportunity, PolicyBook
+from domain.application import Actor, Goldsplit
+from domain.exceptions import (
+    DomainError,
+    InvalidInput,
+    InvalidPolicy,
+    NotAllowed,
+    NotFound,
+    OpportunityClosed,
+)
+from domain.grading import (
+    DEFAULT_ACCOUNT_GRADING_DOCUMENT,
+    DEFAULT_OPPORTUNITY_GRADING_DOCUMENT,
+    AccountGradingPolicy,
+    OpportunityGradingPolicy,
+)
+from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
+
+NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+EARLIER = (NOW - timedelta(days=5)).isoformat()
+
+ADMIN = Actor("root", "admin")
+LEAD = Actor("lin", "lead")
+FINANCE = Actor("fiona", "finance")
+ALICE = Actor("alice", "member")  # sales
+BOB = Actor("bob", "member")  # presales
+CAROL = Actor("carol", "member")  # delivery
+ERIN = Actor("erin", "member")  # presales
+
+MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "erin": "presales"}
+
+ACCOUNT = DEFAULT_ACCOUNT_GRADING_DOCUMENT
+OPPORTUNITY = DEFAULT_OPPORTUNITY_GRADING_DOCUMENT
+STANDARD = DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT
+KINDS = {AccountGradingPolicy: ACCOUNT, OpportunityGradingPolicy: OPPORTUNITY,
+         RelationshipStandard: STANDARD}
+DELETE = object()
+
+
+def changed(document: dict, *changes: tuple[tuple[str, ...], Any]) -> dict:
+    """A deep copy of `document` with the value at each key path replaced (or removed by DELETE)."""
+    result = copy.deepcopy(document)
+    for path, value in changes:
+        parent = result
+        for key in path[:-1]:
+            parent = parent[key]
+        if value is DELETE:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
+    return result
+
+
+def refused_document(policy: type, document: dict, field: str) -> InvalidPolicy:
+    with pytest.raises(InvalidPolicy) as refusal:
+        policy.from_document(document, version=1)
+    assert type(refusal.value) is InvalidPolicy
+    assert refusal.value.field == field
+    return refusal.value
+
+
+# -- account grading documents -------------------------------------------------------------------
+
+ONE_CRITERION = {"fit": {"weight": "1", "levels": {"low": 0, "high": 100}}}
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    # weights that do not add up
+    ([(("criteria", "annual_potential", "weight"), "0.50")], "criteria"),
+    ([(("criteria", "share_of_wallet"), DELETE)], "criteria"),
+    ([(("criteria", "annual_potential", "weight"), "1.5")], "criteria.annual_potential.weight"),
+    ([(("criteria", "annual_potential", "weight"), 0.4)], "criteria.annual_potential.weight"),
+    ([(("criteria", "annual_potential", "weight"), True)], "criteria.annual_potential.weight"),
+    ([(("criteria", "annual_potential", "weight"), "4e-1")], "criteria.annual_potential.weight"),
+    ([(("criteria",), {})], "criteria"),
+    ([(("criteria",), None)], "criteria"),
+    ([(("criteria",), {"Annual Potential": ONE_CRITERION["fit"]})], "criteria"),
+    # bands that do not start at 0 or do not ascend
+    ([(("criteria", "annual_potential", "bands", 0, "from"), "1")], "criteria.annual_potential.bands"),
+    ([(("criteria", "annual_potential", "bands", 2, "from"), "1000000")],
+     "criteria.annual_potential.bands"),
+    ([(("criteria", "annual_potential", "bands", 2, "from"), "500000")],
+     "criteria.annual_potential.bands"),
+    ([(("criteria", "annual_potential", "bands", 1, "from"), 1000000.0)],
+     "criteria.annual_potential.bands[1].from"),
+    ([(("criteria", "annual_potential", "bands", 1, "from"), False)],
+     "criteria.annual_potential.bands[1].from"),
+    ([(("criteria", "annual_potential", "bands", 1, "from"), "-1")],
+     "criteria.annual_potential.bands[1].from"),
+    ([(("criteria", "annual_potential", "bands", 1, "score"), 40.0)],
+     "criteria.annual_potential.bands[1].score"),
+    ([(("criteria", "annual_potential", "bands", 1, "score"), 101)],
+     "criteria.annual_potential.bands[1].score"),
+    ([(("criteria", "annual_potential", "bands", 1, "score"), "40")],
+     "criteria.annual_potential.bands[1].score"),
+    ([(("criteria", "annual_potential", "bands"), [])], "criteria.annual_potential.bands"),
+    ([(("criteria", "annual_potential", "bands", 1), {"from": "1000000"})],
+     "criteria.annual_potential.bands[1]"),
+    # a criterion needs exactly one of levels or bands, and levels score whole numbers
+    ([(("criteria", "strategic_fit", "bands"), [{"from": "0", "score": 0}])], "criteria.strategic_fit"),
+    ([(("criteria", "strategic_fit", "levels"), DELETE)], "criteria.strategic_fit"),
+    ([(("criteria", "strategic_fit", "levels"), {})], "criteria.strategic_fit.levels"),
+    ([(("criteria", "strategic_fit", "levels"), ["low", "high"])], "criteria.strategic_fit.levels"),
+    ([(("criteria", "strategic_fit", "levels", "high"), 100.0)], "criteria.strategic_fit.levels.high"),
+    ([(("criteria", "strategic_fit", "levels", "high"), True)], "criteria.strategic_fit.levels.high"),
+    ([(("criteria", "strategic_fit", "levels", "high"), -1)], "criteria.strategic_fit.levels.high"),
+    ([(("criteria", "strategic_fit", "levels", "Very High"), 100)], "criteria.strategic_fit.levels"),
+    ([(("criteria", "strategic_fit", "cap"), 80)], "criteria.strategic_fit"),
+    # grade thresholds: all four, whole numbers, strictly falling, C from 0
+    ([(("grades", "A"), 85)], "grades"),
+    ([(("grades", "B"), 70)], "grades"),
+    ([(("grades", "C"), 10)], "grades.C"),
+    ([(("grades", "S"), DELETE)], "grades"),
+    ([(("grades", "S"), 85.0)], "grades.S"),
+    ([(("grades", "S"), "85")], "grades.S"),
+    ([(("grades", "A"), True)], "grades.A"),
+    ([(("grades", "S"), 101)], "grades.S"),
+    # the header
+    ([(("effective_from",), "next monday")], "effective_from"),
+    ([(("effective_from",), None)], "effective_from"),
+    ([(("name",), "")], "name"),
+    ([(("name",), 7)], "name"),
+])
+def test_refuses_an_account_grading_document_naming_the_field(changes, field) -> None:
+    refused_document(AccountGradingPolicy, changed(ACCOUNT, *changes), field)
+
+
+def test_refuses_an_account_grading_document_that_is_not_an_object() -> None:
+    refused_document(AccountGradingPolicy, [ACCOUNT], "policy")  # type: ignore[arg-type]
+
+
+def test_an_account_grading_document_with_weights_summing_to_exactly_one_is_accepted() -> None:
+    policy = AccountGradingPolicy.from_document(changed(ACCOUNT, (("criteria",), {
+        "a": {"weight": "0.333333333333", "levels": {"x": 100}},
+        "b": {"weight": "0.333333333333", "levels": {"x": 100}},
+        "c": {"weight": "0.333333333334", "levels": {"x": 100}}})), version=2)
+    assert sum(c.weight for c in policy.criteria.values()) == 1
+    assert policy.grade({"a": "x", "b": "x", "c": "x"}).score == "100.00"
+
+
+# -- opportunity grading documents ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("changes", "field"), [
+    # amount bands: a known currency, from 0, ascending, never a lower grade for a larger amount
+    ([(("amount_bands", "XYZ"), [{"from": "0", "grade": "C"}])], "amount_bands.XYZ"),
+    ([(("amount_bands", "RMB"), [{"from": "0", "grade": "C"}])], "amount_bands.RMB"),
+    ([(("amount_bands", "CNY", 0, "from"), "100.00")], "amount_bands.CNY"),
+    ([(("amount_bands", "CNY", 2, "from"), "1000000.00")], "amount_bands.CNY"),
+    ([(("amount_bands", "CNY", 2, "from"), "999999.99")], "amount_bands.CNY"),
+    ([(("amount_bands", "CNY", 1, "grade"), "A"), (("amount_bands", "CNY", 2, "grade"), "B")],
+     "amount_bands.CNY"),
+    ([(("amount_bands", "USD"), [{"from": "0", "grade": "B"}, {"from": "100.00", "grade": "C"}])],
+     "amount_bands.USD"),
+    ([(("amount_bands", "CNY", 1, "from"), "1000000.001")], "amount_bands.CNY[1].from"),
+    ([(("amount_bands", "CNY", 1, "from"), 1000000.0)], "amount_bands.CNY[1].from"),
+    ([(("amount_bands", "CNY", 1, "from"), True)], "amount_bands.CNY[1].from"),
+    ([(("amount_bands", "CNY", 1, "from"), "-5")], "amount_bands.CNY[1].from"),
+    ([(("amount_bands", "CNY", 1, "from"), "1" + "0" * 16)], "amount_bands.CNY[1].from"),
+    ([(("amount_bands", "CNY", 1, "grade"), "S")], "amount_bands.CNY[1].grade"),
+    ([(("amount_bands", "CNY", 1, "grade"), ["B"])], "amount_bands.CNY[1].grade"),
+    ([(("amount_bands", "CNY", 1), {"from": "1000000.00"})], "amount_bands.CNY[1]"),
+    ([(("amount_bands", "CNY"), [])], "amount_bands.CNY"),
+    ([(("amount_bands", "CNY"), {"from": "0", "grade": "C"})], "amount_bands.CNY"),
+    ([(("amount_bands",), None)], "amount_bands"),
+    # strategic attributes: names, and 0, 1 or 2 whole steps
+    ([(("strategic_attributes", "new_logo"), 1.0)], "strategic_attributes.new_logo"),
+    ([(("strategic_attributes", "new_logo"), True)], "strategic_attributes.new_logo"),
+    ([(("strategic_attributes", "new_logo"), "1")], "strategic_attributes.new_logo"),
+    ([(("strategic_attributes", "new_logo"), 3)], "strategic_attributes.new_logo"),
+    ([(("strategic_attributes", "New Logo"), 1)], "strategic_attributes"),
+    # required roles: for every grade, distinct triangle roles
+    ([(("required_roles", "A"), ["AR", "SR", "SUPPORT"])], "required_roles.A"),
+    ([(("required_roles", "B"), ["AR", "CEO"])], "required_roles.B"),
+    ([(("required_roles", "C"), ["AR", "AR"])], "required_roles.C"),
+    ([(("required_roles", "C"), "AR")], "required_roles.C"),
+    ([(("required_roles", "C"), [{"role": "AR"}])], "required_roles.C"),
+    ([(("required_roles", "A"), DELETE)], "required_roles"),
+    ([(("required_roles", "S"), ["AR"])], "required_roles"),
+])
+def test_refuses_an_opportunity_grading_document_naming_the_field(changes, field) -> None:
+    refused_document(OpportunityGradingPolicy, changed(OPPORTUNITY, *changes), field)
+
+
+def test_required_roles_are_kept_in_triangle_order_whatever_order_they_are_given_in() -> None:
+    policy = OpportunityGradingPolicy.from_document(
+        changed(OPPORTUNITY, (("required_roles", "A"), ["FR", "AR", "SR"])), version=1)
+    assert policy.required("A") == ("AR", "SR", "FR")
+
+
+# -- relationship standard documents -------------------------------------------------------------
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ([(("criteria", "coach_inside", "weight"), "0.25")], "criteria"),
+    ([(("criteria", "coach_inside", "weight"), 0.15)], "criteria.coach_inside.weight"),
+    ([(("criteria", "coach_inside", "bands"), [{"from": "0", "score": 0}])], "criteria.coach_inside"),
+    ([(("criteria", "coach_inside", "levels", "active"), 100.0)], "criteria.coach_inside.levels.active"),
+    ([(("criteria", "coach_inside", "levels", "active"), "100")], "criteria.coach_inside.levels.active"),
+    # probabilities falling with the score
+    ([(("win_probability", 2, "probability"), "0.10")], "win_probability"),
+    ([(("win_probability", 4, "probability"), "0.59")], "win_probability"),
+    # bands from 0, ascending, whole scores, probabilities as decimal strings in [0, 1]
+    ([(("win_probability", 0, "from_score"), 5)], "win_probability"),
+    ([(("win_probability", 2, "from_score"), 20)], "win_probability"),
+    ([(("win_probability", 2, "from_score"), 10)], "win_probability"),
+    ([(("win_probability", 1, "from_score"), 20.0)], "win_probability[1].from_score"),
+    ([(("win_probability", 1, "from_score"), "20")], "win_probability[1].from_score"),
+    ([(("win_probability", 1, "from_score"), True)], "win_probability[1].from_score"),
+    ([(("win_probability", 1, "from_score"), 101)], "win_probability[1].from_score"),
+    ([(("win_probability", 1, "probability"), 0.15)], "win_probability[1].probability"),
+    ([(("win_probability", 1, "probability"), True)], "win_probability[1].probability"),
+    ([(("win_probability", 4, "probability"), "1.5")], "win_probability[4].probability"),
+    ([(("win_probability", 1, "probability"), "15%")], "win_probability[1].probability"),
+    ([(("win_probability", 1), {"from_score": 20})], "win_probability[1]"),
+    ([(("win_probability",), [])], "win_probability"),
+    ([(("win_probability",), {"0": "0.05"})], "win_probability"),
+])
+def test_refuses_a_relationship_standard_naming_the_field(changes, field) -> None:
+    refused_document(RelationshipStandard, changed(STANDARD, *changes), field)
+
+
+# -- every kind: stored versions and hashes ------------------------------------------------------
+
+@pytest.mark.parametrize("policy", list(KINDS))
+def test_a_stored_version_reads_back_equal_with_the_same_hash_and_document(policy: type) -> None:
+    added = policy.from_document(KINDS[policy], version=4)
+    stored = policy.from_stored(added.document())
+    assert stored == added
+    assert stored.hash == added.hash
+    assert stored.document() == added.document()
+    assert stored.reference() == {"name": "default", "version": 4, "hash": added.hash}
+
+
+@pytest.mark.parametrize("policy", list(KINDS))
+def test_the_hash_is_the_same_for_the_same_content_and_changes_with_it(policy: type) -> None:
+    document = KINDS[policy]
+    reordered = dict(reversed(list(copy.deepcopy(document).items())))
+    one = policy.from_document(document, version=1)
+    assert one.hash == policy.from_document(reordered, version=1).hash
+    assert one.hash.startswith("sha256:") and len(one.hash) == len("sha256:") + 64
+    assert one.hash != policy.from_document(document, version=2).hash
+    assert one.hash != policy.from_document({**document, "name": "fy27"}, version=1).hash
+
+
+def test_the_hash_of_the_default_account_grading_policy_never_drifts() -> None:
+    """Recorded grades cite this hash: a change to the canonical document must be deliberate."""
+    policy = AccountGradingPolicy.from_document(ACCOUNT, version=1)
+    assert policy.hash == "sha256:d4071b122d3ae2033e803c59868fe1fc32064542bcdfbd6c3371503f2f2c503d"
+
+
+def test_the_hash_of_the_default_opportunity_grading_policy_never_drifts() -> None:
+    policy = OpportunityGradingPolicy.from_document(OPPORTUNITY, version=1)
+    assert policy.hash == "sha256:7003b3be298dc582b56ddcc22efd13f0b6d64b6ee1d923fc982a64434802b5f8"
+
+
+def test_the_stored_document_spells_amount_bands_in_both_decimal_and_minor_units() -> None:
+    policy = OpportunityGradingPolicy.from_document(OPPORTUNITY, version=1)
+    assert policy.document()["amount_bands"]["CNY"][1] == {
+        "from": "1000000.00", "from_minor": 100_000_000, "grade": "B"}
+    assert policy.amount_bands["CNY"] == ((0, "C"), (100_000_000, "B"), (300_000_000, "A"))
+
+
+# -- the grade functions by hand -----------------------------------------------------------------
+
+def test_an_account_scores_the_weighted_sum_of_its_criteria() -> None:
+    policy = AccountGradingPolicy.from_document(ACCOUNT, version=1)
+    grading = policy.grade({"annual_potential": "6000000", "strategic_fit": "high",
+                            "relationship_depth": "trusted", "share_of_wallet": "0.3"})
+    # 70 x 0.40 + 100 x 0.25 + 70 x 0.20 + 60 x 0.15 = 28 + 25 + 14 + 9 = 76, and A starts at 65
+    assert (grading.grade, grading.score) == ("A", "76.00")
+
+
+@pytest.mark.parametrize(("attributes", "grade", "score"), [
+    ({"annual_potential": "20000000", "strategic_fit": "high", "relationship_depth": "partner",
+      "share_of_wallet": "0.5"}, "S", "100.00"),
+    # 40 x 0.40 + 50 x 0.25 + 30 x 0.20 + 60 x 0.15 = 16 + 12.5 + 6 + 9
+    ({"annual_potential": "1000000", "strategic_fit": "medium", "relationship_depth": "contact",
+      "share_of_wallet": "0.2"}, "B", "43.50"),
+    # just below each band's lower bound: 0 x 0.40 + 0 + 0 + 20 x 0.15
+    ({"annual_potential": "999999.99", "strategic_fit": "low", "relationship_depth": "none",
+      "share_of_wallet": "0.19"}, "C", "3.00"),
+    # a whole number reads as well as a decimal string: 100 x 0.40 + 25 + 70 x 0.20 + 20 x 0.15
+    ({"annual_potential": 20000000, "strategic_fit": "high", "relationship_depth": "trusted",
+      "share_of_wallet": "0"}, "A", "82.00"),
+])
+def test_account_grades_at_the_edges_of_the_bands(attributes, grade, score) -> None:
+    grading = AccountGradingPolicy.from_document(ACCOUNT, version=1).grade(attributes)
+    assert (grading.grade, grading.score) == (grade, score)
+
+
+@pytest.mark.parametrize(("amount", "currency", "attributes", "grade"), [
+    (99_999_999, "CNY", {}, "C"),
+    (100_000_000, "CNY", {}, "B"),
+    (299_999_999, "CNY", {}, "B"),
+    (300_000_000, "CNY", {}, "A"),
+    (1, "CNY", {"new_logo": True}, "B"),
+    (1, "CNY", {"new_logo": True, "lighthouse": True}, "A"),
+    (100_000_000, "CNY", {"new_logo": True, "lighthouse": True}, "A"),  # capped at A
+    (300_000_000, "CNY", {"lighthouse": True}, "A"),
+    (1, "CNY", {"new_logo": "true", "lighthouse": 1}, "C"),  # only JSON true raises a grade
+    (10**12, "JPY", {}, "C"),  # no bands for the currency
+    (10**12, "JPY", {"new_logo": True}, "B"),
+])
+def test_an_opportunity_grade_comes_from_its_amount_band_and_strategic_attributes(
+        amount, currency, attributes, grade) -> None:
+    policy = OpportunityGradingPolicy.from_document(OPPORTUNITY, version=1)
+    grading = policy.grade(amount, currency, attributes)
+    assert grading.grade == grade
+    assert grading.required_roles == policy.required(grade)
+
+
+def test_two_steps_from_c_reach_a_and_two_steps_from_b_stop_at_a() -> None:
+    policy = OpportunityGradingPolicy.from_document(
+        changed(OPPORTUNITY, (("strategic_attributes",), {"lighthouse": 2})), version=1)
+    assert policy.grade(1, "CNY", {"lighthouse": True}).grade == "A"
+    from_b = policy.grade(100_000_000, "CNY", {"lighthouse": True})
+    assert from_b.grade == "A"
+    assert from_b.reasons[-1] == "lighthouse: +2 (B -> A)"
+
+
+# -- policies through the Application ------------------------------------------------------------
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def app() -> Iterator[Goldsplit]:
+    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=Clock(NOW))
+    for member_id, department in MEMBERS.items():
+        application.register_member(ADMIN, member_id, member_id.title(), department)
+    yield application
+    application.close()
+
+
+def head(app: Goldsplit) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
+            **kwargs) -> DomainError:
+    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
+    before = head(app)
+    with pytest.raises(error) as refusal:
+        call(*args, **kwargs)
+    assert type(refusal.value) is error
+    if field is not None:
+        assert refusal.value.field == field
+    assert head(app) == before
+    return refusal.value
+
+
+POLICY_KINDS = {"account-grading": ACCOUNT, "opportunity-grading": OPPORTUNITY,
+                "relationship-standard": STANDARD}
+
+
+@pytest.mark.parametrize("kind", list(POLICY_KINDS))
+def test_each_new_kind_of_policy_starts_with_its_default_version(app: Goldsplit, kind: str) -> None:
+    [policy] = app.policies(kind)
+    assert (policy.version, policy.effective_from) == (1, date(2000, 1, 1))
+    assert policy.document() == type(policy).from_document(POLICY_KINDS[kind], version=1).document()
+
+
+@pytest.mark.parametrize("kind", list(POLICY_KINDS))
+@pytest.mark.parametrize("actor", [ALICE, LEAD, Actor("audrey", "auditor")])
+def test_only_finance_or_an_admin_adds_a_policy_version(app: Goldsplit, kind: str, actor: Actor) -> None:
+    refused(app, NotAllowed, app.add_policy, actor, kind, POLICY_KINDS[kind])
+    assert [p.version for p in app.policies(kind)] == [1]
+
+
+@pytest.mark.parametrize("actor", [FINANCE, ADMIN])
+def test_finance_and_admins_add_versions_numbered_and_hashed_by_the_book(app: Goldsplit,
+                                                                           actor: Actor) -> None:
+    recorded = app.add_policy(actor, "relationship-standard", {**STANDARD, "name": "v2"})
+    [_, added] = app.policies("relationship-standard")
+    assert (recorded.extra["version"], recorded.extra["hash"]) == (2, added.hash)
+    assert (added.name, added.version) == ("v2", 2)
+    assert recorded.position == head(app)
+
+
+@pytest.mark.parametrize(("kind", "document", "field"), [
+    ("account-grading", changed(ACCOUNT, (("grades", "C"), 5)), "grades.C"),
+    ("opportunity-grading", changed(OPPORTUNITY, (("amount_bands", "XYZ"), [{"from": "0", "grade": "C"}])),
+     "amount_bands.XYZ"),
+    ("relationship-standard", changed(STANDARD, (("win_probability", 4, "probability"), "0.1")),
+     "win_probability"),
+])
+def test_an_invalid_version_is_refused_naming_the_field_and_nothing_is_recorded(
+        app: Goldsplit, kind: str, document: dict, field: str) -> None:
+    book_version = app.repository.get(PolicyBook.create_id(kind)).version
+    refused(app, InvalidPolicy, app.add_policy, FINANCE, kind, document, field=field)
+    assert app.repository.get(PolicyBook.create_id(kind)).version == book_version
+
+
+def test_an_unknown_kind_of_policy_is_not_found(app: Goldsplit) -> None:
+    refused(app, NotFound, app.add_policy, FINANCE, "bonus", STANDARD, field="kind")
+    with pytest.raises(NotFound):
+        app.policies("bonus")
+
+
+def test_the_version_in_force_is_the_highest_already_effective_on_that_day(app: Goldsplit) -> None:
+    app.add_policy(FINANCE, "opportunity-grading", {**OPPORTUNITY, "effective_from": "2026-02-01"})
+    app.add_policy(FINANCE, "opportunity-grading", {**OPPORTUNITY, "effective_from": "2027-01-01"})
+    app.add_policy(FINANCE, "opportunity-grading", {**OPPORTUNITY, "effective_from": "2026-03-01"})
+    in_force = {day: app.policy_in_force("opportunity-grading", date.fromisoformat(day)).version
+                for day in ("2025-12-31", "2026-01-31", "2026-02-01", "2026-02-28", "2026-03-01",
+                            "2026-12-31", "2027-01-01")}
+    assert in_force == {"2025-12-31": 1, "2026-01-31": 1, "2026-02-01": 2, "2026-02-28": 2,
+                        "2026-03-01": 4, "2026-12-31": 4, "2027-01-01": 4}
+
+
+def test_a_later_version_effective_earlier_takes_over_from_an_earlier_one(app: Goldsplit) -> None:
+    app.add_policy(FINANCE, "account-grading", {**ACCOUNT, "effective_from": "2027-01-01"})
+    assert app.policy_in_force("account-grading", date(2027, 6, 1)).version == 2
+    app.add_policy(FINANCE, "account-grading", {**ACCOUNT, "effective_from": "2026-01-01"})
+    assert app.policy_in_force("account-grading", date(2027, 6, 1)).version == 3
+
+
+def test_no_version_is_in_force_before_the_first_is_effective(app: Goldsplit) -> None:
+    with pytest.raises(InvalidInput) as refusal:
+        app.policy_in_force("relationship-standard", date(1999, 12, 31))
+    assert refusal.value.field == "date"
+
+
+# -- opportunity grading through the Application -------------------------------------------------
+
+def open_deal(app: Goldsplit, opener: Actor = ALICE, **changes: Any) -> str:
+    fields = dict(account_id="acme", name="Acme core banking", amount="1000000.00", currency="CNY",
+                  expected_close="2026-06-30")
+    return app.open_opportunity(opener, **{**fields, **changes}).id
+
+
+def opportunity(app: Goldsplit, oid: str) -> Opportunity:
+    return app.repository.get(UUID(oid))
+
+
+def graded_events(app: Goldsplit, oid: str) -> list[Any]:
+    return [e for e in app.repository.event_store.get(UUID(oid)) if isinstance(e, Opportunity.Graded)]
+
+
+@pytest.mark.parametrize(("amount", "currency", "attributes", "grade", "required"), [
+    ("999999.99", "CNY", None, "C", ["AR"]),
+    ("1000000.00", "CNY", None, "B", ["AR", "SR"]),
+    ("3000000.00", "CNY", None, "A", ["AR", "SR", "FR"]),
+    ("1000000.00", "CNY", {"new_logo": True}, "A", ["AR", "SR", "FR"]),
+    ("3000000.00", "CNY", {"new_logo": True, "lighthouse": True}, "A", ["AR", "SR", "FR"]),
+    ("5000000", "JPY", {}, "C", ["AR"]),
+    ("5000000", "JPY", {"lighthouse": True}, "B", ["AR", "SR"]),
+])
+def test_opening_grades_the_deal_and_stores_the_roles_its_grade_requires(
+        app: Goldsplit, amount, currency, attributes, grade, required) -> None:
+    recorded = app.open_opportunity(ALICE, account_id="acme", name="Deal", amount=amount,
+                                    currency=currency, expected_close="2026-06-30",
+                                    attributes=attributes)
+    assert recorded.extra["grade"] == grade
+    deal = opportunity(app, recorded.id)
+    assert (deal.grade, deal.required_roles, deal.grade_overridden) == (grade, required, False)
+    [graded] = graded_events(app, recorded.id)
+    assert (graded.grade, graded.required_roles, graded.overridden) == (grade, required, False)
+    assert graded.policy == app.policies("opportunity-grading")[0].reference()
+    assert graded.reasons[0].startswith(f"amount {amount}" if currency == "CNY" else "no amount bands")
+
+
+def test_missing_roles_are_the_required_seats_nobody_holds(app: Goldsplit) -> None:
+    oid = open_deal(app, amount="3000000.00")
+    assert opportunity(app, oid).missing_roles == ["SR", "FR"]
+    app.assign_triangle_role(ALICE, oid, "FR", "carol")
+    assert opportunity(app, oid).missing_roles == ["SR"]
+    app.assign_triangle_role(ALICE, oid, "SR", "bob")
+    assert opportunity(app, oid).missing_roles == []
+
+
+def test_a_lead_overrides_the_grade_and_it_takes_the_roles_of_that_grade(app: Goldsplit) -> None:
+    oid = open_deal(app, opener=LEAD, amount="100.00", grade="A")
+    deal = opportunity(app, oid)
+    assert (deal.grade, deal.required_roles, deal.grade_overridden) == ("A", ["AR", "SR", "FR"], True)
+    [graded] = graded_events(app, oid)
+    assert graded.reasons == ["set by lin (lead); the policy gives C"]
+    assert graded.actor == "lin"
+
+
+@pytest.mark.parametrize("call", ["open", "correct"])
+def test_a_member_cannot_set_the_grade(app: Goldsplit, call: str) -> None:
+    if call == "open":
+        refused(app, NotAllowed, open_deal, app, grade="A", field="grade")
+    else:
+        oid = open_deal(app)
+        refused(app, NotAllowed, app.correct_opportunity, ALICE, oid, grade="A", field="grade")
+        assert opportunity(app, oid).grade == "B"
+
+
+def test_the_lead_override_stands_through_corrections(app: Goldsplit) -> None:
+    oid = open_deal(app, opener=LEAD, amount="100.00", grade="B")
+    app.assign_triangle_role(LEAD, oid, "AR", "alice")
+    for amount in ("5000000.00", "10.00"):
+        corrected = app.correct_opportunity(ALICE, oid, amount=amount, attributes={"new_logo": True})
+        assert corrected.extra["grade"] == "B"
+    deal = opportunity(app, oid)
+    assert (deal.amount, deal.grade, deal.grade_overridden) == (1000, "B", True)
+    assert len(graded_events(app, oid)) == 1
+    # only a lead changes it again
+    app.correct_opportunity(LEAD, oid, grade="C")
+    assert (opportunity(app, oid).grade, opportunity(app, oid).required_roles) == ("C", ["AR"])
+
+
+def test_correcting_the_amount_regrades_the_deal_by_the_policy(app: Goldsplit) -> None:
+    oid = open_deal(app, amount="999999.99")
+    assert opportunity(app, oid).grade == "C"
+    recorded = app.correct_opportunity(ALICE, oid, amount="3000000.00")
+    assert recorded.extra["grade"] == "A"
+    deal = opportunity(app, oid)
+    assert (deal.amount, deal.grade, deal.required_roles) == (300_000_000, "A", ["AR", "SR", "FR"])
+    events = list(app.repository.event_store.get(UUID(oid)))
+    assert [type(e).__name__ for e in events[-2:]] == ["Corrected", "Graded"]
+    assert [g.grade for g in graded_events(app, oid)] == ["C", "A"]
+
+
+def test_correcting_attributes_merges_them_and_a_null_removes_one(app: Goldsplit) -> None:
+    oid = open_deal(app, attributes={"region": "east", "new_logo": True})
+    assert opportunity(app, oid).grade == "A"
+    app.correct_opportunity(ALICE, oid, attributes={"new_logo": None, "lighthouse": False})
+    deal = opportunity(app, oid)
+    assert deal.attributes == {"region": "east", "lighthouse": False}
+    assert (deal.grade, deal.required_roles) == ("B", ["AR", "SR"])
+
+
+def test_a_correction_that_changes_nothing_records_nothing(app: Goldsplit) -> None:
+    oid = open_deal(app)
+    before = head(app)
+    recorded = app.correct_opportunity(ALICE, oid, amount="1000000.00", expected_close="2026-06-30")
+    assert (recorded.position, head(app)) == (before, before)
+
+
+def test_a_correction_that_keeps_the_grade_records_no_second_grade(app: Goldsplit) -> None:
+    oid = open_deal(app)
+    app.correct_opportunity(ALICE, oid, amount="1500000.00")
+    assert [g.grade for g in graded_events(app, oid)] == ["B"]
+    assert opportunity(app, oid).amount == 150_000_000
+
+
+@pytest.mark.parametrize("closing", ["win", "lose"])
+def test_refuses_correcting_a_closed_opportunity(app: Goldsplit, closing: str) -> None:
+    oid = open_deal(app)
+    if closing == "win":
+        app.win(ALICE, oid, closed_on=TODAY.isoformat())
+    else:
+        app.lose(ALICE, oid, reason="price", closed_on=TODAY.isoformat())
+    refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, amount="5000000.00")
+    refused(app, OpportunityClosed, app.correct_opportunity, LEAD, oid, grade="A")
+    assert (opportunity(app, oid).amount, opportunity(app, oid).grade) == (100_000_000, "B")
+
+
+def test_only_the_ar_or_a_lead_corrects_a_deal(app: Goldsplit) -> None:
+    oid = open_deal(app)
+    app.assign_triangle_role(ALICE, oid, "SR", "bob")
+    refused(app, NotAllowed, app.correct_opportunity, BOB, oid, amount="5000000.00")
+
+
+def test_refuses_a_bad_correction_naming_the_field(app: Goldsplit) -> None:
+    oid = open_deal(app)
+    refused(app, InvalidInput, app.correct_opportunity, LEAD, oid, grade="S", field="grade")
+    refused(app, InvalidInput, app.correct_opportunity, ALICE, oid, expected_close="soon",
+            field="expected_close")
+
+
+def test_a_new_grading_version_grades_later_deals_and_leaves_earlier_ones(app: Goldsplit) -> None:
+    earlier = open_deal(app)
+    app.add_policy(FINANCE, "opportunity-grading", changed(
+        OPPORTUNITY, (("effective_from",), "2026-03-01"),
+        (("amount_bands", "CNY", 1, "from"), "500000.00"), (("required_roles", "B"), ["AR", "FR"])))
+    later = open_deal(app, amount="600000.00")
+    assert (opportunity(app, earlier).grade, opportunity(app, earlier).required_roles) == ("B", ["AR", "SR"])
+    assert (opportunity(app, later).grade, opportunity(app, later).required_roles) == ("B", ["AR", "FR"])
+    [graded] = graded_events(app, later)
+    assert graded.policy["version"] == 2
+
+
+def test_triangle_handover_keeps_earlier_contributions_with_their_authors(app: Goldsplit) -> None:
+    oid = open_deal(app)
+    app.assign_triangle_role(ALICE, oid, "SR", "bob")
+    demo = app.record_contribution(BOB, oid, member_id="bob", kind="demo", summary="Demo",
+                                   occurred_at=EARLIER).id
+    app.confirm_contribution(ALICE, oid, demo)
+    app.assign_triangle_role(ALICE, oid, "SR", "erin")
+    design = app.record_contribution(ERIN, oid, member_id="erin", kind="solution_design",
+                                     summary="Design", occurred_at=EARLIER).id
+    deal = opportunity(app, oid)
+    assert deal.triangle["SR"] == "erin"
+    assert [(c["member_id"], c["role"], c["status"]) for c in deal.contributions.values()] == [
+        ("bob", "SR", "confirmed"), ("erin", "SR", "recorded")]
+    assert list(deal.contributions) == [demo, design]
+    assert deal.triangle_history[-1] == {"role": "SR", "member_id": "erin", "previous": "bob"}
+    assert Decimal(deal.contributions[demo]["hours"]) == 0
