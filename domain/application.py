@@ -461,6 +461,9 @@ class Goldsplit(Application):
             raise InvalidInput("name exactly one of to_member or to_department", field="to_member")
         if to_member is not None:
             self._member(to_member, "to_member")
+            if to_member == actor.member_id:
+                raise InvalidInput("a request asks someone else for help, not its requester",
+                                   field="to_member")
         else:
             _department(to_department, "to_department")
         kind = values.name(kind, "kind")
@@ -485,6 +488,9 @@ class Goldsplit(Application):
         request = self._request(request_id)
         if member_id is not None and not actor.leads and member_id != actor.member_id:
             raise NotAllowed("a member accepts only for themselves", field="member_id")
+        if actor.leads and member_id is None and request.to_department is not None:
+            raise InvalidInput(f"name the member of {request.to_department} who takes it on",
+                               field="member_id")
         supporter = member_id or (request.to_member if actor.leads and request.to_member
                                   else actor.member_id)
         member = self._member(supporter, "member_id")

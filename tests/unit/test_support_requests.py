@@ -328,9 +328,8 @@ def test_a_member_accepts_only_for_themselves(app: Goldsplit) -> None:
 def test_the_requester_never_takes_on_their_own_request(app: Goldsplit) -> None:
     """Otherwise a member could mint confirmed support_delivered contributions for themselves."""
     oid = staffed_deal(app)
-    to_self = ask(app, oid, by=BOB, to_member="bob")
-    refused(app, NotAllowed, app.accept_request, BOB, to_self, field="member_id")
-    refused(app, NotAllowed, app.accept_request, LEAD, to_self, field="member_id")
+    refused(app, InvalidInput, app.open_request, BOB, oid, kind="demo", summary="help me",
+            due="2099-01-01", to_member="bob", field="to_member")
     to_own_department = ask(app, oid, by=BOB, to_department="presales")
     refused(app, NotAllowed, app.accept_request, BOB, to_own_department, field="member_id")
     app.accept_request(ERIN, to_own_department)  # a colleague of the same department may
@@ -559,3 +558,11 @@ def test_only_the_requester_rates_not_even_a_lead(app: Goldsplit, rater: Actor) 
     rid = delivered(app, oid)
     refused(app, NotAllowed, app.rate_request, rater, rid, 5)
     assert request(app, rid).status == "delivered"
+
+
+def test_a_lead_accepting_for_a_department_names_the_member_who_takes_it_on(app: Goldsplit) -> None:
+    oid = staffed_deal(app)
+    rid = ask(app, oid)  # to the rnd department
+    refused(app, InvalidInput, app.accept_request, LEAD, rid, field="member_id")
+    app.accept_request(LEAD, rid, member_id="rita")
+    assert request(app, rid).supporter == "rita"
