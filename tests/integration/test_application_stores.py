@@ -19,6 +19,7 @@ from projections.database import Database
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
 from tests.conftest import build_services
+from tests.ledger import head
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -82,10 +83,6 @@ def play_story(app: Goldsplit) -> Story:
 
 def snapshot(views: ViewStore) -> dict[str, dict]:
     return {view: views.all(view) for view in VIEWS}
-
-
-def head(app: Goldsplit) -> int:
-    return app.recorder.max_notification_id() or 0
 
 
 def test_positions_grow_with_every_command(services: Services) -> None:

@@ -7,7 +7,7 @@ task's states, then the use cases through the Application in memory, with a cloc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -19,7 +19,6 @@ from domain.application import Actor, Goldsplit
 from domain.exceptions import (
     AccountAlreadyExists,
     AccountNotFound,
-    DomainError,
     InvalidInput,
     MemberNotFound,
     NotAllowed,
@@ -28,6 +27,7 @@ from domain.exceptions import (
     TransitionRefused,
 )
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
+from tests.ledger import Clock, events, head, refused, replay, then, when
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -54,13 +54,6 @@ ACME = {"annual_potential": "6000000", "strategic_fit": "high", "relationship_de
 TaskCommand = Callable[[Task], object]
 
 
-def replay(events: Sequence[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
 def given_task(*commands: TaskCommand, assignee: str | None = "bob") -> Task:
     """A task rebuilt from the events of creating it and running `commands`."""
     task = Task(account_id="acme", title="Map the buying centre", assignee=assignee,
@@ -70,17 +63,6 @@ def given_task(*commands: TaskCommand, assignee: str | None = "bob") -> Task:
     rebuilt = replay(task.collect_events())
     assert not rebuilt.pending_events
     return rebuilt
-
-
-def when(task: Task, command: TaskCommand) -> list[Any]:
-    command(task)
-    return task.collect_events()
-
-
-def then(events: Sequence[Any], *expected: tuple[type, dict]) -> None:
-    assert [type(e) for e in events] == [kind for kind, _ in expected]
-    for event, (_, attributes) in zip(events, expected, strict=True):
-        assert {name: getattr(event, name) for name in attributes} == attributes
 
 
 def then_refused(task: Task, command: TaskCommand, error: type[Exception] = TransitionRefused) -> None:
@@ -156,15 +138,6 @@ def test_assigning_the_same_assignee_again_records_nothing() -> None:
 
 # -- the Application -----------------------------------------------------------------------------
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
 
 @pytest.fixture
 def clock() -> Clock:
@@ -178,27 +151,6 @@ def app(clock: Clock) -> Iterator[Goldsplit]:
         application.register_member(ADMIN, member_id, member_id.title(), department)
     yield application
     application.close()
-
-
-def head(app: Goldsplit) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
-            **kwargs) -> DomainError:
-    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
-    before = head(app)
-    with pytest.raises(error) as refusal:
-        call(*args, **kwargs)
-    assert type(refusal.value) is error
-    if field is not None:
-        assert refusal.value.field == field
-    assert head(app) == before
-    return refusal.value
-
-
-def events(app: Goldsplit, aggregate_id: UUID) -> list[Any]:
-    return list(app.repository.event_store.get(aggregate_id))
 
 
 def account_events(app: Goldsplit, account_id: str = "acme") -> list[Any]:

@@ -15,7 +15,6 @@ from domain.application import Actor, Goldsplit
 from domain.exceptions import (
     ContributionAlreadyRecorded,
     ContributorNotOnOpportunity,
-    DomainError,
     InvalidAmount,
     InvalidInput,
     InvalidPolicy,
@@ -30,6 +29,7 @@ from domain.exceptions import (
 )
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
 from projections.database import Database
+from tests.ledger import head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -60,10 +60,6 @@ def fixed_services() -> Iterator[Services]:
 @pytest.fixture
 def app(fixed_services: Services) -> Goldsplit:
     return fixed_services.app
-
-
-def head(app: Goldsplit) -> int:
-    return app.recorder.max_notification_id() or 0
 
 
 def register_team(app: Goldsplit) -> None:
@@ -102,19 +98,6 @@ def contribute(app: Goldsplit, oid: str, actor: Actor, kind: str, **changes) -> 
     fields = dict(member_id=actor.member_id, kind=kind, summary=f"{kind} for Acme",
                   occurred_at=EARLIER, hours="3")
     return app.record_contribution(actor, oid, **{**fields, **changes}).id
-
-
-def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
-            **kwargs) -> DomainError:
-    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
-    before = head(app)
-    with pytest.raises(error) as refusal:
-        call(*args, **kwargs)
-    assert type(refusal.value) is error
-    if field is not None:
-        assert refusal.value.field == field
-    assert head(app) == before
-    return refusal.value
 
 
 # -- members -------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from domain import calibration
 from domain.aggregates import Opportunity
 from domain.application import Actor, Goldsplit
-from domain.exceptions import DomainError, InvalidInput, NotAllowed, OpportunityClosed
+from domain.exceptions import InvalidInput, NotAllowed, OpportunityClosed
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
+from tests.ledger import head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -110,23 +111,6 @@ def app() -> Iterator[Goldsplit]:
         application.register_member(ADMIN, member_id, member_id.title(), department)
     yield application
     application.close()
-
-
-def head(app: Goldsplit) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
-            **kwargs) -> DomainError:
-    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
-    before = head(app)
-    with pytest.raises(error) as refusal:
-        call(*args, **kwargs)
-    assert type(refusal.value) is error
-    if field is not None:
-        assert refusal.value.field == field
-    assert head(app) == before
-    return refusal.value
 
 
 def deal(app: Goldsplit) -> str:

@@ -27,6 +27,7 @@ from projections.board import present_board
 from projections.calibration import present_calibration
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
+from tests.ledger import Clock
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -46,22 +47,6 @@ HOT = {**WARM, "decision_maker_stance": "champion", "coach_inside": "active",  #
 COLD = {"decision_maker_stance": "opposed", "coach_inside": "none", "budget_confirmed": "unknown",
         "technical_preference": "competitor", "competitive_position": "behind",
         "executive_relationship": "none"}  # 0 -> 0.05
-
-
-class Clock:
-    """The time the application and the event timestamps both read; the test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-    def day(self, days: int) -> str:
-        return (self.now.date() + timedelta(days=days)).isoformat()
 
 
 @pytest.fixture

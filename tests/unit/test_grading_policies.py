@@ -20,7 +20,6 @@ import pytest
 from domain.aggregates import Opportunity, PolicyBook
 from domain.application import Actor, Goldsplit
 from domain.exceptions import (
-    DomainError,
     InvalidInput,
     InvalidPolicy,
     NotAllowed,
@@ -34,6 +33,7 @@ from domain.grading import (
     OpportunityGradingPolicy,
 )
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
+from tests.ledger import Clock, head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -339,15 +339,6 @@ def test_two_steps_from_c_reach_a_and_two_steps_from_b_stop_at_a() -> None:
 
 # -- policies through the Application ------------------------------------------------------------
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
 
 @pytest.fixture
 def app() -> Iterator[Goldsplit]:
@@ -356,23 +347,6 @@ def app() -> Iterator[Goldsplit]:
         application.register_member(ADMIN, member_id, member_id.title(), department)
     yield application
     application.close()
-
-
-def head(app: Goldsplit) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
-            **kwargs) -> DomainError:
-    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
-    before = head(app)
-    with pytest.raises(error) as refusal:
-        call(*args, **kwargs)
-    assert type(refusal.value) is error
-    if field is not None:
-        assert refusal.value.field == field
-    assert head(app) == before
-    return refusal.value
 
 
 POLICY_KINDS = {"account-grading": ACCOUNT, "opportunity-grading": OPPORTUNITY,

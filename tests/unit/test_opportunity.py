@@ -8,7 +8,7 @@ attributes exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,7 @@ from domain.exceptions import (
 )
 from domain.money import format_amount, parse_amount
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
+from tests.ledger import replay, then, when
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -40,12 +41,6 @@ Command = Callable[[Opportunity], object]
 
 
 # -- given / when / then -------------------------------------------------------------------------
-
-def replay(events: Sequence[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
 
 
 def given(*commands: Command) -> Opportunity:
@@ -58,17 +53,6 @@ def given(*commands: Command) -> Opportunity:
     rebuilt = replay(opportunity.collect_events())
     assert not rebuilt.pending_events
     return rebuilt
-
-
-def when(opportunity: Opportunity, command: Command) -> list[Any]:
-    command(opportunity)
-    return opportunity.collect_events()
-
-
-def then(events: Sequence[Any], *expected: tuple[type, dict]) -> None:
-    assert [type(e) for e in events] == [kind for kind, _ in expected]
-    for event, (_, attributes) in zip(events, expected, strict=True):
-        assert {name: getattr(event, name) for name in attributes} == attributes
 
 
 def then_refused(opportunity: Opportunity, command: Command, error: type[Exception],

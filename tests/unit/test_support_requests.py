@@ -8,7 +8,7 @@ request's states, then the use cases through the Application in memory, with a c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -27,6 +27,7 @@ from domain.exceptions import (
     RequestNotFound,
     TransitionRefused,
 )
+from tests.ledger import events, head, refused, replay, then, when
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -51,13 +52,6 @@ MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "co
 RequestCommand = Callable[[SupportRequest], object]
 
 
-def replay(events: Sequence[Any]) -> Any:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
 def given(*commands: RequestCommand) -> SupportRequest:
     """A request from alice to the rnd department, rebuilt from its events after `commands`."""
     request = SupportRequest(opportunity_id=uuid5(UUID(int=0), "deal"), requested_by="alice",
@@ -69,17 +63,6 @@ def given(*commands: RequestCommand) -> SupportRequest:
     rebuilt = replay(request.collect_events())
     assert not rebuilt.pending_events
     return rebuilt
-
-
-def when(request: SupportRequest, command: RequestCommand) -> list[Any]:
-    command(request)
-    return request.collect_events()
-
-
-def then(events: Sequence[Any], *expected: tuple[type, dict]) -> None:
-    assert [type(e) for e in events] == [kind for kind, _ in expected]
-    for event, (_, attributes) in zip(events, expected, strict=True):
-        assert {name: getattr(event, name) for name in attributes} == attributes
 
 
 def then_refused(request: SupportRequest, command: RequestCommand) -> None:
@@ -151,27 +134,6 @@ def app() -> Iterator[Goldsplit]:
         application.register_member(ADMIN, member_id, member_id.title(), department)
     yield application
     application.close()
-
-
-def head(app: Goldsplit) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def refused(app: Goldsplit, error: type[DomainError], call, *args, field: str | None = None,
-            **kwargs) -> DomainError:
-    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
-    before = head(app)
-    with pytest.raises(error) as refusal:
-        call(*args, **kwargs)
-    assert type(refusal.value) is error
-    if field is not None:
-        assert refusal.value.field == field
-    assert head(app) == before
-    return refusal.value
-
-
-def events(app: Goldsplit, aggregate_id: str | UUID) -> list[Any]:
-    return list(app.repository.event_store.get(UUID(str(aggregate_id))))
 
 
 def staffed_deal(app: Goldsplit) -> str:

@@ -1,0 +1,73 @@
+"""Helpers the test tiers share: a clock to move, given/when/then over aggregates, refusals that
+record nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.application import Goldsplit
+from domain.exceptions import DomainError
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def day(self, days: int) -> str:
+        return (self.now.date() + timedelta(days=days)).isoformat()
+
+
+def replay(events: Sequence[Any]) -> Any:
+    """The aggregate these events make, as a repository would rebuild it."""
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+def when(aggregate: Any, command: Callable[[Any], Any]) -> list[Any]:
+    """Run a command on an aggregate; the events it decided."""
+    command(aggregate)
+    return aggregate.collect_events()
+
+
+def then(events: Sequence[Any], *expected: tuple[type, dict]) -> None:
+    """The events are of these types, in order, with these attribute values."""
+    assert [type(e) for e in events] == [kind for kind, _ in expected]
+    for event, (_, attributes) in zip(events, expected, strict=True):
+        assert {name: getattr(event, name) for name in attributes} == attributes
+
+
+def head(app: Goldsplit) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def refused(app: Goldsplit, error: type[DomainError], call: Callable[..., Any], *args: Any,
+            field: str | None = None, **kwargs: Any) -> DomainError:
+    """Assert the call raises exactly `error` (naming `field`) and records nothing."""
+    before = head(app)
+    with pytest.raises(error) as refusal:
+        call(*args, **kwargs)
+    assert type(refusal.value) is error
+    if field is not None:
+        assert refusal.value.field == field
+    assert head(app) == before
+    return refusal.value
+
+
+def events(app: Goldsplit, aggregate_id: str | UUID) -> list[Any]:
+    """Every stored event of one aggregate, oldest first."""
+    return list(app.repository.event_store.get(UUID(str(aggregate_id))))
