@@ -19,6 +19,7 @@ ACCOUNT_IDS = "account_uuid"  # Account aggregate uuid -> account id
 OPPORTUNITIES = "account_opportunity"  # opportunity uuid -> account id
 TASKS = "account_task"  # task uuid -> account id
 
+SHOWN_OPPORTUNITY_EVENTS = (Opportunity.Won, Opportunity.Lost, Opportunity.Graded, Opportunity.Corrected)
 TASK_STATUSES = ("created", "assigned", "done", "verified")
 FINISHED = ("done", "verified")
 
@@ -37,14 +38,7 @@ class AccountBoardProjection(Projection):
     views = (VIEW, ACCOUNT_IDS, OPPORTUNITIES, TASKS)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
-        if isinstance(event, Account.Event):
-            account_id = self._account_id(event, changes)
-        elif isinstance(event, Task.Event):
-            account_id = self._task_account(event, changes)
-        elif isinstance(event, Opportunity.Event):
-            account_id = self._opportunity_account(event, changes)
-        else:
-            return
+        account_id = self._account_of(event, changes)
         if account_id is None:
             return
         doc = changes.get(VIEW, account_id) or _account(account_id)
@@ -62,31 +56,21 @@ class AccountBoardProjection(Projection):
     # -- which account an event is about ------------------------------------------------------
 
     @staticmethod
-    def _account_id(event: Any, changes: Changes) -> str | None:
-        if isinstance(event, Account.Registered):
-            changes.put(ACCOUNT_IDS, str(event.originator_id), {"account_id": event.account_id})
-            return event.account_id
-        known = changes.get(ACCOUNT_IDS, str(event.originator_id))
-        return known["account_id"] if known else None
-
-    @staticmethod
-    def _task_account(event: Any, changes: Changes) -> str | None:
-        if isinstance(event, Task.Created):
-            changes.put(TASKS, str(event.originator_id), {"account_id": event.account_id})
-            return event.account_id
-        known = changes.get(TASKS, str(event.originator_id))
-        return known["account_id"] if known else None
-
-    @staticmethod
-    def _opportunity_account(event: Any, changes: Changes) -> str | None:
-        if isinstance(event, Opportunity.Opened):
-            changes.put(OPPORTUNITIES, str(event.originator_id), {"account_id": event.account_id})
-            return event.account_id
-        if not isinstance(event, (Opportunity.Won, Opportunity.Lost, Opportunity.Graded,
-                                  Opportunity.Corrected)):
-            return None
-        known = changes.get(OPPORTUNITIES, str(event.originator_id))
-        return known["account_id"] if known else None
+    def _account_of(event: Any, changes: Changes) -> str | None:
+        """The account id an event is about, remembered from its aggregate's first event."""
+        for family, created, index in ((Account.Event, Account.Registered, ACCOUNT_IDS),
+                                       (Task.Event, Task.Created, TASKS),
+                                       (Opportunity.Event, Opportunity.Opened, OPPORTUNITIES)):
+            if not isinstance(event, family):
+                continue
+            if isinstance(event, created):
+                changes.put(index, str(event.originator_id), {"account_id": event.account_id})
+                return event.account_id
+            if isinstance(event, Opportunity.Event) and not isinstance(event, SHOWN_OPPORTUNITY_EVENTS):
+                return None
+            known = changes.get(index, str(event.originator_id))
+            return known["account_id"] if known else None
+        return None
 
     # -- what it changes ----------------------------------------------------------------------
 
