@@ -159,10 +159,16 @@ def is_overdue(task: dict, today: date) -> bool:
     return task["status"] not in FINISHED and date.fromisoformat(task["due"]) < today
 
 
-def present_account_board(doc: dict, today: date, position: int) -> dict:
+def present_account_board(doc: dict, today: date, position: int,
+                          grading_in_force: dict | None = None) -> dict:
     """The account board as clients read it: tasks flagged overdue as of `today`, counted by
     status, and opportunity amounts as decimal strings. `position` is how far the projection had
-    read when `doc` was fetched (`changed_at`: the last event that changed this board)."""
+    read when `doc` was fetched (`changed_at`: the last event that changed this board).
+
+    Given the reference of the account grading version in force today, `regrade_due` says the
+    grade was given by another version (one that took effect later waits for a regrade).
+    """
+    graded_by = doc["grade_history"][-1]["policy"] if doc["grade_history"] else None
     tasks = [{**t, "overdue": is_overdue(t, today)} for t in doc["tasks"]]
     by_status = dict.fromkeys(TASK_STATUSES, 0)
     for task in tasks:
@@ -173,6 +179,8 @@ def present_account_board(doc: dict, today: date, position: int) -> dict:
         "tasks": tasks,
         "overdue_tasks": sum(t["overdue"] for t in tasks),
         "tasks_by_status": by_status,
+        "regrade_due": bool(grading_in_force and graded_by
+                            and graded_by["version"] != grading_in_force["version"]),
         "opportunities": [
             {**o, "amount": {"amount": format_amount(o["amount"], o["currency"]),
                              "currency": o["currency"]}}

@@ -76,4 +76,6 @@ def board(account_id: str, actor: ActorDep, services: ServicesDep, after: After 
         raise AccountNotFound(f"no account {account_id}", field="account_id")
     if not reads_all(actor) and actor.member_id not in doc["team"]:
         raise Refused(403, "only the account team, leads, finance and auditors read its board")
-    return present_account_board(doc, services.app.clock().date(), position)
+    today = services.app.clock().date()
+    return present_account_board(doc, today, position, grading_in_force=services.app.policy_in_force(
+        "account-grading", today).reference())

@@ -255,6 +255,27 @@ def test_the_account_board_keeps_the_grade_history_through_attribute_and_policy_
                                                                  {"alice": "account_manager"})
 
 
+def test_a_grading_version_that_takes_effect_later_shows_a_regrade_due_until_one_runs(
+        world: Services, clock: Clock) -> None:
+    world.app.register_account(ALICE, name="Acme", attributes=ACME, account_id="acme")
+    stricter = {**copy.deepcopy(DEFAULT_ACCOUNT_GRADING_DOCUMENT), "name": "stricter",
+                "effective_from": clock.day(3), "grades": {"S": 95, "A": 90, "B": 50, "C": 0}}
+    world.app.add_policy(FINANCE, "account-grading", stricter)
+
+    def shown() -> dict:
+        world.runner.catch_up()
+        today = world.app.clock().date()
+        return present_account_board(
+            world.views.get(ACCOUNTS, "acme"), today, world.runner.position(),
+            grading_in_force=world.app.policy_in_force("account-grading", today).reference())
+
+    assert (shown()["grade"], shown()["regrade_due"]) == ("A", False)
+    clock.advance(days=3)
+    assert (shown()["grade"], shown()["regrade_due"]) == ("A", True)
+    world.app.regrade_accounts(FINANCE)
+    assert (shown()["grade"], shown()["regrade_due"]) == ("B", False)
+
+
 def test_the_account_team_keeps_who_joined_and_left(world: Services) -> None:
     world.app.register_account(ALICE, name="Acme", attributes=ACME, account_id="acme")
     world.app.add_account_team_member(ALICE, "acme", "bob", "solution_lead")
