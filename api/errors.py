@@ -91,6 +91,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+            # FastAPI's answer to JSON it could not decode (not UTF-8, nested too deep, an integer
+            # too long): the same 422 naming the body as any other body that is not JSON
+            message = "is not JSON that can be read (not UTF-8, nested too deep or a number too long)"
+            return problem(422, f"body: {message}", type_="urn:goldsplit:invalid-input",
+                           errors=[{"field": "body", "message": message}])
         return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

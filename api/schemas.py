@@ -68,7 +68,8 @@ class RequestIn(In):
 
 
 class AcceptIn(In):
-    member_id: str | None = Field(default=None, description="a lead accepting for a member")
+    member_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                  description="a lead accepting for a member")
 
 
 class DeliverIn(In):

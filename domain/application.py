@@ -85,7 +85,7 @@ def _department(value: object, field: str) -> str:
 def _merged(attributes: dict, changes: dict) -> dict:
     """Attributes with changes applied: a key set to null is removed."""
     merged = {**attributes, **changes}
-    return {k: v for k, v in merged.items() if v is not None}
+    return values.attributes({k: v for k, v in merged.items() if v is not None})  # the size limit holds
 
 
 def _hours(value: object) -> str:

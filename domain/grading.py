@@ -187,8 +187,9 @@ class OpportunityGradingPolicy(Versioned):
                 raise InvalidPolicy("must be a non-empty list of {from, grade}", field=field)
             parsed: list[tuple[Decimal, str]] = []
             for i, band in enumerate(given):
-                if not isinstance(band, Mapping) or set(band) != {"from", "grade"}:
-                    raise InvalidPolicy("each band is {from, grade}", field=f"{field}[{i}]")
+                if not isinstance(band, Mapping) or set(band) - {"from_minor"} != {"from", "grade"}:
+                    raise InvalidPolicy("each band is {from, grade} (from_minor, as the policy shows "
+                                        "it, may stay)", field=f"{field}[{i}]")
                 if band["grade"] not in GRADES:
                     raise InvalidPolicy(f"{band['grade']!r} is not a grade; use {list(GRADES)}",
                                         field=f"{field}[{i}].grade")
@@ -199,6 +200,10 @@ class OpportunityGradingPolicy(Versioned):
                     minor = 0 if zero else parse_amount(start, currency, field=f"{field}[{i}].from")
                 except InvalidAmount as bad:  # too large for a deal
                     raise InvalidPolicy(bad.detail, field=bad.field) from None
+                shown = band.get("from_minor", minor)  # a version read back is posted as it is shown
+                if type(shown) is not int or shown != minor:
+                    raise InvalidPolicy(f"must be {minor}, the minor units of from, or be left out",
+                                        field=f"{field}[{i}].from_minor")
                 parsed.append((Decimal(minor), band["grade"]))
             ascending_from_zero(parsed, field)
             ranks = [GRADES.index(g) for _, g in parsed]

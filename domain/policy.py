@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import ClassVar, TypeVar
 
 from domain.exceptions import InvalidPolicy
-from domain.values import plain_decimal, storable
+from domain.values import EARLIEST, plain_decimal, storable
 
 ROLES = ("AR", "SR", "FR", "SUPPORT")
 TRIANGLE_ROLES = ("AR", "SR", "FR")
@@ -120,10 +120,15 @@ def header(doc: object, keys: tuple[str, ...]) -> tuple[str, date]:
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
     storable(name, "name")
+    given = doc.get("effective_from")
     try:
-        effective_from = date.fromisoformat(str(doc.get("effective_from")))
+        effective_from = date.fromisoformat(given) if isinstance(given, str) else None
     except ValueError:
-        raise InvalidPolicy("must be an ISO date such as 2026-01-01", field="effective_from") from None
+        effective_from = None
+    if effective_from is None:
+        raise InvalidPolicy("must be an ISO date such as 2026-01-01", field="effective_from")
+    if effective_from < EARLIEST:
+        raise InvalidPolicy(f"{effective_from} is before {EARLIEST}", field="effective_from")
     return name.strip(), effective_from
 
 

@@ -98,9 +98,13 @@ def identifier(value: object, what: str, not_found: type[DomainError]) -> UUID:
 
 
 def key(value: object, field: str) -> str:
-    """A caller-chosen id that fits in a URL path: 1-64 letters, digits, '.', '_', ':' or '-'."""
-    if not isinstance(value, str) or not KEY.match(value):
-        raise InvalidInput("must be 1-64 letters, digits, '.', '_', ':' or '-'", field=field)
+    """A caller-chosen id that fits in a URL path: 1-64 letters, digits, '.', '_', ':' or '-'.
+
+    "." and ".." are refused: clients resolve them as path segments, so they could never be read.
+    """
+    if not isinstance(value, str) or not KEY.match(value) or value in (".", ".."):
+        raise InvalidInput("must be 1-64 letters, digits, '.', '_', ':' or '-' (not . or ..)",
+                           field=field)
     return value
 
 

@@ -50,6 +50,8 @@ class ViewStore:
                 cur.execute(statement)
 
     def get(self, view: str, key: str) -> dict | None:
+        if "\x00" in key:  # no stored key has one, and PostgreSQL refuses NUL in a query's text
+            return None
         with self.db.transaction() as cur:
             cur.execute("SELECT doc FROM goldsplit_views WHERE view = ? AND key = ?", (view, key))
             row = cur.fetchone()
