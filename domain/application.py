@@ -51,6 +51,7 @@ from domain.policy import GRADES, IncentivePolicy, in_force
 ROLES_THAT_LEAD = ("lead", "admin")
 ROLES_THAT_SET_POLICY = ("finance", "admin")
 SUPPORT_DELIVERED = "support_delivered"
+NAMES = {SupportRequest: "support request", PolicyBook: "policy"}  # in refusals
 ATTEMPTS = 8  # optimistic retries against writers in other processes
 SYSTEM = "system"
 
@@ -360,7 +361,7 @@ class Goldsplit(Application):
             account.change_attributes(merged, actor.member_id)
             account.grade_by(policy.grade(merged), "attributes changed", actor.member_id)
 
-        recorded = self._update(self._account_id(account_id), self._account, decide)
+        recorded = self._account_change(account_id, decide)
         return Recorded(account_id, recorded.position, {"grade": self._account(account_id).grade})
 
     def regrade_accounts(self, actor: Actor) -> Recorded:
@@ -378,7 +379,7 @@ class Goldsplit(Application):
             self._require_manager_or_lead(account, actor, "change its team")
             account.add_to_team(member_id, role, actor.member_id)
 
-        return self._update(self._account_id(account_id), self._account, decide, ident=account_id)
+        return self._account_change(account_id, decide)
 
     def remove_account_team_member(self, actor: Actor, account_id: str, member_id: str) -> Recorded:
         """Take a member off the account team."""
@@ -387,7 +388,7 @@ class Goldsplit(Application):
             self._require_manager_or_lead(account, actor, "change its team")
             account.remove_from_team(member_id, actor.member_id)
 
-        return self._update(self._account_id(account_id), self._account, decide, ident=account_id)
+        return self._account_change(account_id, decide)
 
     def account(self, account_id: str) -> dict:
         account = self._account(account_id)
@@ -682,6 +683,10 @@ class Goldsplit(Application):
         rid = values.identifier(request_id, "request", RequestNotFound)
         return self._get(rid, SupportRequest, RequestNotFound, "request_id", request_id)
 
+    def _account_change(self, account_id: str, decide: Callable[[Account], None]) -> Recorded:
+        return self._update(self._account_id(account_id), lambda _: self._account(account_id), decide,
+                            ident=str(account_id))
+
     def _task_change(self, task_id: str, decide: Callable[[Task], None]) -> Recorded:
         task = self._task(task_id)
         return self._update(task.id, self._task, decide, ident=str(task.id))
@@ -739,7 +744,7 @@ class Goldsplit(Application):
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, cls):
-            raise not_found(f"no {cls.__name__.lower()} {given}", field=field_name)
+            raise not_found(f"no {NAMES.get(cls, cls.__name__.lower())} {given}", field=field_name)
         return aggregate
 
     @staticmethod

@@ -70,6 +70,10 @@ class RequestNotFound(NotFound):
     pass
 
 
+class NotOnAccountTeam(NotFound):
+    """The member holds no seat on the account team to take away."""
+
+
 # 403: the actor may not do this here.
 class NotAllowed(DomainError):
     """The actor's role or place on the opportunity does not allow the command."""
@@ -116,8 +120,6 @@ class AccountAlreadyExists(Conflict):
     pass
 
 
-class NotOnAccountTeam(Conflict):
-    pass
 
 
 class TransitionRefused(Conflict):

@@ -18,6 +18,7 @@ from domain.exceptions import DomainError, InvalidInput
 EARLIEST = date(2000, 1, 1)  # anything earlier is a typo, not a deal
 LATEST_YEAR = 9998
 PLAIN_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_KEYS = ("_type_", "_data_")  # the event store's JSON transcoder owns these keys
@@ -62,8 +63,11 @@ def plain_decimal(value: object, field: str, *, places: int, error: type[DomainE
 
 
 def iso_date(value: object, field: str) -> date:
+    """A calendar date spelled YYYY-MM-DD (no compact or week forms), from 2000 on."""
     try:
-        day = date.fromisoformat(str(value))
+        if not isinstance(value, str) or not ISO_DATE.match(value):
+            raise ValueError
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{str(value)[:40]!r} is not an ISO date (YYYY-MM-DD)", field=field) from None
     if day < EARLIEST:

@@ -202,6 +202,9 @@ def test_out_of_order_and_misaddressed_work_is_refused_and_records_nothing(api: 
     refused(api, "POST", f"/v1/tasks/{task['id']}/verify", "ana", None, 409, "status")
     refused(api, "PATCH", "/v1/accounts/acme", "ana",
             {"attributes": {"annual_potential": "lots"}}, 422, "attributes.annual_potential")
+    refused(api, "DELETE", "/v1/accounts/acme/team/sam", "ana", None, 404, "member_id")
+    missing = refused(api, "PATCH", "/v1/accounts/nowhere", "ana", {"attributes": {}}, 404, "account_id")
+    assert "no account nowhere" in missing["detail"]
 
     opened = api.ok("POST", "/v1/opportunities", "ana", {
         "account_id": "acme", "name": "Deal", "amount": "50000.00", "currency": "CNY",

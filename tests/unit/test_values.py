@@ -45,3 +45,11 @@ def test_accepts_ordinary_attributes_and_names_the_path_of_a_bad_one() -> None:
     with pytest.raises(InvalidInput) as refusal:
         attributes({"sites": [{"_type_": "x"}]})
     assert refusal.value.field == "attributes.sites.0"
+
+
+@pytest.mark.parametrize("value", ["20260101", "2026-W01-1", 20260101, "2026-01-01T00:00:00", " 2026-01-01"])
+def test_a_date_is_spelled_year_month_day_and_nothing_else(value) -> None:
+    with pytest.raises(InvalidInput) as refusal:
+        iso_date(value, "due")
+    assert refusal.value.field == "due"
+    assert iso_date("2026-01-01", "due").isoformat() == "2026-01-01"
