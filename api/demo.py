@@ -121,9 +121,10 @@ def _story(services: Services, clock: DemoClock) -> None:
         "effective_from": today.replace(month=1, day=1).isoformat(), "member_cap": "0.35",
         "holdback": "0.20"})
     account = _account_plan(services, clock, alice)
+    clock.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=4)
+    next_deal = _next_deal(services, clock, alice, account)
     clock.now = datetime.now(UTC).replace(microsecond=0)
     won = _won_deal(services, lead, alice, account)
-    next_deal = _next_deal(services, clock, alice, account)
 
     position = app.recorder.max_notification_id()
     services.runner.wait_for(position)
@@ -253,7 +254,8 @@ def _won_deal(services: Services, lead: Actor, alice: Actor, account: str):
 
 
 def _next_deal(services: Services, clock: DemoClock, alice: Actor, account: str) -> str:
-    """Phase 3: graded A with no FR yet; delivery helps on request; two assessments."""
+    """Phase 3, over the last four days: graded A with no FR yet; delivery helps on request (and
+    is timed); a contract review runs overdue; two assessments."""
     app = services.app
     oid = app.open_opportunity(
         alice, account_id=account, name="Warehouse automation, phase 3", amount="2400000.00",
@@ -266,16 +268,19 @@ def _next_deal(services: Services, clock: DemoClock, alice: Actor, account: str)
         summary="Sizing and a phased plan for the two new sites",
         due=(clock.now.date() + timedelta(days=5)).isoformat()).id
     carol = Actor("carol", "member")
+    clock.now += timedelta(hours=3, minutes=30)
     app.accept_request(carol, request)
+    clock.now += timedelta(days=2)
     app.deliver_request(carol, request, summary="Plan for both sites, 14 weeks, three waves",
                         hours="10", evidence_url="https://crm.example/northwind/plan-3")
+    clock.now += timedelta(hours=1)
     app.rate_request(alice, request, 4, comment="Solid; the wave plan convinced the COO")
     late = app.open_request(alice, oid, to_member="erin", kind="contract_review",
                             summary="Review the customer's framework amendments",
                             due=clock.now.date().isoformat()).id
+    clock.now += timedelta(minutes=45)
     app.accept_request(Actor("erin", "member"), late)
     app.assess(alice, oid, AFTER_POC)
-    clock.now += timedelta(days=2)  # erin's review is now overdue
     return oid
 
 

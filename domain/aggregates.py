@@ -427,13 +427,16 @@ class Task(Aggregate):
 class SupportRequest(Aggregate):
     """The front office asks a member or a department for help on an opportunity.
 
-    open -> accepted | declined; accepted -> delivered -> rated (1-5, by the requester).
+    open -> accepted | declined; accepted -> delivered -> rated (1-5, by the requester). Each
+    event carries `at`, the moment on the application's clock, which response and delivery
+    times are measured by (events stored before it existed fall back to their timestamp).
     """
 
     @event("Opened")
     def __init__(self, opportunity_id: UUID, requested_by: str, to_member: str | None,
                  to_department: str | None, kind: str, summary: str, due: str, actor: str,
-                 id: UUID | None = None) -> None:  # noqa: A002 - eventsourcing's caller-chosen id
+                 id: UUID | None = None,  # noqa: A002 - eventsourcing's caller-chosen id
+                 at: str | None = None) -> None:
         self.opportunity_id = opportunity_id
         self.requested_by = requested_by
         self.to_member = to_member
@@ -450,41 +453,43 @@ class SupportRequest(Aggregate):
             raise TransitionRefused(f"the request is {self.status}; it can be {doing} only when "
                                     f"{' or '.join(allowed)}", field="status")
 
-    def accept(self, member_id: str, actor: str) -> None:
+    def accept(self, member_id: str, actor: str, at: str | None = None) -> None:
         self._refuse("accepted", ("open",))
-        self._accepted(member_id=member_id, actor=actor)
+        self._accepted(member_id=member_id, actor=actor, at=at)
 
     @event("Accepted")
-    def _accepted(self, member_id: str, actor: str) -> None:
+    def _accepted(self, member_id: str, actor: str, at: str | None = None) -> None:
         self.status = "accepted"
         self.supporter = member_id
 
-    def decline(self, reason: str, actor: str) -> None:
+    def decline(self, reason: str, actor: str, at: str | None = None) -> None:
         self._refuse("declined", ("open",))
-        self._declined(reason=reason, actor=actor)
+        self._declined(reason=reason, actor=actor, at=at)
 
     @event("Declined")
-    def _declined(self, reason: str, actor: str) -> None:
+    def _declined(self, reason: str, actor: str, at: str | None = None) -> None:
         self.status = "declined"
 
     def deliver(self, *, summary: str, hours: str, evidence_url: str | None,
-                contribution_id: str | None, not_counted: str | None, actor: str) -> None:
+                contribution_id: str | None, not_counted: str | None, actor: str,
+                at: str | None = None) -> None:
         self._refuse("delivered", ("accepted",))
         self._delivered(summary=summary, hours=hours, evidence_url=evidence_url,
-                        contribution_id=contribution_id, not_counted=not_counted, actor=actor)
+                        contribution_id=contribution_id, not_counted=not_counted, actor=actor, at=at)
 
     @event("Delivered")
     def _delivered(self, summary: str, hours: str, evidence_url: str | None,
-                   contribution_id: str | None, not_counted: str | None, actor: str) -> None:
+                   contribution_id: str | None, not_counted: str | None, actor: str,
+                   at: str | None = None) -> None:
         self.status = "delivered"
         self.contribution_id = contribution_id
 
-    def rate(self, score: int, comment: str, actor: str) -> None:
+    def rate(self, score: int, comment: str, actor: str, at: str | None = None) -> None:
         self._refuse("rated", ("delivered",))
-        self._rated(score=score, comment=comment, actor=actor)
+        self._rated(score=score, comment=comment, actor=actor, at=at)
 
     @event("Rated")
-    def _rated(self, score: int, comment: str, actor: str) -> None:
+    def _rated(self, score: int, comment: str, actor: str, at: str | None = None) -> None:
         self.status = "rated"
         self.rating = score
 

@@ -477,6 +477,7 @@ class Goldsplit(Application):
         request = SupportRequest(opportunity_id=opportunity.id, requested_by=actor.member_id,
                                  to_member=to_member, to_department=to_department, kind=kind,
                                  summary=summary, due=due_on.isoformat(), actor=actor.member_id,
+                                 at=self.clock().isoformat(),
                                  **({"id": request_id} if request_id else {}))
         try:
             return self._saved(str(request.id), request, status="open")
@@ -505,7 +506,7 @@ class Goldsplit(Application):
                              f"{member.department}", field="member_id")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
-            request.accept(supporter, actor.member_id)
+            request.accept(supporter, actor.member_id, at=self.clock().isoformat())
             if not opportunity.is_on(supporter):
                 opportunity.add_supporter(supporter, actor.member_id)
 
@@ -518,7 +519,7 @@ class Goldsplit(Application):
         self._require_addressee_or_lead(request, actor, "decline it")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
-            request.decline(reason, actor.member_id)
+            request.decline(reason, actor.member_id, at=self.clock().isoformat())
 
         return self._request_change(request_id, decide)
 
@@ -551,7 +552,7 @@ class Goldsplit(Application):
                 opportunity.confirm_contribution(contribution_id, SYSTEM)
             request.deliver(summary=summary, hours=hours, evidence_url=evidence_url,
                             contribution_id=contribution_id, not_counted=not_counted,
-                            actor=actor.member_id)
+                            actor=actor.member_id, at=self.clock().isoformat())
 
         recorded = self._request_change(request_id, decide)
         return Recorded(recorded.id, recorded.position,
@@ -568,7 +569,7 @@ class Goldsplit(Application):
             raise NotAllowed(f"only the requester ({request.requested_by}) rates this request")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
-            request.rate(score, comment, actor.member_id)
+            request.rate(score, comment, actor.member_id, at=self.clock().isoformat())
 
         return self._request_change(request_id, decide)
 

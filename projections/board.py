@@ -150,7 +150,7 @@ def new_request(event: Any, position: int) -> dict:
         "id": str(event.originator_id), "opportunity_id": str(event.opportunity_id),
         "kind": event.kind, "summary": event.summary, "requested_by": event.requested_by,
         "to_member": event.to_member, "to_department": event.to_department, "due": event.due,
-        "status": "open", "opened_at": event.timestamp.isoformat(), "accepted_at": None,
+        "status": "open", "opened_at": _at(event), "accepted_at": None,
         "declined_at": None, "delivered_at": None, "rated_at": None, "supporter": None,
         "decline_reason": None, "delivery": None, "rating": None, "comment": None,
         "contribution_id": None, "not_counted": None, "position": position, "changed_at": position,
@@ -159,7 +159,7 @@ def new_request(event: Any, position: int) -> dict:
 
 def apply_request(item: dict, event: Any, position: int) -> None:
     """Move a request (as `new_request` made it) through one of its later events."""
-    at = event.timestamp.isoformat()
+    at = _at(event)
     if isinstance(event, SupportRequest.Accepted):
         item.update(status="accepted", accepted_at=at, supporter=event.member_id)
     elif isinstance(event, SupportRequest.Declined):
@@ -174,6 +174,11 @@ def apply_request(item: dict, event: Any, position: int) -> None:
     else:
         return
     item["changed_at"] = position
+
+
+def _at(event: Any) -> str:
+    """When a request event happened by the application's clock (older events: their timestamp)."""
+    return getattr(event, "at", None) or event.timestamp.isoformat()
 
 
 def due_state(request: dict, today: date) -> str:

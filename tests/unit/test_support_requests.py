@@ -528,3 +528,14 @@ def test_a_lead_accepting_for_a_department_names_the_member_who_takes_it_on(app:
     refused(app, InvalidInput, app.accept_request, LEAD, rid, field="member_id")
     app.accept_request(LEAD, rid, member_id="rita")
     assert request(app, rid).supporter == "rita"
+
+
+def test_each_step_of_a_request_is_timed_by_the_application_clock(app: Goldsplit) -> None:
+    """Response and delivery times are measured on the clock the application runs on."""
+    oid = staffed_deal(app)
+    rid = ask(app, oid)
+    app.accept_request(RITA, rid)
+    app.deliver_request(RITA, rid)
+    app.rate_request(ALICE, rid, 5)
+    assert [(type(e).__name__, e.at) for e in events(app, rid)] == [
+        (name, NOW.isoformat()) for name in ("Opened", "Accepted", "Delivered", "Rated")]
