@@ -8,7 +8,7 @@ bytes are canonical for the audit chain.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -108,14 +108,10 @@ class Opportunity(Aggregate):
                 f"no contribution {contribution_id} on this opportunity", field="contribution_id"
             ) from None
 
-    def _require_open(self, doing: str) -> None:
+    def require_open(self, doing: str) -> None:
+        """Refuse `doing` once the deal is won or lost."""
         if self.is_closed:
             raise OpportunityClosed(f"the opportunity is {self.stage}; cannot {doing}")
-
-    @property
-    def missing_roles(self) -> list[str]:
-        """Triangle roles the grade requires that nobody holds."""
-        return [r for r in self.required_roles if self.triangle[r] is None]
 
     def is_on(self, member_id: str) -> bool:
         return bool(self.roles_of(member_id))
@@ -144,7 +140,7 @@ class Opportunity(Aggregate):
     def correct(self, *, amount: int | None, expected_close: str | None, attributes: dict | None,
                 actor: str) -> None:
         """Correct the deal's facts while it is open (late corrections of won deals are issue 4's)."""
-        self._require_open("correct it")
+        self.require_open("correct it")
         amount = self.amount if amount is None else amount
         expected_close = expected_close or self.expected_close
         attributes = self.attributes if attributes is None else attributes
@@ -161,7 +157,7 @@ class Opportunity(Aggregate):
 
     def assess(self, *, assessment_id: str, answers: dict, assessed: Assessed, standard: dict,
                actor: str) -> None:
-        self._require_open("assess it")
+        self.require_open("assess it")
         self._assessed(assessment_id=assessment_id, answers=answers, score=assessed.score,
                        win_probability=str(assessed.win_probability), scores=dict(assessed.scores),
                        standard=standard, actor=actor)
@@ -175,7 +171,7 @@ class Opportunity(Aggregate):
     def assign_role(self, role: str, member_id: str, actor: str) -> None:
         if role not in TRIANGLE_ROLES:
             raise InvalidInput(f"{role!r} is not a triangle role; use AR, SR or FR", field="role")
-        self._require_open("change the triangle")
+        self.require_open("change the triangle")
         if self.triangle[role] == member_id:
             return
         self._role_assigned(role=role, member_id=member_id, previous=self.triangle[role], actor=actor)
@@ -186,7 +182,7 @@ class Opportunity(Aggregate):
         self.triangle_history.append({"role": role, "member_id": member_id, "previous": previous})
 
     def add_supporter(self, member_id: str, actor: str) -> None:
-        self._require_open("add a supporter")
+        self.require_open("add a supporter")
         if member_id in self.supporters:
             raise SupporterAlreadyAdded(f"{member_id} already supports this opportunity", field="member_id")
         self._supporter_added(member_id=member_id, actor=actor)
@@ -199,7 +195,7 @@ class Opportunity(Aggregate):
                             kind: str, summary: str, hours: str, occurred_at: datetime,
                             evidence_url: str | None, actor: str, now: datetime,
                             request_id: str | None = None) -> None:
-        self._require_open("record contributions")
+        self.require_open("record contributions")
         if contribution_id in self.contributions:
             raise ContributionAlreadyRecorded(f"contribution {contribution_id} is already recorded")
         held = self.roles_of(member_id)
@@ -234,7 +230,7 @@ class Opportunity(Aggregate):
 
     def confirm_contribution(self, contribution_id: str, actor: str) -> None:
         contribution = self.contribution(contribution_id)
-        self._require_open("confirm contributions")
+        self.require_open("confirm contributions")
         if contribution["status"] == "reversed":
             raise ContributionAlreadyReversed(f"contribution {contribution_id} was reversed")
         if contribution["status"] == "confirmed":
@@ -247,7 +243,7 @@ class Opportunity(Aggregate):
 
     def reverse_contribution(self, contribution_id: str, reason: str, actor: str) -> None:
         contribution = self.contribution(contribution_id)
-        self._require_open("reverse contributions")
+        self.require_open("reverse contributions")
         if contribution["status"] == "reversed":
             raise ContributionAlreadyReversed(f"contribution {contribution_id} was reversed already")
         if not reason.strip():
@@ -260,7 +256,7 @@ class Opportunity(Aggregate):
         self.contributions[contribution_id]["reversal_reason"] = reason
 
     def win(self, amount: int, closed_on: date, actor: str, today: date) -> None:
-        self._require_open("win it")
+        self.require_open("win it")
         if closed_on > today:
             raise InvalidInput("is in the future", field="closed_on")
         self._won(amount=amount, closed_on=closed_on.isoformat(), actor=actor)
@@ -272,7 +268,7 @@ class Opportunity(Aggregate):
         self.closed_on = closed_on
 
     def lose(self, reason: str, closed_on: date, actor: str, today: date) -> None:
-        self._require_open("lose it")
+        self.require_open("lose it")
         if closed_on > today:
             raise InvalidInput("is in the future", field="closed_on")
         if not reason.strip():
@@ -372,8 +368,22 @@ class Account(Aggregate):
         return [m for m, role in self.team.items() if role == "account_manager"]
 
 
-class Task(Aggregate):
+class _Transitions:
+    """A state machine's refusal: the move is allowed only from the listed states."""
+
+    noun: ClassVar[str]
+    status: str
+
+    def require_state(self, doing: str, allowed: tuple[str, ...]) -> None:
+        if self.status not in allowed:
+            raise TransitionRefused(f"the {self.noun} is {self.status}; it can be {doing} only when "
+                                    f"{' or '.join(allowed)}", field="status")
+
+
+class Task(_Transitions, Aggregate):
     """An account-plan task: created -> assigned -> done -> verified, or reopened with a reason."""
+
+    noun = "task"
 
     @event("Created")
     def __init__(self, account_id: str, title: str, assignee: str | None, due: str, actor: str,
@@ -384,13 +394,8 @@ class Task(Aggregate):
         self.due = due
         self.status = "assigned" if assignee else "created"
 
-    def _refuse(self, doing: str, allowed: tuple[str, ...]) -> None:
-        if self.status not in allowed:
-            raise TransitionRefused(f"the task is {self.status}; it can be {doing} only when "
-                                    f"{' or '.join(allowed)}", field="status")
-
     def assign(self, assignee: str, actor: str) -> None:
-        self._refuse("assigned", ("created", "assigned"))
+        self.require_state("assigned", ("created", "assigned"))
         if assignee != self.assignee:
             self._assigned(assignee=assignee, actor=actor)
 
@@ -400,7 +405,7 @@ class Task(Aggregate):
         self.status = "assigned"
 
     def complete(self, note: str, actor: str) -> None:
-        self._refuse("completed", ("assigned",))
+        self.require_state("completed", ("assigned",))
         self._completed(note=note, actor=actor)
 
     @event("Completed")
@@ -408,7 +413,7 @@ class Task(Aggregate):
         self.status = "done"
 
     def verify(self, actor: str) -> None:
-        self._refuse("verified", ("done",))
+        self.require_state("verified", ("done",))
         self._verified(actor=actor)
 
     @event("Verified")
@@ -416,7 +421,7 @@ class Task(Aggregate):
         self.status = "verified"
 
     def reopen(self, reason: str, actor: str) -> None:
-        self._refuse("reopened", ("done", "verified"))
+        self.require_state("reopened", ("done", "verified"))
         self._reopened(reason=reason, actor=actor)
 
     @event("Reopened")
@@ -424,13 +429,15 @@ class Task(Aggregate):
         self.status = "assigned"
 
 
-class SupportRequest(Aggregate):
+class SupportRequest(_Transitions, Aggregate):
     """The front office asks a member or a department for help on an opportunity.
 
     open -> accepted | declined; accepted -> delivered -> rated (1-5, by the requester). Each
     event carries `at`, the moment on the application's clock, which response and delivery
     times are measured by (events stored before it existed fall back to their timestamp).
     """
+
+    noun = "request"
 
     @event("Opened")
     def __init__(self, opportunity_id: UUID, requested_by: str, to_member: str | None,
@@ -448,13 +455,8 @@ class SupportRequest(Aggregate):
         self.supporter: str | None = None
         self.contribution_id: str | None = None
 
-    def _refuse(self, doing: str, allowed: tuple[str, ...]) -> None:
-        if self.status not in allowed:
-            raise TransitionRefused(f"the request is {self.status}; it can be {doing} only when "
-                                    f"{' or '.join(allowed)}", field="status")
-
     def accept(self, member_id: str, actor: str, at: str | None = None) -> None:
-        self._refuse("accepted", ("open",))
+        self.require_state("accepted", ("open",))
         self._accepted(member_id=member_id, actor=actor, at=at)
 
     @event("Accepted")
@@ -463,7 +465,7 @@ class SupportRequest(Aggregate):
         self.supporter = member_id
 
     def decline(self, reason: str, actor: str, at: str | None = None) -> None:
-        self._refuse("declined", ("open",))
+        self.require_state("declined", ("open",))
         self._declined(reason=reason, actor=actor, at=at)
 
     @event("Declined")
@@ -473,7 +475,7 @@ class SupportRequest(Aggregate):
     def deliver(self, *, summary: str, hours: str, evidence_url: str | None,
                 contribution_id: str | None, not_counted: str | None, actor: str,
                 at: str | None = None) -> None:
-        self._refuse("delivered", ("accepted",))
+        self.require_state("delivered", ("accepted",))
         self._delivered(summary=summary, hours=hours, evidence_url=evidence_url,
                         contribution_id=contribution_id, not_counted=not_counted, actor=actor, at=at)
 
@@ -485,7 +487,7 @@ class SupportRequest(Aggregate):
         self.contribution_id = contribution_id
 
     def rate(self, score: int, comment: str, actor: str, at: str | None = None) -> None:
-        self._refuse("rated", ("delivered",))
+        self.require_state("rated", ("delivered",))
         self._rated(score=score, comment=comment, actor=actor, at=at)
 
     @event("Rated")

@@ -77,7 +77,7 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _department(value: object, field: str) -> str:
+def _known_department(value: object, field: str) -> str:
     if value not in DEPARTMENTS:
         raise InvalidInput(f"{value!r} is not a department; use one of {list(DEPARTMENTS)}", field=field)
     return value
@@ -89,7 +89,7 @@ def _merged(attributes: dict, changes: dict) -> dict:
     return values.attributes({k: v for k, v in merged.items() if v is not None})  # the size limit holds
 
 
-def _hours(value: object) -> str:
+def _hours_worked(value: object) -> str:
     if value is None:
         return "0"
     hours = values.plain_decimal(value, "hours", places=2, what="number of hours")
@@ -116,7 +116,7 @@ class Goldsplit(Application):
                         team: str | None = None) -> Recorded:
         """Register a member of the selling team; their team (for calibration) defaults to the department."""
         member_id = values.text(member_id, "id", limit=64)
-        _department(department, "department")
+        _known_department(department, "department")
         member = Member(member_id=member_id, name=values.text(name, "name", limit=200),
                         department=department, actor=actor.member_id,
                         **({"team": values.text(team, "team", limit=100)} if team is not None else {}))
@@ -258,7 +258,7 @@ class Goldsplit(Application):
         cid = str(contribution_id or uuid4())
         fields = dict(
             contribution_id=cid, member_id=member_id, role=role, kind=kind,
-            summary=values.text(summary, "summary"), hours=_hours(hours),
+            summary=values.text(summary, "summary"), hours=_hours_worked(hours),
             occurred_at=values.iso_datetime(occurred_at, "occurred_at"),
             evidence_url=values.text(evidence_url, "evidence_url", required=False) or None,
             actor=actor.member_id, now=self.clock())
@@ -466,14 +466,14 @@ class Goldsplit(Application):
                 raise InvalidInput("a request asks someone else for help, not its requester",
                                    field="to_member")
         else:
-            _department(to_department, "to_department")
+            _known_department(to_department, "to_department")
         kind = values.name(kind, "kind")
         summary = values.text(summary, "summary")
         due_on = self._due(due)
         opportunity = self._opportunity(opportunity_id)
         if not actor.leads and not opportunity.is_on(actor.member_id):
             raise NotAllowed("only the opportunity's team or a lead asks for support on it")
-        opportunity._require_open("ask for support")
+        opportunity.require_open("ask for support")
         request = SupportRequest(opportunity_id=opportunity.id, requested_by=actor.member_id,
                                  to_member=to_member, to_department=to_department, kind=kind,
                                  summary=summary, due=due_on.isoformat(), actor=actor.member_id,
@@ -528,11 +528,11 @@ class Goldsplit(Application):
         """The supporter delivers; the work becomes their confirmed support_delivered contribution,
         pointing to the request (the evidence finance rewards the back office on)."""
         summary = values.text(summary, "summary", required=False)
-        hours = _hours(hours)
+        hours = _hours_worked(hours)
         evidence_url = values.text(evidence_url, "evidence_url", required=False) or None
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
-            request._refuse("delivered", ("accepted",))  # before accepting there is no supporter yet
+            request.require_state("delivered", ("accepted",))  # before accepting there is no supporter yet
             if not actor.leads and actor.member_id != request.supporter:
                 raise NotAllowed("only the supporter who accepted the request (or a lead) delivers it")
             contribution_id, not_counted = None, None
@@ -599,17 +599,15 @@ class Goldsplit(Application):
         """Every version of a kind of policy, oldest first."""
         return self._policy_book(kind).versions()
 
-    def policy_in_force(self, kind: str, on: date) -> Any:
+    def policy_in_force(self, kind: str, on: date, field: str = "date") -> Any:
+        """The version of a kind of policy in force on a date."""
         policy = in_force(self.policies(kind), on)
         if policy is None:
-            raise InvalidInput(f"no {kind} policy is in force on {on}", field="date")
+            raise InvalidInput(f"no {kind} policy is in force on {on}", field=field)
         return policy
 
     def incentive_policy_in_force(self, on: date) -> IncentivePolicy:
-        policy = in_force(self.policies("incentive"), on)
-        if policy is None:
-            raise InvalidInput(f"no incentive policy is in force on {on}", field="closed_on")
-        return policy
+        return self.policy_in_force("incentive", on, field="closed_on")
 
     # -- plumbing ------------------------------------------------------------------------------
 

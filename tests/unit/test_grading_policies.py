@@ -460,15 +460,6 @@ def test_opening_grades_the_deal_and_stores_the_roles_its_grade_requires(
     assert graded.reasons[0].startswith(f"amount {amount}" if currency == "CNY" else "no amount bands")
 
 
-def test_missing_roles_are_the_required_seats_nobody_holds(app: Goldsplit) -> None:
-    oid = open_deal(app, amount="3000000.00")
-    assert opportunity(app, oid).missing_roles == ["SR", "FR"]
-    app.assign_triangle_role(ALICE, oid, "FR", "carol")
-    assert opportunity(app, oid).missing_roles == ["SR"]
-    app.assign_triangle_role(ALICE, oid, "SR", "bob")
-    assert opportunity(app, oid).missing_roles == []
-
-
 def test_a_lead_overrides_the_grade_and_it_takes_the_roles_of_that_grade(app: Goldsplit) -> None:
     oid = open_deal(app, opener=LEAD, amount="100.00", grade="A")
     deal = opportunity(app, oid)
