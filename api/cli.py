@@ -97,8 +97,10 @@ def _regrade(args: argparse.Namespace, settings: Settings) -> int:
     from domain.application import Actor
 
     with Services.build(settings) as services:
-        done = services.app.regrade_accounts(Actor(args.by, "admin"))
-        print(f"{done.extra['regraded']} accounts regraded, log position {done.position}")
+        accounts = services.app.regrade_accounts(Actor(args.by, "admin"))
+        opportunities = services.app.regrade_opportunities(Actor(args.by, "admin"))
+        print(f"{accounts.extra['regraded']} accounts and {opportunities.extra['regraded']} open "
+              f"opportunities regraded, log position {max(accounts.position, opportunities.position)}")
     return 0
 
 
@@ -161,7 +163,8 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--by", required=True, help="the finance member adding it")
     add.set_defaults(run=_policy_add)
 
-    regrade = commands.add_parser("regrade", help="grade every account by the policy in force today")
+    regrade = commands.add_parser("regrade", help="grade every account and open opportunity by the "
+                                                  "grading policies in force today")
     regrade.add_argument("--by", required=True, help="who asks (recorded on the events)")
     regrade.set_defaults(run=_regrade)
 

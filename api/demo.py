@@ -254,14 +254,16 @@ def _won_deal(services: Services, lead: Actor, alice: Actor, account: str):
 
 
 def _next_deal(services: Services, clock: DemoClock, alice: Actor, account: str) -> str:
-    """Phase 3, over the last four days: graded A with no FR yet; delivery helps on request (and
+    """Phase 3, over the last four days: B by its amount, A once the lead marks it a lighthouse
+    reference, with no FR yet; delivery helps on request (and
     is timed); a contract review runs overdue; two assessments."""
     app = services.app
     oid = app.open_opportunity(
         alice, account_id=account, name="Warehouse automation, phase 3", amount="2400000.00",
-        currency="CNY", expected_close=(clock.now.date() + timedelta(days=90)).isoformat(),
-        attributes={"lighthouse": True}).id
+        currency="CNY", expected_close=(clock.now.date() + timedelta(days=90)).isoformat()).id
     app.assign_triangle_role(alice, oid, "SR", "bob")
+    # a lighthouse reference raises the grade (and the pool rate): the lead's call; A requires an FR
+    app.correct_opportunity(Actor("lena", "lead"), oid, attributes={"lighthouse": True})
     app.assess(alice, oid, FIRST_LOOK)
     request = app.open_request(
         alice, oid, to_department="delivery", kind="delivery_plan",

@@ -56,7 +56,8 @@ class OpportunityPatchIn(In):
     amount: str | None = None
     expected_close: str | None = None
     attributes: dict[str, Any] | None = Field(default=None, description="merged; null removes one")
-    grade: str | None = Field(default=None, description="a lead's override of the policy's grade")
+    grade: str | None = Field(default=None, description="a lead's override of the policy's grade; "
+                                                        "null gives the grade back to the policy")
 
 
 class RequestIn(In):

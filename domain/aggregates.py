@@ -118,12 +118,16 @@ class Opportunity(Aggregate):
 
     # -- commands ------------------------------------------------------------------------------
 
-    def grade_by(self, grading: Grading, actor: str, overridden: bool = False) -> None:
-        """Take a grade (and the roles it requires); a lead's override stands until a lead changes it."""
-        if self.grade_overridden and not overridden:
+    def grade_by(self, grading: Grading, actor: str, overridden: bool = False,
+                  release: bool = False) -> None:
+        """Take a grade (and the roles it requires), with the policy version that gave it.
+
+        A lead's override stands until a lead overrides again or `release`s it to the policy.
+        """
+        if self.grade_overridden and not overridden and not release:
             return
-        if self.grading_policy is not None and (self.grade, self.required_roles, self.grade_overridden) \
-                == (grading.grade, list(grading.required_roles), overridden):
+        if (self.grade, self.required_roles, self.grade_overridden, self.grading_policy) == (
+                grading.grade, list(grading.required_roles), overridden, dict(grading.policy)):
             return
         self._graded(grade=grading.grade, required_roles=list(grading.required_roles),
                      reasons=list(grading.reasons), policy=dict(grading.policy),
@@ -156,15 +160,15 @@ class Opportunity(Aggregate):
         self.attributes = attributes
 
     def assess(self, *, assessment_id: str, answers: dict, assessed: Assessed, standard: dict,
-               actor: str) -> None:
+               actor: str, at: str | None = None) -> None:
         self.require_open("assess it")
         self._assessed(assessment_id=assessment_id, answers=answers, score=assessed.score,
                        win_probability=str(assessed.win_probability), scores=dict(assessed.scores),
-                       standard=standard, actor=actor)
+                       standard=standard, actor=actor, at=at)
 
     @event("Assessed")
     def _assessed(self, assessment_id: str, answers: dict, score: int, win_probability: str,
-                  scores: dict, standard: dict, actor: str) -> None:
+                  scores: dict, standard: dict, actor: str, at: str | None = None) -> None:
         self.assessments.append({"id": assessment_id, "score": score,
                                  "win_probability": win_probability, "standard": standard})
 

@@ -150,6 +150,7 @@ class Goldsplit(Application):
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
         minor = parse_amount(amount, currency)
         attributes = values.attributes(attributes)
+        self._require_lead_for_strategic(actor, attributes)
         grading = self._opportunity_grading(minor, currency, attributes, override=grade,
                                             actor=actor)
         opportunity = Opportunity(
@@ -173,18 +174,20 @@ class Goldsplit(Application):
 
     def correct_opportunity(self, actor: Actor, opportunity_id: str, *, amount: object = None,
                             expected_close: str | None = None, attributes: dict | None = None,
-                            grade: str | None = None) -> Recorded:
+                            grade: str | None = None, release_grade: bool = False) -> Recorded:
         """Correct an open deal's amount, expected close or attributes; the grade follows the policy.
 
-        Attributes merge into the ones it has (a null removes one). A lead may set the grade.
+        Attributes merge into the ones it has (a null removes one). A lead may set the grade, or
+        release an override back to the policy's grade.
         """
-        if grade is not None and not actor.leads:
+        if (grade is not None or release_grade) and not actor.leads:
             raise NotAllowed("only a lead overrides the grade", field="grade")
         if grade is not None and grade not in GRADES:
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
         close = None if expected_close is None else values.iso_date(
             expected_close, "expected_close").isoformat()
         changes = None if attributes is None else values.attributes(attributes)
+        self._require_lead_for_strategic(actor, changes or {})
 
         def decide(opportunity: Opportunity) -> None:
             self._require_ar_or_lead(opportunity, actor, "correct it")
@@ -194,7 +197,8 @@ class Goldsplit(Application):
                                 actor=actor.member_id)
             grading = self._opportunity_grading(opportunity.amount, opportunity.currency,
                                                 opportunity.attributes, override=grade, actor=actor)
-            opportunity.grade_by(grading, actor.member_id, overridden=grade is not None)
+            opportunity.grade_by(grading, actor.member_id, overridden=grade is not None,
+                                 release=release_grade)
 
         recorded = self._change(opportunity_id, decide)
         return Recorded(recorded.id, recorded.position,
@@ -213,7 +217,8 @@ class Goldsplit(Application):
             if any(a["id"] == aid for a in opportunity.assessments):
                 return
             opportunity.assess(assessment_id=aid, answers=dict(answers), assessed=assessed,
-                               standard=standard.reference(), actor=actor.member_id)
+                               standard=standard.reference(), actor=actor.member_id,
+                               at=self.clock().isoformat())
 
         recorded = self._change(opportunity_id, decide)
         return Recorded(aid, recorded.position, {
@@ -352,10 +357,11 @@ class Goldsplit(Application):
     def change_account_attributes(self, actor: Actor, account_id: str, attributes: object) -> Recorded:
         """Change an account's attributes (merged; a null removes one); the grade follows."""
         changes = values.attributes(attributes)
-        policy = self.policy_in_force("account-grading", self.clock().date())
 
         def decide(account: Account) -> None:
             self._require_team_or_lead(account, actor, "change its attributes")
+            # read inside the turn, so a regrade by a new version is never overwritten by the old
+            policy = self.policy_in_force("account-grading", self.clock().date())
             merged = _merged(account.attributes, changes)
             policy.check(merged)
             account.change_attributes(merged, actor.member_id)
@@ -369,6 +375,13 @@ class Goldsplit(Application):
         if actor.role not in (*ROLES_THAT_SET_POLICY, *ROLES_THAT_LEAD):
             raise NotAllowed("only finance, a lead or an admin regrades the accounts")
         return self._regrade_accounts(actor.member_id)
+
+    def regrade_opportunities(self, actor: Actor) -> Recorded:
+        """Grade every open opportunity again by the opportunity grading policy in force today
+        (a lead's override stands)."""
+        if actor.role not in (*ROLES_THAT_SET_POLICY, *ROLES_THAT_LEAD):
+            raise NotAllowed("only finance, a lead or an admin regrades the opportunities")
+        return self._regrade_opportunities(actor.member_id)
 
     def add_account_team_member(self, actor: Actor, account_id: str, member_id: str,
                                 role: str) -> Recorded:
@@ -506,6 +519,7 @@ class Goldsplit(Application):
                              f"{member.department}", field="member_id")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
+            opportunity.require_open("take on requests for it")
             request.accept(supporter, actor.member_id, at=self.clock().isoformat())
             if not opportunity.is_on(supporter):
                 opportunity.add_supporter(supporter, actor.member_id)
@@ -578,7 +592,8 @@ class Goldsplit(Application):
     def add_policy(self, actor: Actor, kind: str, document: object) -> Recorded:
         """Add a validated, effective-dated version of a policy (finance or admin).
 
-        A new account grading version already in force regrades every account.
+        A new account or opportunity grading version already in force regrades every account or
+        open opportunity (each in its own transaction, right after the version is saved).
         """
         if actor.role not in ROLES_THAT_SET_POLICY:
             raise NotAllowed("only finance or an admin defines policies")
@@ -589,8 +604,10 @@ class Goldsplit(Application):
                                    hash=policy.hash)
         except IntegrityError:
             raise ConcurrencyConflict("another version was added meanwhile; retry") from None
-        if kind == "account-grading" and policy.effective_from <= self.clock().date():
-            regraded = self._regrade_accounts(actor.member_id)
+        regrade = {"account-grading": self._regrade_accounts,
+                   "opportunity-grading": self._regrade_opportunities}.get(kind)
+        if regrade is not None and policy.effective_from <= self.clock().date():
+            regraded = regrade(actor.member_id)
             return Recorded(recorded.id, max(recorded.position, regraded.position),
                             {**recorded.extra, "regraded": regraded.extra["regraded"]})
         return recorded
@@ -637,22 +654,53 @@ class Goldsplit(Application):
         return Grading(override, (f"set by {actor.member_id} (lead); the policy gives {grading.grade}",),
                        policy.reference(), required_roles=policy.required(override))
 
+    def _require_lead_for_strategic(self, actor: Actor, attributes: dict) -> None:
+        """Strategic attributes raise the grade, and the grade sets the pool rate: a lead's call."""
+        if actor.leads:
+            return
+        policy = self.policy_in_force("opportunity-grading", self.clock().date())
+        strategic = sorted(set(attributes) & set(policy.strategic_attributes))
+        if strategic:
+            raise NotAllowed(f"{strategic[0]} raises the grade, which sets the pool rate: only a lead "
+                             "sets it", field=f"attributes.{strategic[0]}")
+
     def _regrade_accounts(self, actor: str) -> Recorded:
         policy = self.policy_in_force("account-grading", self.clock().date())
-        regraded, position = 0, self._head()
-        for account_id in self._account_ids():
 
-            def decide(account: Account) -> None:
-                account.grade_by(policy.grade(account.attributes), f"policy version {policy.version}",
-                                 actor)
+        def regrade(account: Account) -> None:
+            account.grade_by(policy.grade(account.attributes), f"policy version {policy.version}", actor)
 
-            recorded = self._update(account_id, self._account, decide)
-            if recorded.position > position:
-                regraded, position = regraded + 1, recorded.position
-        return Recorded("accounts", position, {"regraded": regraded})
+        return self._regrade(Account.Registered, self._account, regrade)
 
-    def _account_ids(self) -> list[UUID]:
-        topic = f"{Account.Registered.__module__}:{Account.Registered.__qualname__}"
+    def _regrade_opportunities(self, actor: str) -> Recorded:
+        policy = self.policy_in_force("opportunity-grading", self.clock().date())
+
+        def regrade(opportunity: Opportunity) -> None:
+            if not opportunity.is_closed:
+                opportunity.grade_by(policy.grade(opportunity.amount, opportunity.currency,
+                                                  opportunity.attributes), actor)
+
+        return self._regrade(Opportunity.Opened, self._opportunity, regrade)
+
+    def _regrade(self, created: type, load: Callable[[UUID], Any],
+                 regrade: Callable[[Any], None]) -> Recorded:
+        """Grade again every aggregate created by `created`; how many changed, and the head."""
+        position = self._head()
+        changed: dict[UUID, bool] = {}
+
+        def decide(aggregate: Any) -> None:
+            regrade(aggregate)
+            changed[aggregate.id] = bool(aggregate.pending_events)  # the last attempt is the one saved
+
+        for aggregate_id in self._created(created):
+            recorded = self._update(aggregate_id, load, decide)
+            position = max(position, recorded.position)
+        regraded = sum(changed.values())
+        return Recorded("regrade", position, {"regraded": regraded})
+
+    def _created(self, created: type) -> list[UUID]:
+        """The ids of every aggregate whose first event is of this class, oldest first."""
+        topic = f"{created.__module__}:{created.__qualname__}"
         ids, start = [], 1
         while True:
             batch = self.recorder.select_notifications(start, 500, topics=[topic])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from domain.exceptions import InvalidInput, InvalidPolicy
@@ -133,5 +133,7 @@ def weighted(criteria: Mapping[str, Criterion], scores: Mapping[str, int]) -> Fr
 
 
 def two_places(value: Fraction) -> str:
-    """A score as a decimal string with two places, rounded half even."""
-    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01")))
+    """A score as a decimal string with two places, rounded down: a shown score never reaches a
+    threshold the exact score missed."""
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"),
+                                                                                 ROUND_FLOOR))

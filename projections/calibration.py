@@ -1,5 +1,8 @@
 """Calibration: the last assessment of each closed opportunity against its outcome, in groups.
 
+"Last" is the last one made on or before the close date, by the application's clock (an
+assessment recorded after a backdated close does not count).
+
 Every group document holds exact sums (domain.calibration) keyed `member:<assessor>`,
 `team:<assessor's team>` or `standard_version:<version>`, plus `all` for every outcome. The
 assessor's team is the one their registration gave when the deal closed; an assessor who is not
@@ -36,14 +39,19 @@ class CalibrationProjection(Projection):
             changes.put(TEAMS, event.member_id,
                         {"team": getattr(event, "team", None) or event.department})
         elif isinstance(event, Opportunity.Assessed):
-            changes.put(ASSESSMENTS, str(event.originator_id), {
+            assessed_on = (getattr(event, "at", None) or event.timestamp.isoformat())[:10]
+            kept = changes.get(ASSESSMENTS, str(event.originator_id)) or {"assessments": []}
+            kept["assessments"].append({
                 "assessment_id": event.assessment_id, "win_probability": event.win_probability,
                 "assessor": event.actor, "standard_version": event.standard["version"],
-                "position": position})
+                "assessed_on": assessed_on, "position": position})
+            changes.put(ASSESSMENTS, str(event.originator_id), kept)
         elif isinstance(event, (Opportunity.Won, Opportunity.Lost)):
-            last = changes.get(ASSESSMENTS, str(event.originator_id))
-            if last is None:
+            kept = changes.get(ASSESSMENTS, str(event.originator_id)) or {"assessments": []}
+            before = [a for a in kept["assessments"] if a["assessed_on"] <= event.closed_on]
+            if not before:
                 return
+            last = before[-1]
             team = changes.get(TEAMS, last["assessor"])
             probability = Decimal(last["win_probability"])
             won = isinstance(event, Opportunity.Won)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.access import reads_all
+from api.access import reads_all, was_on
 from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
 from api.errors import Refused
 from api.schemas import (
@@ -19,6 +19,7 @@ from api.schemas import (
 from domain.exceptions import AccountNotFound
 from projections.accounts import VIEW as ACCOUNTS
 from projections.accounts import AccountBoardProjection, present_account_board
+from projections.board import VIEW as BOARDS
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEMS)
 
@@ -72,10 +73,20 @@ def board(account_id: str, actor: ActorDep, services: ServicesDep, after: After 
     wait_for(services, after)
     position = services.views.position(AccountBoardProjection.name)
     doc = services.views.get(ACCOUNTS, account_id)
-    if doc is None or not doc.get("registered", True):
+    if doc is None or not doc["registered"]:
         raise AccountNotFound(f"no account {account_id}", field="account_id")
-    if not reads_all(actor) and actor.member_id not in doc["team"]:
-        raise Refused(403, "only the account team, leads, finance and auditors read its board")
+    if not reads_all(actor):
+        if actor.member_id not in doc["team"]:
+            raise Refused(403, "only the account team, leads, finance and auditors read its board")
+        # the team sees the deals they are on: an account id is free text on an opportunity, so
+        # whoever registers it must not see every deal filed under it
+        doc = {**doc, "opportunities": [o for o in doc["opportunities"]
+                                        if _on(services, o["opportunity_id"], actor.member_id)]}
     today = services.app.clock().date()
     return present_account_board(doc, today, position, grading_in_force=services.app.policy_in_force(
         "account-grading", today).reference())
+
+
+def _on(services: ServicesDep, opportunity_id: str, member_id: str) -> bool:
+    board = services.views.get(BOARDS, opportunity_id)
+    return board is not None and was_on(board, member_id)

@@ -43,12 +43,19 @@ def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep,
         attributes=body.attributes, opportunity_id=created_id(actor, key)))
 
 
+@router.post("/regrade", response_model=CommandOut)
+def regrade(actor: ActorDep, services: ServicesDep) -> dict:
+    """Grade every open opportunity again by the policy in force today (finance, a lead, an admin)."""
+    return recorded(services.app.regrade_opportunities(actor))
+
+
 @router.patch("/{opportunity_id}", response_model=GradedOut)
 def correct(opportunity_id: str, body: OpportunityPatchIn, actor: Writer, services: ServicesDep) -> dict:
     """Correct an open deal's amount, expected close or attributes (the AR or a lead); it is regraded."""
+    release = "grade" in body.model_fields_set and body.grade is None  # null: back to the policy
     return recorded(services.app.correct_opportunity(
         actor, opportunity_id, amount=body.amount, expected_close=body.expected_close,
-        attributes=body.attributes, grade=body.grade))
+        attributes=body.attributes, grade=body.grade, release_grade=release))
 
 
 @router.post("/{opportunity_id}/requests", status_code=201, response_model=CommandOut)

@@ -135,7 +135,7 @@ def test_rebuild_explain_policy_and_calibration_work_on_the_demo_store(
     assert main(["policy", "add", "account-grading", str(stricter), "--by", "dave"]) == 0
     assert "account-grading version 2" in capsys.readouterr().out
     assert main(["regrade", "--by", "dave"]) == 0
-    assert "0 accounts regraded" in capsys.readouterr().out  # adding it regraded them already
+    assert "0 accounts and 0 open opportunities regraded" in capsys.readouterr().out  # done on adding
     stricter.write_text(json.dumps({**grading, "grades": {"S": 1}}))
     assert main(["policy", "add", "account-grading", str(stricter), "--by", "dave"]) == 1
     assert "goldsplit:" in capsys.readouterr().err

@@ -234,3 +234,56 @@ def test_out_of_order_and_misaddressed_work_is_refused_and_records_nothing(api: 
     refused(api, "POST", f"{path}/assessments", "ana", {"answers": partial}, 422,
             "answers.budget_confirmed")
     refused(api, "POST", f"{path}/assessments", "oz", {"answers": WARM}, 403)
+
+
+def test_registering_an_account_id_does_not_open_the_deals_filed_under_it(api: Api) -> None:
+    opened = api.ok("POST", "/v1/opportunities", "ana", {
+        "account_id": "acme-123", "name": "Big deal", "amount": "5000000.00", "currency": "CNY",
+        "expected_close": day(30)}, status=201)
+    api.ok("POST", "/v1/accounts", "oz", {"id": "acme-123", "name": "Acme"}, status=201)
+    assert api.read("/v1/accounts/acme-123/board", "oz")["opportunities"] == []
+    assert [o["opportunity_id"] for o in api.read("/v1/accounts/acme-123/board", "lee")["opportunities"]] == [
+        opened["id"]]
+
+
+def test_the_grade_is_a_leads_call_and_a_lead_can_give_it_back_to_the_policy(api: Api) -> None:
+    refused(api, "POST", "/v1/opportunities", "ana", {
+        "account_id": "acme", "name": "Tiny", "amount": "10.00", "currency": "CNY",
+        "expected_close": day(30), "attributes": {"new_logo": True}}, 403, "attributes.new_logo")
+    opened = api.ok("POST", "/v1/opportunities", "ana", {
+        "account_id": "acme", "name": "Tiny", "amount": "10.00", "currency": "CNY",
+        "expected_close": day(30)}, status=201)
+    path = f"/v1/opportunities/{opened['id']}"
+    assert api.ok("PATCH", path, "lee", {"grade": "A"})["grade"] == "A"
+    assert api.ok("PATCH", path, "ana", {"amount": "20.00"})["grade"] == "A"  # the override stands
+    refused(api, "PATCH", path, "ana", {"grade": None}, 403, "grade")
+    assert api.ok("PATCH", path, "lee", {"grade": None})["grade"] == "C"
+    assert api.read(f"{path}/board", "ana")["grading"]["overridden"] is False
+
+
+def test_a_member_sees_calibration_of_their_own_team_and_of_every_standard_version(api: Api) -> None:
+    for member in ("ana", "sam"):
+        opened = api.ok("POST", "/v1/opportunities", "lee", {
+            "account_id": "acme", "name": f"{member}'s deal", "amount": "50000.00", "currency": "CNY",
+            "expected_close": day(30)}, status=201)
+        path = f"/v1/opportunities/{opened['id']}"
+        api.ok("PUT", f"{path}/triangle/AR", "lee", {"member_id": member})
+        api.ok("POST", f"{path}/assessments", member, {"answers": WARM}, status=201)
+        api.ok("POST", f"{path}/win", "lee", {"closed_on": day(0)})
+    assert [g["key"] for g in api.read("/v1/calibration?by=team", "lee")["groups"]] == [
+        "team:presales", "team:sales"]
+    assert [g["key"] for g in api.read("/v1/calibration?by=team", "ana")["groups"]] == ["team:sales"]
+    assert [g["key"] for g in api.read("/v1/calibration?by=member", "sam")["groups"]] == ["member:sam"]
+    assert [g["count"] for g in api.read("/v1/calibration?by=standard_version", "sam")["groups"]] == [2]
+
+
+def test_nobody_takes_on_a_request_once_the_deal_is_closed(api: Api) -> None:
+    opened = api.ok("POST", "/v1/opportunities", "ana", {
+        "account_id": "acme", "name": "Deal", "amount": "50000.00", "currency": "CNY",
+        "expected_close": day(30)}, status=201)
+    path = f"/v1/opportunities/{opened['id']}"
+    api.ok("PUT", f"{path}/triangle/SR", "ana", {"member_id": "sam"})
+    request = api.ok("POST", f"{path}/requests", "ana", {
+        "to_member": "sam", "kind": "demo", "summary": "Demo", "due": day(3)}, status=201)
+    api.ok("POST", f"{path}/lose", "ana", {"reason": "budget cut", "closed_on": day(0)})
+    refused(api, "POST", f"/v1/requests/{request['id']}/accept", "sam", None, 409)

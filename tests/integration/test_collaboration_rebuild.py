@@ -71,7 +71,7 @@ def play_story(app: Goldsplit) -> None:
     early = app.open_opportunity(ALICE, account_id="globex", name="Pilot", amount="90000.00",
                                  currency="USD", expected_close=day(30)).id
     app.register_account(ALICE, name="Globex", account_id="globex")
-    app.correct_opportunity(ALICE, big, amount="2500000.00", attributes={"lighthouse": True})
+    app.correct_opportunity(LEAD, big, amount="2500000.00", attributes={"lighthouse": True})
     app.assess(ALICE, big, ANSWERS)
     app.assess(ALICE, big, {**ANSWERS, "decision_maker_stance": "champion"})
     app.assign_triangle_role(ALICE, big, "SR", "bob")

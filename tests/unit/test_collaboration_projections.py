@@ -413,6 +413,22 @@ def test_someone_who_is_not_a_registered_member_gets_a_board_stub(world: Service
 
 # -- calibration -------------------------------------------------------------------------------
 
+def test_calibration_counts_only_assessments_made_on_or_before_the_close_date(
+        world: Services, clock: Clock) -> None:
+    app = world.app
+    oid = open_deal(app, amount="200000.00")
+    app.assess(ALICE, oid, WARM)  # 0.35, made two days before the close date
+    clock.advance(days=3)
+    app.assess(ALICE, oid, HOT)  # 0.85, made the day after it: hindsight
+    app.lose(ALICE, oid, reason="lost", closed_on=clock.day(-1))
+    late = open_deal(app, amount="200000.00")
+    app.assess(ALICE, late, HOT)
+    app.win(ALICE, late, closed_on=clock.day(-1))  # only assessed after its close: not calibrated
+    world.runner.catch_up()
+    [group] = present_calibration(world.views, "member")["groups"]
+    assert (group["key"], group["count"], group["brier"]) == ("member:alice", 1, "0.1225")
+
+
 def test_calibration_by_member_team_and_standard_version_matches_the_arithmetic_by_hand(
         world: Services, clock: Clock) -> None:
     app = world.app

@@ -448,7 +448,8 @@ def graded_events(app: Goldsplit, oid: str) -> list[Any]:
 ])
 def test_opening_grades_the_deal_and_stores_the_roles_its_grade_requires(
         app: Goldsplit, amount, currency, attributes, grade, required) -> None:
-    recorded = app.open_opportunity(ALICE, account_id="acme", name="Deal", amount=amount,
+    opener = LEAD if attributes else ALICE  # strategic attributes are a lead's call
+    recorded = app.open_opportunity(opener, account_id="acme", name="Deal", amount=amount,
                                     currency=currency, expected_close="2026-06-30",
                                     attributes=attributes)
     assert recorded.extra["grade"] == grade
@@ -483,8 +484,8 @@ def test_the_lead_override_stands_through_corrections(app: Goldsplit) -> None:
     oid = open_deal(app, opener=LEAD, amount="100.00", grade="B")
     app.assign_triangle_role(LEAD, oid, "AR", "alice")
     for amount in ("5000000.00", "10.00"):
-        corrected = app.correct_opportunity(ALICE, oid, amount=amount, attributes={"new_logo": True})
-        assert corrected.extra["grade"] == "B"
+        assert app.correct_opportunity(ALICE, oid, amount=amount).extra["grade"] == "B"
+    assert app.correct_opportunity(LEAD, oid, attributes={"new_logo": True}).extra["grade"] == "B"
     deal = opportunity(app, oid)
     assert (deal.amount, deal.grade, deal.grade_overridden) == (1000, "B", True)
     assert len(graded_events(app, oid)) == 1
@@ -505,10 +506,21 @@ def test_correcting_the_amount_regrades_the_deal_by_the_policy(app: Goldsplit) -
     assert [g.grade for g in graded_events(app, oid)] == ["C", "A"]
 
 
+def test_only_a_lead_sets_the_attributes_that_raise_the_grade(app: Goldsplit) -> None:
+    """They raise the grade, and the grade sets the pool rate."""
+    refused(app, NotAllowed, app.open_opportunity, ALICE, account_id="acme", name="Deal",
+            amount="10.00", currency="CNY", expected_close="2026-06-30", attributes={"new_logo": True},
+            field="attributes.new_logo")
+    oid = open_deal(app)
+    refused(app, NotAllowed, app.correct_opportunity, ALICE, oid, attributes={"lighthouse": False},
+            field="attributes.lighthouse")
+    app.correct_opportunity(ALICE, oid, attributes={"region": "north"})
+
+
 def test_correcting_attributes_merges_them_and_a_null_removes_one(app: Goldsplit) -> None:
-    oid = open_deal(app, attributes={"region": "east", "new_logo": True})
+    oid = open_deal(app, opener=LEAD, attributes={"region": "east", "new_logo": True})
     assert opportunity(app, oid).grade == "A"
-    app.correct_opportunity(ALICE, oid, attributes={"new_logo": None, "lighthouse": False})
+    app.correct_opportunity(LEAD, oid, attributes={"new_logo": None, "lighthouse": False})
     deal = opportunity(app, oid)
     assert deal.attributes == {"region": "east", "lighthouse": False}
     assert (deal.grade, deal.required_roles) == ("B", ["AR", "SR"])
@@ -553,16 +565,30 @@ def test_refuses_a_bad_correction_naming_the_field(app: Goldsplit) -> None:
             field="expected_close")
 
 
-def test_a_new_grading_version_grades_later_deals_and_leaves_earlier_ones(app: Goldsplit) -> None:
-    earlier = open_deal(app)
-    app.add_policy(FINANCE, "opportunity-grading", changed(
+def test_a_new_grading_version_in_force_regrades_open_deals_but_not_closed_or_overridden_ones(
+        app: Goldsplit) -> None:
+    open_before = open_deal(app)
+    closed = open_deal(app)
+    app.win(ALICE, closed, closed_on="2026-03-10")
+    overridden = open_deal(app, opener=LEAD, grade="A")
+    added = app.add_policy(FINANCE, "opportunity-grading", changed(
         OPPORTUNITY, (("effective_from",), "2026-03-01"),
         (("amount_bands", "CNY", 1, "from"), "500000.00"), (("required_roles", "B"), ["AR", "FR"])))
+    assert added.extra["regraded"] == 1
     later = open_deal(app, amount="600000.00")
-    assert (opportunity(app, earlier).grade, opportunity(app, earlier).required_roles) == ("B", ["AR", "SR"])
-    assert (opportunity(app, later).grade, opportunity(app, later).required_roles) == ("B", ["AR", "FR"])
-    [graded] = graded_events(app, later)
-    assert graded.policy["version"] == 2
+    for oid in (open_before, later):
+        assert (opportunity(app, oid).grade, opportunity(app, oid).required_roles) == ("B", ["AR", "FR"])
+        assert graded_events(app, oid)[-1].policy["version"] == 2
+    assert opportunity(app, closed).required_roles == ["AR", "SR"]
+    assert [e.policy["version"] for e in graded_events(app, overridden)] == [1]
+    assert app.regrade_opportunities(FINANCE).extra["regraded"] == 0
+
+
+def test_a_lead_releases_an_override_back_to_the_policy(app: Goldsplit) -> None:
+    oid = open_deal(app, opener=LEAD, grade="A")
+    app.correct_opportunity(LEAD, oid, release_grade=True)
+    assert (opportunity(app, oid).grade, opportunity(app, oid).grade_overridden) == ("B", False)
+    refused(app, NotAllowed, app.correct_opportunity, ALICE, oid, release_grade=True, field="grade")
 
 
 def test_triangle_handover_keeps_earlier_contributions_with_their_authors(app: Goldsplit) -> None:
