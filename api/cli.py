@@ -151,7 +151,9 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--member")
     explain.set_defaults(run=_explain)
 
-    kinds = ("account-grading", "opportunity-grading", "relationship-standard", "incentive")
+    from domain.aggregates import POLICY_KINDS
+
+    kinds = tuple(POLICY_KINDS)
     policy = commands.add_parser("policy", help="show or add policy versions")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     show = policy_commands.add_parser("show", help="print every version of a kind, oldest first")

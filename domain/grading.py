@@ -87,10 +87,6 @@ class Grading:
     score: str | None = None
     required_roles: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
-        return {"grade": self.grade, "score": self.score, "reasons": list(self.reasons),
-                "policy": dict(self.policy), "required_roles": list(self.required_roles)}
-
 
 @dataclass(frozen=True)
 class AccountGradingPolicy(Versioned):

@@ -8,7 +8,6 @@ from api.deps import ActorDep, Finance, ServicesDep
 from api.schemas import PROBLEMS, CommandOut, PolicyVersionsOut, recorded
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], responses=PROBLEMS)
-KINDS = ("account-grading", "opportunity-grading", "relationship-standard", "incentive")
 
 
 @router.get("/{kind}", response_model=PolicyVersionsOut)
