@@ -71,3 +71,20 @@ def refused(app: Goldsplit, error: type[DomainError], call: Callable[..., Any], 
 def events(app: Goldsplit, aggregate_id: str | UUID) -> list[Any]:
     """Every stored event of one aggregate, oldest first."""
     return list(app.repository.event_store.get(UUID(str(aggregate_id))))
+
+
+def play_projecting_each_save(services: Any, play: Callable[[Goldsplit], Any]) -> None:
+    """Play a story with the projections caught up after every save, as the API does."""
+    app = services.app
+    original = app.save
+
+    def save_and_project(*aggregates: Any, **kwargs: Any) -> Any:
+        recordings = original(*aggregates, **kwargs)
+        services.runner.catch_up()
+        return recordings
+
+    app.save = save_and_project
+    try:
+        play(app)
+    finally:
+        app.save = original

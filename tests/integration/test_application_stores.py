@@ -19,7 +19,7 @@ from projections.database import Database
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
 from tests.conftest import build_services
-from tests.ledger import head
+from tests.ledger import head, play_projecting_each_save
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -165,19 +165,7 @@ def test_rebuilt_read_models_equal_the_live_ones(services: Services) -> None:
 
 def test_live_projection_in_small_steps_equals_the_rebuild(services: Services) -> None:
     """Catching up after every command (as the API does) gives what one replay from 1 gives."""
-    app = services.app
-    original = app.save
-
-    def save_and_project(*aggregates, **kwargs):
-        recordings = original(*aggregates, **kwargs)
-        services.runner.catch_up()
-        return recordings
-
-    app.save = save_and_project
-    try:
-        play_story(app)
-    finally:
-        app.save = original
+    play_projecting_each_save(services, play_story)
     live = snapshot(services.views)
     services.runner.rebuild()
     assert snapshot(services.views) == live

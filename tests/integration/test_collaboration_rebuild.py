@@ -15,6 +15,7 @@ from domain.aggregates import Account, Member, Opportunity, PolicyBook, SupportR
 from domain.application import Actor, Goldsplit
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
 from projections.store import ViewStore
+from tests.ledger import play_projecting_each_save
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -124,19 +125,7 @@ def test_rebuilt_collaboration_boards_equal_the_live_ones(services: Services) ->
 def test_collaboration_boards_projected_after_every_command_equal_the_rebuild(
         services: Services) -> None:
     """Catching up after every command (as the API does) gives what one replay from 1 gives."""
-    app = services.app
-    original = app.save
-
-    def save_and_project(*aggregates, **kwargs):
-        recordings = original(*aggregates, **kwargs)
-        services.runner.catch_up()
-        return recordings
-
-    app.save = save_and_project
-    try:
-        play_story(app)
-    finally:
-        app.save = original
+    play_projecting_each_save(services, play_story)
     live = snapshot(services)
     services.runner.rebuild()
     assert snapshot(services) == live
