@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.exceptions import (
+    AllocationAlreadyApproved,
     ContributionAlreadyConfirmed,
     ContributionAlreadyRecorded,
     ContributionAlreadyReversed,
@@ -22,6 +23,7 @@ from domain.exceptions import (
     InvalidInput,
     NotOnAccountTeam,
     OpportunityClosed,
+    PeriodClosed,
     SupporterAlreadyAdded,
     TransitionRefused,
 )
@@ -86,6 +88,8 @@ class Opportunity(Aggregate):
         self.grade_overridden = False
         self.grading_policy: dict | None = None
         self.assessments: list[dict] = []
+        self.cash = 0  # collected on the won deal, net of refunds, in minor units
+        self.payments: dict[str, dict] = {}
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -143,8 +147,14 @@ class Opportunity(Aggregate):
 
     def correct(self, *, amount: int | None, expected_close: str | None, attributes: dict | None,
                 actor: str) -> None:
-        """Correct the deal's facts while it is open (late corrections of won deals are issue 4's)."""
-        self.require_open("correct it")
+        """Correct the deal's facts while it is open; of a won deal, only its amount (a late fact
+        its allocation follows)."""
+        if self.stage == "won" and expected_close is None and attributes is None:
+            if amount is not None and amount < self.cash:
+                raise InvalidInput(f"is below the cash already collected ({self.cash} minor units)",
+                                   field="amount")
+        else:
+            self.require_open("correct it")
         amount = self.amount if amount is None else amount
         expected_close = expected_close or self.expected_close
         attributes = self.attributes if attributes is None else attributes
@@ -246,8 +256,10 @@ class Opportunity(Aggregate):
         self.contributions[contribution_id]["status"] = "confirmed"
 
     def reverse_contribution(self, contribution_id: str, reason: str, actor: str) -> None:
+        """Reverse a contribution, also after the win (a late fact the allocation follows)."""
         contribution = self.contribution(contribution_id)
-        self.require_open("reverse contributions")
+        if self.stage != "won":
+            self.require_open("reverse contributions")
         if contribution["status"] == "reversed":
             raise ContributionAlreadyReversed(f"contribution {contribution_id} was reversed already")
         if not reason.strip():
@@ -285,6 +297,61 @@ class Opportunity(Aggregate):
         self.closed_on = closed_on
         self.loss_reason = reason
 
+    # -- after the win: cash, cancellation, refunds ------------------------------------------
+
+    def _require_won(self, doing: str) -> None:
+        if self.stage != "won":
+            raise OpportunityClosed(f"the opportunity is {self.stage}; only a won deal can {doing}")
+
+    def receive_payment(self, *, payment_id: str, amount: int, received_on: date, actor: str,
+                        source: str | None = None) -> bool:
+        """Record cash collected on the won deal; False if this payment is already recorded."""
+        self._require_won("receive payments")
+        if payment_id in self.payments:
+            return False
+        outstanding = self.amount - self.cash
+        if amount > outstanding:
+            raise InvalidInput(f"is over the outstanding amount ({outstanding} minor units)",
+                               field="amount")
+        if received_on < date.fromisoformat(self.closed_on or "2000-01-01"):
+            raise InvalidInput(f"is before the deal was won ({self.closed_on})", field="received_on")
+        self._payment_received(payment_id=payment_id, amount=amount,
+                               received_on=received_on.isoformat(), source=source, actor=actor)
+        return True
+
+    @event("PaymentReceived")
+    def _payment_received(self, payment_id: str, amount: int, received_on: str, source: str | None,
+                          actor: str) -> None:
+        self.payments[payment_id] = {"amount": amount, "received_on": received_on}
+        self.cash += amount
+
+    def cancel(self, reason: str, cancelled_on: date, actor: str) -> None:
+        """The won deal is cancelled: nothing of it is payable any more."""
+        self._require_won("be cancelled")
+        if not reason.strip():
+            raise InvalidInput("a cancellation needs a reason", field="reason")
+        self._cancelled(reason=reason, cancelled_on=cancelled_on.isoformat(), actor=actor)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str, cancelled_on: str, actor: str) -> None:
+        self.stage = "cancelled"
+
+    def refund(self, *, refund_id: str, amount: int, refunded_on: date, reason: str,
+               actor: str) -> None:
+        """Part of the won amount goes back to the customer: the deal (and its cash) shrink."""
+        self._require_won("be refunded")
+        if amount >= self.amount:
+            raise InvalidInput("refunds the whole deal; cancel it instead", field="amount")
+        if amount > self.cash:
+            raise InvalidInput(f"is over the cash collected ({self.cash} minor units)", field="amount")
+        self._refunded(refund_id=refund_id, amount=amount, refunded_on=refunded_on.isoformat(),
+                       reason=reason, actor=actor)
+
+    @event("Refunded")
+    def _refunded(self, refund_id: str, amount: int, refunded_on: str, reason: str, actor: str) -> None:
+        self.amount -= amount
+        self.cash -= amount
+
 
 class Allocation(Aggregate):
     """The split of a won deal's bonus pool, as proposed by the policy in force on the close date."""
@@ -301,6 +368,62 @@ class Allocation(Aggregate):
         self.result = result
         self.policy = policy
         self.status = "proposed"
+        self.targets: dict[str, dict[str, int]] = {
+            line["member_id"]: {"upfront": line["upfront"], "held": line["held"]}
+            for line in result["lines"]}
+        self.paid: dict[str, dict[str, int]] = {}
+        self.overrides: dict[str, int] = {}
+        self.causes: set[str] = set()
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+    def approve(self, entries: list[dict], actor: str, at: str) -> None:
+        if self.approved:
+            raise AllocationAlreadyApproved("the allocation is approved already")
+        self._approved(entries=entries, actor=actor, at=at)
+
+    @event("Approved")
+    def _approved(self, entries: list[dict], actor: str, at: str) -> None:
+        self.status = "approved"
+        self._book(entries)
+
+    def release(self, payment_id: str, entries: list[dict], actor: str, at: str) -> None:
+        if f"payment:{payment_id}" in self.causes or not entries:
+            return
+        self._released(payment_id=payment_id, entries=entries, actor=actor, at=at)
+
+    @event("Released")
+    def _released(self, payment_id: str, entries: list[dict], actor: str, at: str) -> None:
+        self.causes.add(f"payment:{payment_id}")
+        self._book(entries)
+
+    def adjust(self, *, cause: str, reason: str, targets: dict[str, dict[str, int]],
+               overrides: dict[str, int], entries: list[dict], result: dict | None, actor: str,
+               at: str) -> None:
+        """Take new targets (a late fact, an upheld dispute) and book what they change."""
+        if cause in self.causes:
+            return
+        if targets == self.targets and overrides == self.overrides and not entries and result is None:
+            return
+        self._adjusted(cause=cause, reason=reason, targets=targets, overrides=overrides,
+                       entries=entries, result=result, actor=actor, at=at)
+
+    @event("Adjusted")
+    def _adjusted(self, cause: str, reason: str, targets: dict, overrides: dict, entries: list[dict],
+                  result: dict | None, actor: str, at: str) -> None:
+        self.causes.add(cause)
+        self.targets = targets
+        self.overrides = overrides
+        if result is not None and self.status == "proposed":
+            self.result = result  # before approval a late fact simply changes the proposal
+        self._book(entries)
+
+    def _book(self, entries: list[dict]) -> None:
+        for entry in entries:
+            paid = self.paid.setdefault(entry["member_id"], {"upfront": 0, "release": 0})
+            paid[entry["pays"]] += entry["amount"]
 
 
 class Account(Aggregate):
@@ -498,6 +621,74 @@ class SupportRequest(_Transitions, Aggregate):
     def _rated(self, score: int, comment: str, actor: str, at: str | None = None) -> None:
         self.status = "rated"
         self.rating = score
+
+
+class Period(Aggregate):
+    """A month of payable entries: open until finance closes it, and then it never changes.
+
+    Every booking into a month touches its Period, so a booking and the close of the same month
+    conflict in the store: no entry can slip into a month after it was closed.
+    """
+
+    @staticmethod
+    def create_id(month: str) -> UUID:
+        return uuid5(GOLDSPLIT, f"period:{month}")
+
+    @event("Started")
+    def __init__(self, month: str) -> None:
+        self.month = month
+        self.closed = False
+        self.booked = 0
+
+    def book(self, entries: int, cause: str) -> None:
+        if self.closed:
+            raise PeriodClosed(f"period {self.month} is closed")
+        self._booked(entries=entries, cause=cause)
+
+    @event("Booked")
+    def _booked(self, entries: int, cause: str) -> None:
+        self.booked += entries
+
+    def close(self, *, cutoff: int, report: dict, actor: str) -> None:
+        if self.closed:
+            raise PeriodClosed(f"period {self.month} is closed already", field="period")
+        self._closed(cutoff=cutoff, report=report, actor=actor)
+
+    @event("Closed")
+    def _closed(self, cutoff: int, report: dict, actor: str) -> None:
+        self.closed = True
+        self.cutoff = cutoff
+
+
+class Dispute(_Transitions, Aggregate):
+    """A member's objection to their own line: open -> rejected (with a reason) | upheld (with the
+    corrected amount, which becomes an adjustment)."""
+
+    noun = "dispute"
+
+    @event("Raised")
+    def __init__(self, allocation_id: UUID, member_id: str, reason: str, actor: str,
+                 id: UUID | None = None) -> None:  # noqa: A002 - eventsourcing's caller-chosen id
+        self.allocation_id = allocation_id
+        self.member_id = member_id
+        self.reason = reason
+        self.status = "open"
+
+    def reject(self, reason: str, actor: str) -> None:
+        self.require_state("rejected", ("open",))
+        self._rejected(reason=reason, actor=actor)
+
+    @event("Rejected")
+    def _rejected(self, reason: str, actor: str) -> None:
+        self.status = "rejected"
+
+    def uphold(self, corrected_amount: int, actor: str) -> None:
+        self.require_state("upheld", ("open",))
+        self._upheld(corrected_amount=corrected_amount, actor=actor)
+
+    @event("Upheld")
+    def _upheld(self, corrected_amount: int, actor: str) -> None:
+        self.status = "upheld"
 
 
 POLICY_KINDS: dict[str, type[Versioned]] = {

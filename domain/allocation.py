@@ -212,7 +212,7 @@ def _line(member_id: str, points: dict[str, int], exact: Fraction, capped: Fract
           counted: list[CountedContribution], holdback: Decimal | None) -> AllocationLine:
     floor = math.floor(capped)
     amount = floor + unit
-    held = _held(amount, holdback)
+    held = held_part(amount, holdback)
     return AllocationLine(
         member_id=member_id,
         roles=list(points),
@@ -357,7 +357,8 @@ def _hand_out_units(pool: int, capped: Mapping[str, Fraction], unallocated_exact
     return units, unallocated + missing
 
 
-def _held(amount: int, holdback: Decimal | None) -> int:
+def held_part(amount: int, holdback: Decimal | None) -> int:
+    """The part of a line paid only as cash is collected: round_half_even(amount × holdback)."""
     return 0 if holdback is None else round_half_even(amount * Fraction(holdback))
 
 

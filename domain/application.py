@@ -22,8 +22,10 @@ from domain.aggregates import (
     POLICY_KINDS,
     Account,
     Allocation,
+    Dispute,
     Member,
     Opportunity,
+    Period,
     PolicyBook,
     SupportRequest,
     Task,
@@ -32,7 +34,10 @@ from domain.allocation import CountedContribution, allocate, steps
 from domain.exceptions import (
     AccountAlreadyExists,
     AccountNotFound,
+    AllocationAlreadyApproved,
+    AllocationNotFound,
     ConcurrencyConflict,
+    DisputeNotFound,
     InvalidInput,
     MemberAlreadyExists,
     MemberNotFound,
@@ -40,12 +45,15 @@ from domain.exceptions import (
     NotFound,
     OpportunityAlreadyExists,
     OpportunityNotFound,
+    PeriodClosed,
+    PeriodNotOver,
     RequestNotFound,
     TaskNotFound,
     UnknownContributionKind,
 )
 from domain.grading import Grading
 from domain.money import parse_amount
+from domain.payables import Target, due, entry_id, last_day, month_of, months_of
 from domain.policy import GRADES, IncentivePolicy, in_force
 
 ROLES_THAT_LEAD = ("lead", "admin")
@@ -75,6 +83,37 @@ class Recorded:
     id: str
     position: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _split(opportunity: Opportunity, policy: IncentivePolicy) -> dict:
+    """The allocation of a won deal as it stands, with each line's steps for explain."""
+    result = allocate(amount=opportunity.amount, grade=opportunity.grade,
+                      closed_on=date.fromisoformat(opportunity.closed_on),
+                      contributions=[CountedContribution.from_record(c)
+                                     for c in opportunity.contributions.values()],
+                      policy=policy)
+    explained = {line.member_id: steps(result, line.member_id) for line in result.lines}
+    return {**result.as_dict(), "explain": explained}
+
+
+def _targets(result: dict | None, overrides: dict[str, int],
+             policy: IncentivePolicy) -> dict[str, dict[str, int]]:
+    """Each member's line (upfront, held) as it stands; an upheld dispute's amount replaces a line."""
+    targets = {} if result is None else {
+        line["member_id"]: {"upfront": line["upfront"], "held": line["held"]} for line in result["lines"]}
+    if result is not None:
+        for member, amount in overrides.items():
+            corrected = Target.of(amount, policy.holdback)
+            targets[member] = {"upfront": corrected.upfront, "held": corrected.held}
+    return targets
+
+
+def _as_targets(targets: dict[str, dict[str, int]]) -> dict[str, Target]:
+    return {m: Target(t["upfront"], t["held"]) for m, t in targets.items()}
+
+
+def _owed(allocation: Allocation, opportunity: Opportunity) -> dict[str, dict[str, int]]:
+    return due(_as_targets(allocation.targets), allocation.paid, opportunity.cash, opportunity.amount)
 
 
 def _known_department(value: object, field: str) -> str:
@@ -189,16 +228,23 @@ class Goldsplit(Application):
         changes = None if attributes is None else values.attributes(attributes)
         self._require_lead_for_strategic(actor, changes or {})
 
-        def decide(opportunity: Opportunity) -> None:
+        def decide(opportunity: Opportunity) -> list[Aggregate] | None:
             self._require_ar_or_lead(opportunity, actor, "correct it")
+            if grade is not None or release_grade:
+                opportunity.require_open("change its grade")
             minor = None if amount is None else parse_amount(amount, opportunity.currency)
             merged = None if changes is None else _merged(opportunity.attributes, changes)
             opportunity.correct(amount=minor, expected_close=close, attributes=merged,
                                 actor=actor.member_id)
+            if opportunity.stage == "won":
+                return self._follow_late_fact(
+                    opportunity, f"correction:{opportunity.version}",
+                    f"deal amount corrected to {opportunity.amount} minor units", actor)
             grading = self._opportunity_grading(opportunity.amount, opportunity.currency,
                                                 opportunity.attributes, override=grade, actor=actor)
             opportunity.grade_by(grading, actor.member_id, overridden=grade is not None,
                                  release=release_grade)
+            return None
 
         recorded = self._change(opportunity_id, decide)
         return Recorded(recorded.id, recorded.position,
@@ -290,9 +336,12 @@ class Goldsplit(Application):
         """Reverse a contribution with a reason; it stays on the record, never edited or deleted."""
         reason = values.text(reason, "reason")
 
-        def decide(opportunity: Opportunity) -> None:
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
             self._require_ar_or_lead(opportunity, actor, "reverse contributions")
             opportunity.reverse_contribution(contribution_id, reason, actor.member_id)
+            return self._follow_late_fact(opportunity, f"reversal:{contribution_id}",
+                                          f"contribution {contribution_id} reversed: {reason}",
+                                          actor)
 
         return Recorded(contribution_id, self._change(opportunity_id, decide).position)
 
@@ -307,14 +356,9 @@ class Goldsplit(Application):
             minor = (opportunity.amount if amount is None
                      else parse_amount(amount, opportunity.currency))
             opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
-            result = allocate(amount=minor, grade=opportunity.grade, closed_on=closed,
-                              contributions=[CountedContribution.from_record(c)
-                                             for c in opportunity.contributions.values()],
-                              policy=policy)
-            explained = {line.member_id: steps(result, line.member_id) for line in result.lines}
             return [Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
-                               result={**result.as_dict(), "explain": explained},
-                               policy=policy.as_dict(), actor=actor.member_id)]
+                               result=_split(opportunity, policy), policy=policy.as_dict(),
+                               actor=actor.member_id)]
 
         recorded = self._change(opportunity_id, decide)
         allocation_id = Allocation.create_id(UUID(recorded.id))
@@ -587,6 +631,167 @@ class Goldsplit(Application):
 
         return self._request_change(request_id, decide)
 
+    # -- the money: approval, cash, late facts, disputes, periods ------------------------------
+
+    def approve_allocation(self, actor: Actor, allocation_id: str) -> Recorded:
+        """Finance approves an allocation: its upfront parts (and what cash already released)
+        become payable, in the period of the win date (or the current one if that is closed)."""
+        self._require_finance(actor, "approves allocations")
+        allocation = self._allocation(allocation_id)
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            fresh = self._allocation(allocation.id)
+            if fresh.approved:
+                raise AllocationAlreadyApproved("the allocation is approved already")
+            today = self.clock().date()
+            owed = _owed(fresh, opportunity)
+            last_payment = max((p["received_on"] for p in opportunity.payments.values()),
+                               default=opportunity.closed_on)
+            entries = (self._entries(fresh, opportunity, owed, "approval", "upfront", "upfront",
+                                     date.fromisoformat(opportunity.closed_on))
+                       + self._entries(fresh, opportunity, owed, "approval", "release", "release",
+                                       date.fromisoformat(last_payment)))
+            entries, periods = self._booked(entries, "approval", today)
+            fresh.approve(entries, actor.member_id, at=self.clock().isoformat())
+            return [fresh, *periods]
+
+        return self._money_change(allocation, decide)
+
+    def receive_payment(self, actor: Actor, opportunity_id: str, *, amount: object, currency: str,
+                        received_on: str, payment_id: str | None = None,
+                        source: str | None = None) -> Recorded:
+        """Record cash collected on a won deal; it releases held parts in the payment's period."""
+        if actor.role not in ("finance", "admin"):
+            raise NotAllowed("only finance records payments")
+        on = values.iso_date(received_on, "received_on")
+        if on > self.clock().date():
+            raise InvalidInput("is in the future", field="received_on")
+        pid = values.key(payment_id, "payment_id") if payment_id is not None else str(uuid4())
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            if currency != opportunity.currency:
+                raise InvalidInput(f"the deal is in {opportunity.currency}, not {str(currency)[:8]!r}",
+                                   field="currency")
+            minor = parse_amount(amount, opportunity.currency)
+            if not opportunity.receive_payment(payment_id=pid, amount=minor, received_on=on,
+                                               actor=actor.member_id, source=source):
+                return []
+            allocation = self._allocation(Allocation.create_id(opportunity.id))
+            if not allocation.approved:
+                return []
+            entries = self._entries(allocation, opportunity, _owed(allocation, opportunity),
+                                    f"payment:{pid}", "release", "release", on)
+            entries, periods = self._booked(entries, f"payment:{pid}", self.clock().date())
+            allocation.release(pid, entries, actor.member_id, at=self.clock().isoformat())
+            return [allocation, *periods]
+
+        recorded = self._change(opportunity_id, decide)
+        return Recorded(pid, recorded.position)
+
+    def cancel_won_deal(self, actor: Actor, opportunity_id: str, reason: str) -> Recorded:
+        """A won deal is cancelled: what was payable of it is clawed back in the current period."""
+        self._require_finance(actor, "cancels won deals")
+        reason = values.text(reason, "reason")
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            opportunity.cancel(reason, self.clock().date(), actor.member_id)
+            return self._follow_late_fact(opportunity, "cancellation", f"deal cancelled: {reason}",
+                                          actor)
+
+        return self._change(opportunity_id, decide)
+
+    def refund(self, actor: Actor, opportunity_id: str, *, amount: object, reason: str,
+               refund_id: str | None = None) -> Recorded:
+        """Part of a won deal goes back to the customer: its pool and lines shrink accordingly."""
+        self._require_finance(actor, "records refunds")
+        reason = values.text(reason, "reason")
+        rid = values.key(refund_id, "refund_id") if refund_id is not None else str(uuid4())
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            minor = parse_amount(amount, opportunity.currency)
+            opportunity.refund(refund_id=rid, amount=minor, refunded_on=self.clock().date(),
+                               reason=reason, actor=actor.member_id)
+            return self._follow_late_fact(opportunity, f"refund:{rid}", f"refund: {reason}", actor)
+
+        return self._change(opportunity_id, decide)
+
+    def raise_dispute(self, actor: Actor, allocation_id: str, *, member_id: str, reason: str,
+                      dispute_id: UUID | None = None) -> Recorded:
+        """A member disputes their own line of an allocation, with a reason."""
+        if actor.member_id != member_id:
+            raise NotAllowed("a member disputes only their own line", field="member_id")
+        reason = values.text(reason, "reason")
+        allocation = self._allocation(allocation_id)
+        if member_id not in allocation.targets and member_id not in allocation.paid:
+            raise NotFound(f"{member_id} has no line in this allocation", field="member_id")
+        dispute = Dispute(allocation_id=allocation.id, member_id=member_id, reason=reason,
+                          actor=actor.member_id, **({"id": dispute_id} if dispute_id else {}))
+        try:
+            return self._saved(str(dispute.id), dispute, status="open")
+        except IntegrityError:
+            return Recorded(str(dispute.id), self._head(), {"status": self._dispute(dispute.id).status})
+
+    def resolve_dispute(self, actor: Actor, dispute_id: str, *, decision: str, reason: str,
+                        corrected_amount: object = None) -> Recorded:
+        """Finance rejects a dispute (with a reason) or upholds it with the corrected amount of the
+        line, which becomes an adjustment in the current period."""
+        self._require_finance(actor, "resolves disputes")
+        reason = values.text(reason, "reason")
+        if decision not in ("reject", "uphold"):
+            raise InvalidInput(f"{str(decision)[:20]!r} is not a decision; use reject or uphold",
+                               field="decision")
+        dispute = self._dispute(dispute_id)
+        allocation = self._allocation(dispute.allocation_id)
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            fresh = self._dispute(dispute.id)
+            if decision == "reject":
+                fresh.reject(reason, actor.member_id)
+                return [fresh]
+            if corrected_amount is None:
+                raise InvalidInput("upholding needs the corrected amount of the line",
+                                   field="corrected_amount")
+            corrected = (0 if corrected_amount in ("0", 0) else
+                         parse_amount(corrected_amount, opportunity.currency, field="corrected_amount"))
+            fresh.uphold(corrected, actor.member_id)
+            line = self._allocation(allocation.id)
+            overrides = {**line.overrides, fresh.member_id: corrected}
+            return [fresh, *self._follow_late_fact(
+                opportunity, f"dispute:{fresh.id}", f"dispute upheld: {reason}", actor,
+                overrides=overrides, allocation=line)]
+
+        recorded = self._money_change(allocation, decide)
+        return Recorded(str(dispute.id), recorded.position)
+
+    def close_period(self, actor: Actor, period: str, *, cutoff: int, report: dict,
+                     versions: dict[str, int]) -> Recorded:
+        """Lock the months of a period after the replay proved them (`report`, up to `cutoff`).
+
+        `versions` are the months' Period versions the replay saw: a booking since then makes the
+        close conflict, so nothing can slip into a month after the numbers were proven.
+        """
+        self._require_finance(actor, "closes periods")
+        months = months_of(period)
+        today = self.clock().date()
+        for month in months:
+            if last_day(month) >= today:
+                raise PeriodNotOver(f"{month} is not over yet (it ends {last_day(month)})",
+                                    field="period")
+        periods = []
+        for month in months:
+            found = self._period(month)
+            if found.closed:
+                raise PeriodClosed(f"{month} is closed already; a closed period cannot be reopened",
+                                   field="period")
+            if found.version != versions.get(month, 0) and versions.get(month, 0) != found.version - 1:
+                raise ConcurrencyConflict(f"{month} was booked into after the replay; close again")
+            found.close(cutoff=cutoff, report=report, actor=actor.member_id)
+            periods.append(found)
+        try:
+            return self._saved(period, *periods)
+        except IntegrityError:
+            raise ConcurrencyConflict("a period was booked into meanwhile; close again") from None
+
     # -- policies ------------------------------------------------------------------------------
 
     def add_policy(self, actor: Actor, kind: str, document: object) -> Recorded:
@@ -653,6 +858,90 @@ class Goldsplit(Application):
             return grading
         return Grading(override, (f"set by {actor.member_id} (lead); the policy gives {grading.grade}",),
                        policy.reference(), required_roles=policy.required(override))
+
+    @staticmethod
+    def _require_finance(actor: Actor, doing: str) -> None:
+        if actor.role != "finance":
+            raise NotAllowed(f"only finance {doing}")
+
+    def _allocation(self, allocation_id: str | UUID) -> Allocation:
+        aid = values.identifier(allocation_id, "allocation", AllocationNotFound)
+        return self._get(aid, Allocation, AllocationNotFound, "allocation_id", allocation_id)
+
+    def _dispute(self, dispute_id: str | UUID) -> Dispute:
+        did = values.identifier(dispute_id, "dispute", DisputeNotFound)
+        return self._get(did, Dispute, DisputeNotFound, "dispute_id", dispute_id)
+
+    def _period(self, month: str) -> Period:
+        try:
+            return self.repository.get(Period.create_id(month))
+        except AggregateNotFoundError:
+            return Period(month=month)
+
+    def _money_change(self, allocation: Allocation,
+                      decide: Callable[[Opportunity], Sequence[Aggregate]]) -> Recorded:
+        """Change an allocation (and what goes with it) in its opportunity's turn."""
+        recorded = self._change(str(allocation.opportunity_id), decide)
+        return Recorded(str(allocation.id), recorded.position)
+
+    def _follow_late_fact(self, opportunity: Opportunity, cause: str, reason: str, actor: Actor,
+                          overrides: dict[str, int] | None = None,
+                          allocation: Allocation | None = None) -> list[Aggregate]:
+        """A won deal's facts changed: recompute its split by the allocation's own policy version;
+        once approved, book each difference as an adjustment in the current period."""
+        if opportunity.stage not in ("won", "cancelled"):
+            return []
+        allocation = allocation or self._allocation(Allocation.create_id(opportunity.id))
+        policy = IncentivePolicy.from_stored(allocation.policy)
+        overrides = dict(allocation.overrides if overrides is None else overrides)
+        result = None if opportunity.stage == "cancelled" else _split(opportunity, policy)
+        targets = _targets(result, overrides, policy)
+        if result is not None and sum(t["upfront"] + t["held"] for t in targets.values()) > result["pool"]:
+            raise InvalidInput(f"the lines would add up to more than the pool ({result['pool']} minor "
+                               "units)", field="corrected_amount")
+        entries: list[dict] = []
+        periods: list[Aggregate] = []
+        today = self.clock().date()
+        if allocation.approved:
+            owed = due(_as_targets(targets), allocation.paid, opportunity.cash, opportunity.amount)
+            entries = [e for bucket in ("upfront", "release") for e in self._entries(
+                allocation, opportunity, owed, cause, bucket, "adjustment", today, reason=reason)]
+            entries, periods = self._booked(entries, cause, today)
+        allocation.adjust(cause=cause, reason=reason, targets=targets, overrides=overrides,
+                          entries=entries, result=result, actor=actor.member_id,
+                          at=self.clock().isoformat())
+        return [allocation, *periods] if allocation.pending_events else []
+
+    def _entries(self, allocation: Allocation, opportunity: Opportunity,
+                 owed: dict[str, dict[str, int]], cause: str, bucket: str, kind: str, on: date,
+                 reason: str | None = None) -> list[dict]:
+        """The entries of one bucket (upfront or release) of what is owed, payable from `on`."""
+        return [
+            {"entry_id": entry_id(allocation.id, cause, member, f"{kind}:{bucket}"),
+             "member_id": member, "kind": kind, "pays": bucket, "amount": amounts[bucket],
+             "currency": allocation.currency, "on": on.isoformat(), "period": month_of(on),
+             "allocation_id": str(allocation.id), "opportunity_id": str(opportunity.id),
+             "cause": cause, "reason": reason,
+             "corrects": ({"allocation_id": str(allocation.id), "member_id": member}
+                          if kind == "adjustment" else None)}
+            for member, amounts in sorted(owed.items()) if amounts[bucket]
+        ]
+
+    def _booked(self, entries: list[dict], cause: str, today: date) -> tuple[list[dict], list[Period]]:
+        """Entries into their months; one whose month is closed goes to the current month. Every
+        month booked into is touched, so a concurrent close of it conflicts."""
+        periods: dict[str, Period] = {}
+        booked = []
+        for entry in entries:
+            period = periods.get(entry["period"]) or self._period(entry["period"])
+            if period.closed:
+                entry = {**entry, "period": month_of(today)}
+                period = periods.get(entry["period"]) or self._period(entry["period"])
+            periods[entry["period"]] = period
+            booked.append(entry)
+        for month, period in periods.items():
+            period.book(sum(e["period"] == month for e in booked), cause)
+        return booked, list(periods.values())
 
     def _require_lead_for_strategic(self, actor: Actor, attributes: dict) -> None:
         """Strategic attributes raise the grade, and the grade sets the pool rate: a lead's call."""

@@ -70,6 +70,10 @@ class RequestNotFound(NotFound):
     pass
 
 
+class DisputeNotFound(NotFound):
+    pass
+
+
 class NotOnAccountTeam(NotFound):
     """The member holds no seat on the account team to take away."""
 
@@ -120,6 +124,18 @@ class AccountAlreadyExists(Conflict):
     pass
 
 
+
+
+class AllocationAlreadyApproved(Conflict):
+    pass
+
+
+class PeriodClosed(Conflict):
+    """A closed period never changes."""
+
+
+class PeriodNotOver(InvalidInput):
+    """A period is closed only once its last day is past."""
 
 
 class TransitionRefused(Conflict):

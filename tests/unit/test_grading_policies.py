@@ -547,8 +547,11 @@ def test_refuses_correcting_a_closed_opportunity(app: Goldsplit, closing: str) -
         app.win(ALICE, oid, closed_on=TODAY.isoformat())
     else:
         app.lose(ALICE, oid, reason="price", closed_on=TODAY.isoformat())
-    refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, amount="5000000.00")
+    refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, expected_close="2026-09-30")
+    refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, attributes={"region": "x"})
     refused(app, OpportunityClosed, app.correct_opportunity, LEAD, oid, grade="A")
+    if closing == "lose":
+        refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, amount="5000000.00")
     assert (opportunity(app, oid).amount, opportunity(app, oid).grade) == (100_000_000, "B")
 
 

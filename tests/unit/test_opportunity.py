@@ -325,11 +325,22 @@ CHANGES_AFTER_CLOSE = {
 }
 
 
-@pytest.mark.parametrize("closing", [win(), lose()], ids=["won", "lost"])
-@pytest.mark.parametrize("change", list(CHANGES_AFTER_CLOSE.values()), ids=list(CHANGES_AFTER_CLOSE))
+REFUSED_AFTER_CLOSE = [  # a reversal after the win is a late fact the allocation follows (below)
+    pytest.param(closing, change, id=f"{name}-{closed}")
+    for closed, closing in (("won", win()), ("lost", lose()))
+    for name, change in CHANGES_AFTER_CLOSE.items() if (name, closed) != ("reverse", "won")
+]
+
+
+@pytest.mark.parametrize(("closing", "change"), REFUSED_AFTER_CLOSE)
 def test_refuses_every_change_after_the_deal_is_won_or_lost(closing: Command, change: Command) -> None:
     opportunity = given(*TEAM, record("c1", "bob"), closing)
     then_refused(opportunity, change, OpportunityClosed)
+
+
+def test_a_contribution_is_reversed_after_the_win_as_a_late_fact() -> None:
+    opportunity = given(*TEAM, record("c1", "bob"), win())
+    then(when(opportunity, reverse("c1")), (Opportunity.ContributionReversed, {"contribution_id": "c1"}))
 
 
 # -- members and policy books --------------------------------------------------------------------
