@@ -13,6 +13,7 @@ from api.limits import BodyLimit
 from api.routers import (
     accounts,
     allocations,
+    audit,
     calibration,
     members,
     opportunities,
@@ -52,6 +53,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                        secret=settings.secret)
     app.add_middleware(BodyLimit)  # added last: runs first, before anything reads the body
     for module in (members, accounts, tasks, opportunities, requests, allocations, policies,
-                   calibration, system):
+                   calibration, audit, system):
         app.include_router(module.router)
     return app

@@ -113,6 +113,20 @@ def _calibration(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.audit import verify
+    from projections.runner import ProjectionStalled
+
+    with Services.build(settings) as services:
+        try:
+            services.runner.catch_up()
+        except ProjectionStalled as stall:  # verify what was chained before it
+            print(f"goldsplit: {stall}", file=sys.stderr)
+        result = verify(services.app, services.views)
+        print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 3
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from api.demo import run
 
@@ -173,6 +187,11 @@ def parser() -> argparse.ArgumentParser:
     calibration = commands.add_parser("calibration", help="Brier score and reliability of win rates")
     calibration.add_argument("--by", choices=("member", "team", "standard_version"), default="member")
     calibration.set_defaults(run=_calibration)
+
+    verify = commands.add_parser("verify", help="recompute the audit chain from the stored events "
+                                                "and compare it with the recorded one (exit 3 on a "
+                                                "difference)")
+    verify.set_defaults(run=_verify)
     return root
 
 

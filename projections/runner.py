@@ -15,6 +15,7 @@ from typing import Any
 from domain.application import Goldsplit
 from projections.accounts import AccountBoardProjection
 from projections.allocations import AllocationProjection
+from projections.audit import AuditChainProjection
 from projections.base import Changes, Projection
 from projections.board import BoardProjection
 from projections.calibration import CalibrationProjection
@@ -42,7 +43,7 @@ class _EventFailed(Exception):
 
 def default_projections() -> list[Projection]:
     return [BoardProjection(), AllocationProjection(), AccountBoardProjection(), MemberBoardProjection(),
-            CalibrationProjection()]
+            CalibrationProjection(), AuditChainProjection()]
 
 
 class ProjectionRunner:
@@ -101,7 +102,8 @@ class ProjectionRunner:
                 event = self.app.mapper.to_domain_event(notification)
                 for projection in self.projections:
                     if notification.id > positions[projection.name]:
-                        projection.process(event, notification.id, changes)
+                        stored = getattr(projection, "reads_stored_events", False)
+                        projection.process(notification if stored else event, notification.id, changes)
             except Exception as error:
                 raise _EventFailed(index, error) from error
         return changes

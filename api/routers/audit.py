@@ -1,0 +1,68 @@
+"""The audit chain: verify the stored events against it, and read it to compare with your own."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.deps import After, ServicesDep, allow, wait_for
+from api.schemas import PROBLEMS
+from domain.application import Actor
+from projections.audit import recorded_chain, recorded_head, verify
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEMS)
+
+Auditors = Annotated[Actor, allow("finance", "auditor", "admin")]
+
+
+class HeadOut(BaseModel):
+    position: int
+    chain: str
+
+
+class ProblemOut(BaseModel):
+    position: int
+    kind: str
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    head: HeadOut
+    recorded_head: HeadOut
+    log_position: int
+    problems: list[ProblemOut]
+
+
+class LinkOut(BaseModel):
+    position: int
+    digest: str
+    chain: str
+
+
+class ChainOut(BaseModel):
+    links: list[LinkOut]
+    head: HeadOut
+    next: int | None
+
+
+@router.get("/verify", response_model=VerifyOut)
+def verify_chain(actor: Auditors, services: ServicesDep, after: After = None) -> dict:
+    """Recompute the audit chain from the stored events and report every position that differs
+    from the recorded chain (finance, auditors, admins)."""
+    wait_for(services, after)
+    return verify(services.app, services.views)
+
+
+@router.get("/chain", response_model=ChainOut)
+def chain(actor: Auditors, services: ServicesDep,
+          start: Annotated[int, Query(alias="from", ge=1, description="first log position")] = 1,
+          limit: Annotated[int, Query(ge=1, le=1000)] = 100, after: After = None) -> dict:
+    """The recorded links (position, digest, chain) from a log position on, to compare with an
+    auditor's own computation (finance, auditors, admins)."""
+    wait_for(services, after)
+    head = recorded_head(services.views)
+    links = recorded_chain(services.views, start, limit + 1, stop=head["position"])
+    more = len(links) > limit
+    return {"links": links[:limit], "head": head, "next": links[limit]["position"] if more else None}
