@@ -90,6 +90,7 @@ class Opportunity(Aggregate):
         self.assessments: list[dict] = []
         self.cash = 0  # collected on the won deal, net of refunds, in minor units
         self.payments: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -337,18 +338,23 @@ class Opportunity(Aggregate):
         self.stage = "cancelled"
 
     def refund(self, *, refund_id: str, amount: int, refunded_on: date, reason: str,
-               actor: str) -> None:
-        """Part of the won amount goes back to the customer: the deal (and its cash) shrink."""
+               actor: str) -> bool:
+        """Part of the won amount goes back to the customer: the deal (and its cash) shrink; False
+        if this refund is already recorded."""
         self._require_won("be refunded")
+        if refund_id in self.refunds:
+            return False
         if amount >= self.amount:
             raise InvalidInput("refunds the whole deal; cancel it instead", field="amount")
         if amount > self.cash:
             raise InvalidInput(f"is over the cash collected ({self.cash} minor units)", field="amount")
         self._refunded(refund_id=refund_id, amount=amount, refunded_on=refunded_on.isoformat(),
                        reason=reason, actor=actor)
+        return True
 
     @event("Refunded")
     def _refunded(self, refund_id: str, amount: int, refunded_on: str, reason: str, actor: str) -> None:
+        self.refunds[refund_id] = {"amount": amount, "refunded_on": refunded_on}
         self.amount -= amount
         self.cash -= amount
 

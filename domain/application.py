@@ -709,8 +709,9 @@ class Goldsplit(Application):
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             minor = parse_amount(amount, opportunity.currency)
-            opportunity.refund(refund_id=rid, amount=minor, refunded_on=self.clock().date(),
-                               reason=reason, actor=actor.member_id)
+            if not opportunity.refund(refund_id=rid, amount=minor, refunded_on=self.clock().date(),
+                                      reason=reason, actor=actor.member_id):
+                return []  # a retried refund id is recorded once
             return self._follow_late_fact(opportunity, f"refund:{rid}", f"refund: {reason}", actor)
 
         return self._change(opportunity_id, decide)
@@ -783,7 +784,8 @@ class Goldsplit(Application):
             if found.closed:
                 raise PeriodClosed(f"{month} is closed already; a closed period cannot be reopened",
                                    field="period")
-            if found.version != versions.get(month, 0) and versions.get(month, 0) != found.version - 1:
+            stored = 0 if found.pending_events else found.version  # a month nobody booked into yet
+            if stored != versions.get(month, 0):
                 raise ConcurrencyConflict(f"{month} was booked into after the replay; close again")
             found.close(cutoff=cutoff, report=report, actor=actor.member_id)
             periods.append(found)
