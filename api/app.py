@@ -15,8 +15,10 @@ from api.routers import (
     allocations,
     audit,
     calibration,
+    disputes,
     members,
     opportunities,
+    periods,
     policies,
     requests,
     system,
@@ -53,6 +55,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                        secret=settings.secret)
     app.add_middleware(BodyLimit)  # added last: runs first, before anything reads the body
     for module in (members, accounts, tasks, opportunities, requests, allocations, policies,
-                   calibration, audit, system):
+                   calibration, audit, periods, disputes, system):
         app.include_router(module.router)
     return app

@@ -1,5 +1,5 @@
 """The opportunity board: grade, triangle, supporters, the timeline of contributions, support
-requests and assessments, per opportunity.
+requests and assessments, and the disputes raised on its allocation, per opportunity.
 
 Support requests live on the board of their opportunity; the shape of one request and how its
 due state and response times are read (`new_request`, `apply_request`, `present_request`) are
@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from domain.aggregates import Opportunity, SupportRequest, event_id
+from domain.aggregates import Allocation, Dispute, Opportunity, SupportRequest, event_id
 from domain.allocation import CountedContribution, allocate
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
@@ -20,6 +20,7 @@ from projections.base import Changes, Projection
 
 VIEW = "board"
 REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
+LINKS = "board_link"  # "allocation:<id>" and "dispute:<id>" -> the opportunity whose board shows it
 
 ROLE_TITLES = {"AR": "account responsible", "SR": "solution responsible", "FR": "fulfilment responsible"}
 OPEN_STATUSES = ("open", "accepted")  # asked for and not yet answered with a delivery or a refusal
@@ -30,11 +31,18 @@ class BoardProjection(Projection):
     """Keeps one document per opportunity with the facts its board shows."""
 
     name = "board"
-    views = (VIEW, REQUESTS)
+    views = (VIEW, REQUESTS, LINKS)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
         if isinstance(event, SupportRequest.Event):
             self._request(event, position, changes)
+            return
+        if isinstance(event, Allocation.Proposed):
+            changes.put(LINKS, f"allocation:{event.originator_id}",
+                        {"opportunity_id": str(event.opportunity_id)})
+            return
+        if isinstance(event, Dispute.Event):
+            self._dispute(event, position, changes)
             return
         if not isinstance(event, Opportunity.Event):
             return
@@ -137,6 +145,32 @@ class BoardProjection(Projection):
         changes.put(VIEW, key, doc)
 
 
+    @staticmethod
+    def _dispute(event: Any, position: int, changes: Changes) -> None:
+        dispute_id = str(event.originator_id)
+        if isinstance(event, Dispute.Raised):
+            link = changes.get(LINKS, f"allocation:{event.allocation_id}")
+            if link is not None:
+                changes.put(LINKS, f"dispute:{dispute_id}", link)
+        else:
+            link = changes.get(LINKS, f"dispute:{dispute_id}")
+        doc = link and changes.get(VIEW, link["opportunity_id"])
+        if not doc:
+            return
+        disputes = doc.setdefault("disputes", [])
+        if isinstance(event, Dispute.Raised):
+            disputes.append({"id": dispute_id, "allocation_id": str(event.allocation_id),
+                             "member_id": event.member_id, "reason": event.reason, "status": "open",
+                             "raised_at": event.timestamp.isoformat(), "position": position})
+        else:
+            status = {Dispute.Rejected: "rejected", Dispute.Upheld: "upheld"}.get(type(event))
+            for dispute in disputes:
+                if dispute["id"] == dispute_id and status:
+                    dispute.update(status=status, resolved_position=position)
+        doc["position"] = position
+        changes.put(VIEW, link["opportunity_id"], doc)
+
+
 def _contribution(doc: dict, contribution_id: str) -> dict:
     return next(c for c in doc["contributions"] if c["id"] == contribution_id)
 
@@ -227,7 +261,8 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
 
     `position` is how far the board projection had read when `doc` was fetched: the board shows
     every event up to it (`changed_at` is the last event that changed this board). The work and
-    points are open to the whole team; of the money, `only_member` sees only their own line.
+    points are open to the whole team; of the money, `only_member` sees only their own line (and
+    only their own disputes: `open_disputes` counts the disputes still open that the reader sees).
     Requests carry their due state as of `today`; `warnings` name the empty seats the grade requires.
     """
     weights = policy.kind_weights
@@ -260,6 +295,7 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
                             "currency": currency},
         }
     requests = [present_request(r, today) for r in doc.get("requests", [])]
+    disputes = [d for d in doc.get("disputes", []) if only_member in (None, d["member_id"])]
 
     def money(minor: int) -> dict:
         return {"amount": format_amount(minor, currency), "currency": currency}
@@ -283,4 +319,6 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
         "requests": requests,
         "open_requests": sum(r["status"] in OPEN_STATUSES for r in requests),
         "overdue_requests": sum(r["due_state"] == "overdue" for r in requests),
+        "disputes": disputes,
+        "open_disputes": sum(d["status"] == "open" for d in disputes),
     }

@@ -20,6 +20,7 @@ from projections.base import Changes, Projection
 from projections.board import BoardProjection
 from projections.calibration import CalibrationProjection
 from projections.members import MemberBoardProjection
+from projections.payables import PayablesProjection
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class _EventFailed(Exception):
 
 def default_projections() -> list[Projection]:
     return [BoardProjection(), AllocationProjection(), AccountBoardProjection(), MemberBoardProjection(),
-            CalibrationProjection(), AuditChainProjection()]
+            CalibrationProjection(), AuditChainProjection(), PayablesProjection()]
 
 
 class ProjectionRunner:

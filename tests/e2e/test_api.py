@@ -750,7 +750,7 @@ def test_health_reports_the_store_and_projection_lag(story: Story) -> None:
     caught_up = story.client.get("/health").json()["projections"]
     assert {name: p["lag"] for name, p in caught_up.items()} == {
         "board": 0, "allocation": 0, "account_board": 0, "member_board": 0, "calibration": 0,
-        "audit_chain": 0}
+        "audit_chain": 0, "payables": 0}
 
 
 def test_metrics_are_prometheus_text(story: Story) -> None:

@@ -1,0 +1,181 @@
+"""Periods: what is payable in a month or a quarter, members' statements, the journal and payroll."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
+
+from api.deps import ActorDep, After, ServicesDep, allow, wait_for
+from api.errors import Refused
+from api.schemas import PROBLEMS, Out
+from domain.application import Actor
+from domain.payables import months_of
+from projections.payables import (
+    PAYABLE,
+    PERIOD,
+    journal,
+    journal_csv,
+    payable_key,
+    payroll,
+    payroll_csv,
+    present_period,
+    statement,
+    statement_csv,
+    statement_xlsx,
+)
+
+router = APIRouter(prefix="/v1/periods", tags=["periods"], responses=PROBLEMS)
+
+READS_BOOKS = ("finance", "auditor", "admin")
+Books = Annotated[Actor, allow(*READS_BOOKS)]
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._@-]")
+
+
+class MonthOut(Out):
+    period: str
+    entries: int
+    members: list[str]
+    totals: dict[str, str] = Field(description="per currency, decimal strings")
+    closed: bool
+    closed_report: dict | None
+    cutoff: int | None
+
+
+class PeriodOut(Out):
+    period: str
+    months: list[MonthOut]
+    entries: int
+    members: list[str]
+    totals: dict[str, str]
+    closed: bool = Field(description="every month of the period is closed")
+
+
+class StatementLineOut(Out):
+    kind: str = Field(description="upfront | release | adjustment")
+    allocation_id: str
+    opportunity_id: str
+    amount: str
+    currency: str
+    on: str
+    period: str
+    cause: str
+    reason: str | None
+    corrects: dict | None
+    entry_id: str
+
+
+class StatementOut(Out):
+    member_id: str
+    period: str
+    currency_totals: dict[str, str]
+    totals_by_kind: dict[str, dict[str, str]]
+    lines: list[StatementLineOut]
+
+
+class JournalLineOut(Out):
+    account: str
+    member_id: str
+    debit: str
+    credit: str
+    currency: str
+
+
+class JournalOut(Out):
+    period: str
+    lines: list[JournalLineOut]
+    totals: dict[str, dict[str, str]] = Field(description="per currency: debit, credit, balance "
+                                                          "(always zero), net_expense")
+
+
+class PayrollRowOut(Out):
+    member_id: str
+    currency: str
+    amount: str
+
+
+class PayrollOut(Out):
+    period: str
+    rows: list[PayrollRowOut]
+    totals: dict[str, str]
+
+
+def _files(*media_types: str) -> dict:
+    return {200: {"content": {media_type: {} for media_type in media_types}}}
+
+
+def _attachment(content: str | bytes, media_type: str, name: str) -> Response:
+    filename = UNSAFE_IN_FILENAME.sub("_", name)
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _payables(services: ServicesDep, months: list[str], member_id: str | None = None) -> list[dict]:
+    """The payable documents of these months: one member's, or every member's."""
+    keys = []
+    for month in months:
+        members = [member_id] if member_id is not None else (
+            services.views.get(PERIOD, month) or {}).get("members", [])
+        keys += [payable_key(month, member) for member in members]
+    return [doc for key in keys if (doc := services.views.get(PAYABLE, key)) is not None]
+
+
+@router.get("/{period}", response_model=PeriodOut)
+def get_period(period: str, actor: Books, services: ServicesDep, after: After = None) -> dict:
+    """A month or quarter: entries, members and totals per currency, and whether it is closed, with
+    the close report (finance, auditors, admins)."""
+    months = months_of(period)
+    wait_for(services, after)
+    return present_period([doc for m in months if (doc := services.views.get(PERIOD, m))], period)
+
+
+@router.get("/{period}/statements/{member_id}", response_model=StatementOut,
+            responses=_files(CSV, XLSX))
+def get_statement(period: str, member_id: str, actor: ActorDep, services: ServicesDep,
+                  format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",  # noqa: A002
+                  after: After = None) -> dict | Response:
+    """A member's statement: every upfront, release and adjustment entry of the period, with
+    totals per currency (a member: only their own; finance, auditors and admins: anyone's)."""
+    months = months_of(period)
+    if actor.role not in READS_BOOKS and actor.member_id != member_id:
+        raise Refused(403, "a member reads only their own statement")
+    wait_for(services, after)
+    services.app.member(member_id)
+    shown = statement(_payables(services, months, member_id), member_id, period)
+    if format == "csv":
+        return _attachment(statement_csv(shown), CSV, f"statement-{member_id}-{period}.csv")
+    if format == "xlsx":
+        return _attachment(statement_xlsx(shown), XLSX, f"statement-{member_id}-{period}.xlsx")
+    return shown
+
+
+@router.get("/{period}/journal", response_model=JournalOut, responses=_files(CSV))
+def get_journal(period: str, actor: Books, services: ServicesDep,
+                format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
+                after: After = None) -> dict | Response:
+    """Balanced double-entry lines for the period: bonus expense against each member's bonus
+    payable, per currency; debits equal credits (finance, auditors, admins)."""
+    months = months_of(period)
+    wait_for(services, after)
+    shown = journal(_payables(services, months), period)
+    if format == "csv":
+        return _attachment(journal_csv(shown), CSV, f"journal-{period}.csv")
+    return shown
+
+
+@router.get("/{period}/payroll", response_model=PayrollOut, responses=_files(CSV))
+def get_payroll(period: str, actor: Books, services: ServicesDep,
+                format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
+                after: After = None) -> dict | Response:
+    """What to pay each member per currency for the period; negative: to recover (finance,
+    auditors, admins)."""
+    months = months_of(period)
+    wait_for(services, after)
+    shown = payroll(_payables(services, months), period)
+    if format == "csv":
+        return _attachment(payroll_csv(shown), CSV, f"payroll-{period}.csv")
+    return shown
