@@ -127,6 +127,30 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result["ok"] else 3
 
 
+def _period_close(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.application import Actor
+    from projections.close import CloseRefused, close
+
+    def progress(position: int, cutoff: int) -> None:
+        done = position / cutoff if cutoff else 1.0
+        bar = "#" * int(done * 30)
+        print(f"\rreplaying [{bar:<30}] {done:6.1%} {position}/{cutoff} events", end="",
+              file=sys.stderr, flush=True)
+
+    with Services.build(settings) as services:
+        try:
+            report = close(services.app, services.views, Actor(args.by, "finance"), args.period,
+                           catch_up=lambda position: services.runner.wait_for(position, timeout=600),
+                           progress=progress)
+        except CloseRefused as refused:
+            print(f"\ngoldsplit: {refused.detail}", file=sys.stderr)
+            print(json.dumps(refused.differences, indent=2))
+            return 4
+        print(file=sys.stderr)
+        print(json.dumps(report, indent=2))
+    return 0
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from api.demo import run
 
@@ -166,6 +190,14 @@ def parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=_explain)
 
     from domain.aggregates import POLICY_KINDS
+
+    period = commands.add_parser("period", help="periods of payable entries")
+    period_commands = period.add_subparsers(dest="period_command", required=True)
+    close = period_commands.add_parser("close", help="replay the log, prove the period's numbers and "
+                                                     "lock it (as finance)")
+    close.add_argument("period", help="a month (2026-11) or a quarter (2026-Q4)")
+    close.add_argument("--by", required=True, help="the finance member closing it")
+    close.set_defaults(run=_period_close)
 
     kinds = tuple(POLICY_KINDS)
     policy = commands.add_parser("policy", help="show or add policy versions")

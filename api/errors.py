@@ -32,9 +32,11 @@ TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not f
 
 
 def problem(status: int, detail: str, *, type_: str = "about:blank",
-            errors: list[dict] | None = None, headers: dict | None = None) -> JSONResponse:
+            errors: list[dict] | None = None, headers: dict | None = None,
+            extra: dict | None = None) -> JSONResponse:
+    """An RFC 9457 problem document; `extra` adds members (e.g. a refused close's differences)."""
     body: dict = {"type": type_, "title": TITLES.get(status, "Error"), "status": status,
-                  "detail": _printable(detail)}
+                  "detail": _printable(detail), **(extra or {})}
     if errors:
         body["errors"] = [{k: _printable(v) for k, v in e.items()} for e in errors]
     return JSONResponse(body, status_code=status, headers=headers,

@@ -127,6 +127,30 @@ class LoseIn(In):
     closed_on: str
 
 
+class PaymentIn(In):
+    amount: str = Field(description="decimal string in the deal's currency")
+    currency: str
+    received_on: str = Field(description="ISO date, not in the future, not before the win")
+    payment_id: str | None = Field(default=None, description="the ERP's id; a payment is recorded once")
+
+
+class RefundIn(In):
+    amount: str
+    reason: str = Field(min_length=1, max_length=2000)
+    refund_id: str | None = None
+
+
+class DisputeIn(In):
+    member_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResolutionIn(In):
+    decision: str = Field(description="reject | uphold")
+    reason: str = Field(min_length=1, max_length=2000)
+    corrected_amount: str | None = Field(default=None, description="uphold: the line's corrected amount")
+
+
 def recorded(result: Any) -> dict:
     """A command's answer: `{id, position}` plus what the use case adds."""
     return {"id": result.id, "position": result.position, **result.extra}

@@ -380,6 +380,7 @@ class Allocation(Aggregate):
         self.paid: dict[str, dict[str, int]] = {}
         self.overrides: dict[str, int] = {}
         self.causes: set[str] = set()
+        self.pool: int = result["pool"]  # as the facts stand (a late fact recomputes it)
 
     @property
     def approved(self) -> bool:
@@ -422,6 +423,7 @@ class Allocation(Aggregate):
         self.causes.add(cause)
         self.targets = targets
         self.overrides = overrides
+        self.pool = 0 if result is None else result["pool"]
         if result is not None and self.status == "proposed":
             self.result = result  # before approval a late fact simply changes the proposal
         self._book(entries)
@@ -688,12 +690,12 @@ class Dispute(_Transitions, Aggregate):
     def _rejected(self, reason: str, actor: str) -> None:
         self.status = "rejected"
 
-    def uphold(self, corrected_amount: int, actor: str) -> None:
+    def uphold(self, corrected_amount: int, actor: str, reason: str | None = None) -> None:
         self.require_state("upheld", ("open",))
-        self._upheld(corrected_amount=corrected_amount, actor=actor)
+        self._upheld(corrected_amount=corrected_amount, actor=actor, reason=reason)
 
     @event("Upheld")
-    def _upheld(self, corrected_amount: int, actor: str) -> None:
+    def _upheld(self, corrected_amount: int, actor: str, reason: str | None = None) -> None:
         self.status = "upheld"
 
 

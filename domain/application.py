@@ -30,7 +30,6 @@ from domain.aggregates import (
     SupportRequest,
     Task,
 )
-from domain.allocation import CountedContribution, allocate, steps
 from domain.exceptions import (
     AccountAlreadyExists,
     AccountNotFound,
@@ -38,12 +37,14 @@ from domain.exceptions import (
     AllocationNotFound,
     ConcurrencyConflict,
     DisputeNotFound,
+    InvalidAmount,
     InvalidInput,
     MemberAlreadyExists,
     MemberNotFound,
     NotAllowed,
     NotFound,
     OpportunityAlreadyExists,
+    OpportunityClosed,
     OpportunityNotFound,
     PeriodClosed,
     PeriodNotOver,
@@ -53,7 +54,7 @@ from domain.exceptions import (
 )
 from domain.grading import Grading
 from domain.money import parse_amount
-from domain.payables import Target, due, entry_id, last_day, month_of, months_of
+from domain.payables import as_targets, due, entry_id, last_day, month_of, months_of, split, targets_of
 from domain.policy import GRADES, IncentivePolicy, in_force
 
 ROLES_THAT_LEAD = ("lead", "admin")
@@ -85,35 +86,25 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _split(opportunity: Opportunity, policy: IncentivePolicy) -> dict:
-    """The allocation of a won deal as it stands, with each line's steps for explain."""
-    result = allocate(amount=opportunity.amount, grade=opportunity.grade,
-                      closed_on=date.fromisoformat(opportunity.closed_on),
-                      contributions=[CountedContribution.from_record(c)
-                                     for c in opportunity.contributions.values()],
-                      policy=policy)
-    explained = {line.member_id: steps(result, line.member_id) for line in result.lines}
-    return {**result.as_dict(), "explain": explained}
+def _over_pool(result: dict, overrides: dict[str, int]) -> bool:
+    lines = {line["member_id"]: line["amount"] for line in result["lines"]}
+    return sum({**lines, **overrides}.values()) > result["pool"]
 
 
-def _targets(result: dict | None, overrides: dict[str, int],
-             policy: IncentivePolicy) -> dict[str, dict[str, int]]:
-    """Each member's line (upfront, held) as it stands; an upheld dispute's amount replaces a line."""
-    targets = {} if result is None else {
-        line["member_id"]: {"upfront": line["upfront"], "held": line["held"]} for line in result["lines"]}
-    if result is not None:
-        for member, amount in overrides.items():
-            corrected = Target.of(amount, policy.holdback)
-            targets[member] = {"upfront": corrected.upfront, "held": corrected.held}
-    return targets
-
-
-def _as_targets(targets: dict[str, dict[str, int]]) -> dict[str, Target]:
-    return {m: Target(t["upfront"], t["held"]) for m, t in targets.items()}
+def _within_pool(result: dict, overrides: dict[str, int]) -> dict[str, int]:
+    """Upheld amounts, cut (in member order) where a late fact shrank the pool under them: the
+    lines never add up to more than the pool."""
+    lines = {line["member_id"]: line["amount"] for line in result["lines"] if line["member_id"] not in overrides}
+    room = result["pool"] - sum(lines.values())
+    kept = {}
+    for member in sorted(overrides):
+        kept[member] = max(0, min(overrides[member], room))
+        room -= kept[member]
+    return kept
 
 
 def _owed(allocation: Allocation, opportunity: Opportunity) -> dict[str, dict[str, int]]:
-    return due(_as_targets(allocation.targets), allocation.paid, opportunity.cash, opportunity.amount)
+    return due(as_targets(allocation.targets), allocation.paid, opportunity.cash, opportunity.amount)
 
 
 def _known_department(value: object, field: str) -> str:
@@ -237,6 +228,7 @@ class Goldsplit(Application):
             opportunity.correct(amount=minor, expected_close=close, attributes=merged,
                                 actor=actor.member_id)
             if opportunity.stage == "won":
+                self._require_lead_after_win(opportunity, actor, "correct its amount")
                 return self._follow_late_fact(
                     opportunity, f"correction:{opportunity.version}",
                     f"deal amount corrected to {opportunity.amount} minor units", actor)
@@ -338,6 +330,7 @@ class Goldsplit(Application):
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             self._require_ar_or_lead(opportunity, actor, "reverse contributions")
+            self._require_lead_after_win(opportunity, actor, "reverse contributions")
             opportunity.reverse_contribution(contribution_id, reason, actor.member_id)
             return self._follow_late_fact(opportunity, f"reversal:{contribution_id}",
                                           f"contribution {contribution_id} reversed: {reason}",
@@ -357,7 +350,7 @@ class Goldsplit(Application):
                      else parse_amount(amount, opportunity.currency))
             opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
             return [Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
-                               result=_split(opportunity, policy), policy=policy.as_dict(),
+                               result=split(opportunity, policy), policy=policy.as_dict(),
                                actor=actor.member_id)]
 
         recorded = self._change(opportunity_id, decide)
@@ -643,6 +636,8 @@ class Goldsplit(Application):
             fresh = self._allocation(allocation.id)
             if fresh.approved:
                 raise AllocationAlreadyApproved("the allocation is approved already")
+            if opportunity.stage != "won":
+                raise OpportunityClosed(f"the deal is {opportunity.stage}; nothing of it is payable")
             today = self.clock().date()
             owed = _owed(fresh, opportunity)
             last_payment = max((p["received_on"] for p in opportunity.payments.values()),
@@ -752,9 +747,11 @@ class Goldsplit(Application):
             if corrected_amount is None:
                 raise InvalidInput("upholding needs the corrected amount of the line",
                                    field="corrected_amount")
-            corrected = (0 if corrected_amount in ("0", 0) else
-                         parse_amount(corrected_amount, opportunity.currency, field="corrected_amount"))
-            fresh.uphold(corrected, actor.member_id)
+            zero = values.plain_decimal(corrected_amount, "corrected_amount", places=12,
+                                        error=InvalidAmount, what="amount") == 0
+            corrected = 0 if zero else parse_amount(corrected_amount, opportunity.currency,
+                                                    field="corrected_amount")
+            fresh.uphold(corrected, actor.member_id, reason=reason)
             line = self._allocation(allocation.id)
             overrides = {**line.overrides, fresh.member_id: corrected}
             return [fresh, *self._follow_late_fact(
@@ -764,13 +761,8 @@ class Goldsplit(Application):
         recorded = self._money_change(allocation, decide)
         return Recorded(str(dispute.id), recorded.position)
 
-    def close_period(self, actor: Actor, period: str, *, cutoff: int, report: dict,
-                     versions: dict[str, int]) -> Recorded:
-        """Lock the months of a period after the replay proved them (`report`, up to `cutoff`).
-
-        `versions` are the months' Period versions the replay saw: a booking since then makes the
-        close conflict, so nothing can slip into a month after the numbers were proven.
-        """
+    def require_closable(self, actor: Actor, period: str) -> list[str]:
+        """The months of a period finance may close now: each over and none closed yet."""
         self._require_finance(actor, "closes periods")
         months = months_of(period)
         today = self.clock().date()
@@ -778,12 +770,22 @@ class Goldsplit(Application):
             if last_day(month) >= today:
                 raise PeriodNotOver(f"{month} is not over yet (it ends {last_day(month)})",
                                     field="period")
+            if self._period(month).closed:
+                raise PeriodClosed(f"{month} is closed already; a closed period cannot be reopened",
+                                   field="period")
+        return months
+
+    def close_period(self, actor: Actor, period: str, *, cutoff: int, report: dict,
+                     versions: dict[str, int]) -> Recorded:
+        """Lock the months of a period after the replay proved them (`report`, up to `cutoff`).
+
+        `versions` are the months' Period versions the replay saw: a booking since then makes the
+        close conflict, so nothing can slip into a month after the numbers were proven.
+        """
+        months = self.require_closable(actor, period)
         periods = []
         for month in months:
             found = self._period(month)
-            if found.closed:
-                raise PeriodClosed(f"{month} is closed already; a closed period cannot be reopened",
-                                   field="period")
             stored = 0 if found.pending_events else found.version  # a month nobody booked into yet
             if stored != versions.get(month, 0):
                 raise ConcurrencyConflict(f"{month} was booked into after the replay; close again")
@@ -862,6 +864,12 @@ class Goldsplit(Application):
                        policy.reference(), required_roles=policy.required(override))
 
     @staticmethod
+    def _require_lead_after_win(opportunity: Opportunity, actor: Actor, doing: str) -> None:
+        """After the win a change moves money at once: a lead's call, not the AR's."""
+        if opportunity.stage == "won" and not actor.leads:
+            raise NotAllowed(f"the deal is won: only a lead may {doing} now (it books adjustments)")
+
+    @staticmethod
     def _require_finance(actor: Actor, doing: str) -> None:
         if actor.role != "finance":
             raise NotAllowed(f"only finance {doing}")
@@ -895,17 +903,20 @@ class Goldsplit(Application):
             return []
         allocation = allocation or self._allocation(Allocation.create_id(opportunity.id))
         policy = IncentivePolicy.from_stored(allocation.policy)
+        upheld = overrides is not None
         overrides = dict(allocation.overrides if overrides is None else overrides)
-        result = None if opportunity.stage == "cancelled" else _split(opportunity, policy)
-        targets = _targets(result, overrides, policy)
-        if result is not None and sum(t["upfront"] + t["held"] for t in targets.values()) > result["pool"]:
-            raise InvalidInput(f"the lines would add up to more than the pool ({result['pool']} minor "
-                               "units)", field="corrected_amount")
+        result = None if opportunity.stage == "cancelled" else split(opportunity, policy)
+        if result is not None:
+            if upheld and _over_pool(result, overrides):
+                raise InvalidInput(f"the lines would add up to more than the pool ({result['pool']} "
+                                   "minor units)", field="corrected_amount")
+            overrides = _within_pool(result, overrides)
+        targets = targets_of(result, overrides, policy)
         entries: list[dict] = []
         periods: list[Aggregate] = []
         today = self.clock().date()
         if allocation.approved:
-            owed = due(_as_targets(targets), allocation.paid, opportunity.cash, opportunity.amount)
+            owed = due(as_targets(targets), allocation.paid, opportunity.cash, opportunity.amount)
             entries = [e for bucket in ("upfront", "release") for e in self._entries(
                 allocation, opportunity, owed, cause, bucket, "adjustment", today, reason=reason)]
             entries, periods = self._booked(entries, cause, today)

@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid5
 
-from domain.allocation import held_part
+from domain.allocation import CountedContribution, allocate, held_part, steps
 from domain.exceptions import InvalidInput
+from domain.policy import IncentivePolicy
 
 MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
@@ -98,3 +100,32 @@ def due(targets: Mapping[str, Target], paid: Mapping[str, Mapping[str, int]], ca
         owed[member] = {"upfront": upfront - so_far.get("upfront", 0),
                         "release": release - so_far.get("release", 0)}
     return owed
+
+
+def split(opportunity: Any, policy: IncentivePolicy) -> dict:
+    """The allocation of a won deal as its facts stand, with each line's steps for explain."""
+    result = allocate(amount=opportunity.amount, grade=opportunity.grade,
+                      closed_on=date.fromisoformat(opportunity.closed_on),
+                      contributions=[CountedContribution.from_record(c)
+                                     for c in opportunity.contributions.values()],
+                      policy=policy)
+    explained = {line.member_id: steps(result, line.member_id) for line in result.lines}
+    return {**result.as_dict(), "explain": explained}
+
+
+def targets_of(result: dict | None, overrides: Mapping[str, int],
+               policy: IncentivePolicy) -> dict[str, dict[str, int]]:
+    """Each member's line (upfront, held) as it stands; an upheld dispute's amount replaces a line;
+    no result (a cancelled deal) leaves nobody a line."""
+    if result is None:
+        return {}
+    targets = {line["member_id"]: {"upfront": line["upfront"], "held": line["held"]}
+               for line in result["lines"]}
+    for member, amount in overrides.items():
+        corrected = Target.of(amount, policy.holdback)
+        targets[member] = {"upfront": corrected.upfront, "held": corrected.held}
+    return targets
+
+
+def as_targets(targets: Mapping[str, Mapping[str, int]]) -> dict[str, Target]:
+    return {m: Target(t["upfront"], t["held"]) for m, t in targets.items()}

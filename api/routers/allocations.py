@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.access import own_line_only, readable_allocation
-from api.deps import ActorDep, After, ServicesDep, wait_for
+from api.deps import ActorDep, After, Finance, IdempotencyKey, ServicesDep, created_id, wait_for
 from api.errors import Refused
-from api.schemas import PROBLEMS, AllocationOut, ExplainOut
+from api.schemas import PROBLEMS, AllocationOut, CommandOut, DisputeIn, ExplainOut, recorded
 from projections.allocations import explain, present_allocation
 
 router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PROBLEMS)
@@ -32,3 +32,17 @@ def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
     if own_line_only(actor) not in (None, member_id):
         raise Refused(403, "a member sees the explanation of their own line only")
     return explain(readable_allocation(services, allocation_id, actor), member_id)
+
+
+@router.post("/{allocation_id}/approve", response_model=CommandOut)
+def approve(allocation_id: str, actor: Finance, services: ServicesDep) -> dict:
+    """Finance approves the allocation: its lines become payable."""
+    return recorded(services.app.approve_allocation(actor, allocation_id))
+
+
+@router.post("/{allocation_id}/disputes", status_code=201, response_model=CommandOut)
+def raise_dispute(allocation_id: str, body: DisputeIn, actor: ActorDep, services: ServicesDep,
+                  key: IdempotencyKey = None) -> dict:
+    """A member disputes their own line, with a reason."""
+    return recorded(services.app.raise_dispute(actor, allocation_id, member_id=body.member_id,
+                                               reason=body.reason, dispute_id=created_id(actor, key)))

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ActorDep, After, ServicesDep, wait_for
 from api.errors import Refused
-from api.schemas import PROBLEMS, Out
+from api.schemas import PROBLEMS, CommandOut, Out, ResolutionIn, recorded
 from domain.exceptions import DisputeNotFound
 from domain.values import identifier
 from projections.allocations import DISPUTES, present_dispute
@@ -50,3 +50,11 @@ def get_dispute(dispute_id: str, actor: ActorDep, services: ServicesDep, after: 
     if actor.role not in READS_DISPUTES and actor.member_id != doc["member_id"]:
         raise Refused(403, "only the member who raised a dispute, leads, finance and auditors read it")
     return present_dispute(doc)
+
+
+@router.post("/{dispute_id}/resolve", response_model=CommandOut)
+def resolve(dispute_id: str, body: ResolutionIn, actor: ActorDep, services: ServicesDep) -> dict:
+    """Finance rejects the dispute with a reason, or upholds it with the line's corrected amount."""
+    return recorded(services.app.resolve_dispute(actor, dispute_id, decision=body.decision,
+                                                 reason=body.reason,
+                                                 corrected_amount=body.corrected_amount))

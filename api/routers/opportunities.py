@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.access import own_line_only, readable_board
-from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
+from api.deps import ActorDep, After, Finance, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
 from api.schemas import (
     PROBLEMS,
     AllocationOut,
@@ -18,7 +18,9 @@ from api.schemas import (
     LoseIn,
     OpportunityIn,
     OpportunityPatchIn,
+    PaymentIn,
     ReasonIn,
+    RefundIn,
     RequestIn,
     SeatIn,
     WinIn,
@@ -126,6 +128,28 @@ def lose(opportunity_id: str, body: LoseIn, actor: Writer, services: ServicesDep
     """Record the deal as lost, with a reason."""
     return recorded(services.app.lose(actor, opportunity_id, reason=body.reason,
                                       closed_on=body.closed_on))
+
+
+@router.post("/{opportunity_id}/payments", status_code=201, response_model=CommandOut)
+def receive_payment(opportunity_id: str, body: PaymentIn, actor: Finance,
+                    services: ServicesDep) -> dict:
+    """Cash collected on the won deal (finance): it releases held parts in its period."""
+    return recorded(services.app.receive_payment(
+        actor, opportunity_id, amount=body.amount, currency=body.currency,
+        received_on=body.received_on, payment_id=body.payment_id))
+
+
+@router.post("/{opportunity_id}/cancel", response_model=CommandOut)
+def cancel(opportunity_id: str, body: ReasonIn, actor: ActorDep, services: ServicesDep) -> dict:
+    """The won deal is cancelled (finance): what was payable of it is clawed back."""
+    return recorded(services.app.cancel_won_deal(actor, opportunity_id, body.reason))
+
+
+@router.post("/{opportunity_id}/refunds", status_code=201, response_model=CommandOut)
+def refund(opportunity_id: str, body: RefundIn, actor: ActorDep, services: ServicesDep) -> dict:
+    """Part of the won amount goes back to the customer (finance); the lines shrink."""
+    return recorded(services.app.refund(actor, opportunity_id, amount=body.amount, reason=body.reason,
+                                        refund_id=body.refund_id))
 
 
 @router.get("/{opportunity_id}/board", response_model=BoardOut)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from api.deps import ActorDep, After, ServicesDep, allow, wait_for
-from api.errors import Refused
+from api.deps import ActorDep, After, Finance, ServicesDep, allow, wait_for
+from api.errors import Refused, problem
 from api.schemas import PROBLEMS, Out
 from domain.application import Actor
 from domain.payables import months_of
+from projections.close import CloseRefused, close
 from projections.payables import (
     PAYABLE,
     PERIOD,
@@ -179,3 +180,30 @@ def get_payroll(period: str, actor: Books, services: ServicesDep,
     if format == "csv":
         return _attachment(payroll_csv(shown), CSV, f"payroll-{period}.csv")
     return shown
+
+
+class ClosedOut(Out):
+    period: str
+    months: list[str]
+    cutoff: int = Field(description="the log position the replay proved the numbers up to")
+    events: int
+    entries: int
+    totals: dict[str, str]
+    chain_head: str = Field(description="the audit chain at the cut-off (hex)")
+    position: int
+
+
+@router.post("/{period}/close", response_model=ClosedOut)
+def close_period(period: str, actor: Finance, services: ServicesDep) -> Any:
+    """Finance closes a period: replay the log up to now into fresh state, recompute every payable
+    entry, reconcile with the read models, and lock it; any difference refuses the close (409,
+    with the differences)."""
+    settings = services.settings
+    try:
+        return close(services.app, services.views, actor, period, catch_up=lambda position: (
+            services.runner.wait_for(position, timeout=settings.read_wait_seconds,
+                                     catch_up=settings.in_process_projections)))
+    except CloseRefused as refused:
+        return problem(409, refused.detail, type_="urn:goldsplit:close-refused",
+                       errors=[{"field": "period", "message": refused.detail}],
+                       extra={"differences": refused.differences})

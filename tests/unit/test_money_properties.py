@@ -168,8 +168,7 @@ def take(story: Story, step: tuple) -> None:
     except DomainError as refusal:
         assert head(app) == before
         cancelled = isinstance(refusal, OpportunityClosed) and deal.stage == "cancelled"
-        # Known: a late fact that shrinks the pool under an upheld amount is refused (see the
-        # xfail in test_money.py); it must still record nothing.
+        # An upheld amount that does not fit the pool is refused; it must record nothing.
         squeezed = isinstance(refusal, InvalidInput) and refusal.field == "corrected_amount" and \
             story.allocation.overrides
         assert cancelled or squeezed, refusal
@@ -183,7 +182,7 @@ def dispute(story: Story, member: str, upheld: bool, part: Fraction) -> None:
     if not upheld:
         app.resolve_dispute(FINANCE, did, decision="reject", reason="per policy")
         return
-    pool = story.allocation.result["pool"]
+    pool = allocation.pool  # as the facts stand now, after refunds and corrections
     lines = {m: t["upfront"] + t["held"] for m, t in allocation.targets.items()}
     room = lines.get(member, 0) + pool - sum(lines.values())
     corrected = int(room * part)
