@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -20,15 +20,19 @@ from api.services import Services
 from api.settings import Settings
 from domain.aggregates import Allocation
 from domain.application import Actor
+from domain.payables import month_of
 from projections.accounts import VIEW as ACCOUNTS
 from projections.accounts import present_account_board
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import explain, present_allocation
+from projections.audit import verify
 from projections.board import VIEW as BOARDS
 from projections.board import present_board
 from projections.calibration import present_calibration
+from projections.close import close
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
+from projections.payables import PAYABLE, journal, statement
 
 TEAM = [  # id, name, department, team
     ("lena", "Lena Zhou", "management", "east"),
@@ -115,16 +119,20 @@ def _story(services: Services, clock: DemoClock) -> None:
 
     _seed_history(services, clock, lead, finance)
 
-    clock.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=20)
+    real_now = datetime.now(UTC).replace(microsecond=0)
+    won_on = today.replace(day=1) - timedelta(days=1)  # the last day of last month: closable now
+    clock.now = real_now - timedelta(days=20)
     app.add_policy(finance, "incentive", {
         **_without_version(app.policies("incentive")[0].document()), "name": "team selling",
-        "effective_from": today.replace(month=1, day=1).isoformat(), "member_cap": "0.35",
+        "effective_from": won_on.replace(month=1, day=1).isoformat(), "member_cap": "0.35",
         "holdback": "0.20"})
     account = _account_plan(services, clock, alice)
-    clock.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=4)
+    clock.now = real_now - timedelta(days=4)
     next_deal = _next_deal(services, clock, alice, account)
-    clock.now = datetime.now(UTC).replace(microsecond=0)
+    clock.now = datetime.combine(won_on, time(18), UTC)
     won = _won_deal(services, lead, alice, account)
+    clock.now = real_now
+    paid = _pay_the_team(services, finance, won, won_on)
 
     position = app.recorder.max_notification_id()
     services.runner.wait_for(position)
@@ -145,6 +153,17 @@ def _story(services: Services, clock: DemoClock) -> None:
         department_doc=services.views.get(MEMBERS, "department:delivery")))
     for by in ("member", "standard_version"):
         _print_calibration(present_calibration(services.views, by))
+    _print_money(paid, services)
+
+
+def _pay_the_team(services: Services, finance: Actor, won, won_on: date) -> dict:
+    """Finance approves the split, books 60 % of the deal as paid, and closes the month by replay."""
+    app = services.app
+    app.approve_allocation(finance, won.extra["allocation_id"])
+    app.receive_payment(finance, won.id, amount="2902590.00", currency="CNY",
+                        received_on=won_on.isoformat(), payment_id="erp-4711")
+    return close(app, services.views, finance, month_of(won_on),
+                 catch_up=lambda position: services.runner.wait_for(position, timeout=60))
 
 
 def _without_version(document: dict) -> dict:
@@ -385,3 +404,22 @@ def _print_calibration(calibration: dict) -> None:
     for group in calibration["groups"]:
         cells = "  ".join(f"{b['predicted']}/{b['observed']}" for b in group["bins"] if b["count"])
         print(f"{group['key']:<22} {group['count']:>5} {group['brier']:>7}   {cells}")
+
+
+def _print_money(report: dict, services: Services) -> None:
+    period = report["period"]
+    _rule(f"Paying the team: period {period}, approved, 60 % of the deal paid, closed by replay")
+    print(f"Replayed {report['events']} events up to position {report['cutoff']}: "
+          f"{report['entries']} entries, {', '.join(f'{a} {c}' for c, a in report['totals'].items())}")
+    print(f"Audit chain head at the cut-off: {report['chain_head']}")
+    docs = list(services.views.all(PAYABLE).values())
+    bob = statement(docs, "bob", period)
+    print("\nbob's statement:")
+    for line in bob["lines"]:
+        print(f"  {line['kind']:<10} {line['amount']:>12} {line['currency']}  payable from {line['on']}")
+    print("  " + ", ".join(f"total {amount} {currency}" for currency, amount in bob["currency_totals"].items()))
+    books = journal(docs, period)
+    print("\nJournal: " + "; ".join(
+        f"{currency}: debit {t['debit']} = credit {t['credit']}" for currency, t in books["totals"].items()))
+    checked = verify(services.app, services.views)
+    print(f"Audit chain verified over {checked['checked']} events: {'ok' if checked['ok'] else 'PROBLEMS'}")

@@ -173,3 +173,13 @@ def test_serve_answers_health_as_a_real_process(tmp_path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_demo_pays_the_team_and_closes_last_month_by_replay(demo: DemoRun) -> None:
+    money = demo.out[demo.out.index("Paying the team"):]
+    assert re.search(r"Replayed \d+ events up to position \d+: 10 entries, [\d.]+ CNY", money)
+    assert re.search(r"Audit chain head at the cut-off: [0-9a-f]{64}", money)
+    debit, credit = re.search(r"debit ([\d.]+) = credit ([\d.]+)", money).groups()
+    assert debit == credit
+    assert "upfront        37733.67 CNY" in money  # bob's upfront part of his 47167.09 line
+    assert money.rstrip().endswith(": ok")
