@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class In(BaseModel):
@@ -149,6 +149,13 @@ class ResolutionIn(In):
     decision: str = Field(description="reject | uphold")
     reason: str = Field(min_length=1, max_length=2000)
     corrected_amount: str | None = Field(default=None, description="uphold: the line's corrected amount")
+
+    @field_validator("corrected_amount")
+    @classmethod
+    def _only_to_uphold(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("decision") == "reject":  # not dropped unseen
+            raise ValueError("a rejection keeps the line as it is: send no corrected amount")
+        return value
 
 
 def recorded(result: Any) -> dict:

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.exceptions import (
     AllocationAlreadyApproved,
+    Conflict,
     ContributionAlreadyConfirmed,
     ContributionAlreadyRecorded,
     ContributionAlreadyReversed,
@@ -309,6 +310,9 @@ class Opportunity(Aggregate):
         """Record cash collected on the won deal; False if this payment is already recorded."""
         self._require_won("receive payments")
         if payment_id in self.payments:
+            if self.payments[payment_id] != {"amount": amount, "received_on": received_on.isoformat()}:
+                raise Conflict(f"payment {payment_id} is recorded already with another amount or date",
+                               field="payment_id")
             return False
         outstanding = self.amount - self.cash
         if amount > outstanding:
@@ -343,6 +347,9 @@ class Opportunity(Aggregate):
         if this refund is already recorded."""
         self._require_won("be refunded")
         if refund_id in self.refunds:
+            if self.refunds[refund_id]["amount"] != amount:
+                raise Conflict(f"refund {refund_id} is recorded already with another amount",
+                               field="refund_id")
             return False
         if amount >= self.amount:
             raise InvalidInput("refunds the whole deal; cancel it instead", field="amount")

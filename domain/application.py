@@ -53,7 +53,7 @@ from domain.exceptions import (
     UnknownContributionKind,
 )
 from domain.grading import Grading
-from domain.money import parse_amount
+from domain.money import exponent, parse_amount
 from domain.payables import as_targets, due, entry_id, last_day, month_of, months_of, split, targets_of
 from domain.policy import GRADES, IncentivePolicy, in_force
 
@@ -747,8 +747,9 @@ class Goldsplit(Application):
             if corrected_amount is None:
                 raise InvalidInput("upholding needs the corrected amount of the line",
                                    field="corrected_amount")
-            zero = values.plain_decimal(corrected_amount, "corrected_amount", places=12,
-                                        error=InvalidAmount, what="amount") == 0
+            zero = values.plain_decimal(corrected_amount, "corrected_amount",
+                                        places=exponent(opportunity.currency), error=InvalidAmount,
+                                        what="amount") == 0
             corrected = 0 if zero else parse_amount(corrected_amount, opportunity.currency,
                                                     field="corrected_amount")
             fresh.uphold(corrected, actor.member_id, reason=reason)

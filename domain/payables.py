@@ -23,6 +23,7 @@ from uuid import UUID, uuid5
 from domain.allocation import CountedContribution, allocate, held_part, steps
 from domain.exceptions import InvalidInput
 from domain.policy import IncentivePolicy
+from domain.values import EARLIEST
 
 MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
@@ -34,13 +35,17 @@ def month_of(day: date) -> str:
 
 
 def months_of(period: object) -> list[str]:
-    """The months of a period: `2026-11` is itself, `2026-Q4` is 2026-10, 2026-11, 2026-12."""
+    """The months of a period: `2026-11` is itself, `2026-Q4` is 2026-10, 2026-11, 2026-12; from
+    2000 on, like every date (an earlier year is a typo, and year 0 is no calendar year)."""
     text = period if isinstance(period, str) else ""
-    if MONTH.match(text):
-        return [text]
-    quarter = QUARTER.match(text)
-    if quarter:
-        year, q = int(quarter.group(1)), int(quarter.group(2))
+    month, quarter = MONTH.match(text), QUARTER.match(text)
+    if month or quarter:
+        year = int((month or quarter).group(1))
+        if year < EARLIEST.year:
+            raise InvalidInput(f"{text} is before {EARLIEST.year}", field="period")
+        if month:
+            return [text]
+        q = int(quarter.group(2))
         return [f"{year:04d}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
     raise InvalidInput(f"{str(period)[:20]!r} is not a period; use a month (2026-11) or a quarter "
                        "(2026-Q4)", field="period")

@@ -1,8 +1,8 @@
 """Parsing and checking the plain values commands carry: text, dates, decimals, ids, attributes.
 
 Every refusal is an InvalidInput naming the field. Text must be storable anywhere: no NUL and no
-unpaired surrogates. Decimals are plain (`123.45`): no exponents, signs or spaces, so the same
-number is always spelled, stored and hashed the same way.
+unpaired surrogates. Decimals are plain (`123.45`): no exponents, signs or inner spaces (spaces
+around are trimmed), so the same number is always spelled, stored and hashed the same way.
 """
 
 from __future__ import annotations

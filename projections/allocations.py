@@ -168,6 +168,7 @@ def present_allocation(doc: dict, only_member: str | None = None) -> dict:
         for line in result["lines"] if visible(line["member_id"])
     ]
     disputes = [d for d in doc.get("disputes", []) if visible(d["member_id"])]
+    hidden = {f"dispute:{d['id']}" for d in doc.get("disputes", []) if not visible(d["member_id"])}
     return {
         "id": doc["id"], "opportunity_id": doc["opportunity_id"], "status": doc["status"],
         "grade": result["grade"], "closed_on": result["closed_on"],
@@ -181,7 +182,7 @@ def present_allocation(doc: dict, only_member: str | None = None) -> dict:
         "approved_by": doc.get("approved_by"), "approved_at": doc.get("approved_at"),
         "overrides": {m: money(amount) for m, amount in sorted(doc.get("overrides", {}).items())
                       if visible(m)},
-        "history": doc.get("history", []),
+        "history": [h for h in doc.get("history", []) if h["cause"] not in hidden],  # others' disputes
         "entries": [{**e, "amount": money(e["amount"])} for e in doc.get("entries", [])
                     if visible(e["member_id"])],
         "disputes": disputes,

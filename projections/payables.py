@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from domain.aggregates import Allocation, Period, event_id
 from domain.money import exponent, format_amount
@@ -267,7 +268,8 @@ def _amount_cell(cell: Any, amount: str, currency: str) -> None:
 
 
 def _text_cell(cell: Any, value: str | None) -> None:
-    cell.value = value or None
+    # a worksheet cannot hold most control characters (a reason may carry one): shown escaped
+    cell.value = ILLEGAL_CHARACTERS_RE.sub(lambda c: f"\\x{ord(c.group()):02x}", value) if value else None
     if cell.data_type == "f":  # openpyxl reads a leading "=" as a formula; a reason is only text
         cell.data_type = "s"
 

@@ -5,12 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.access import own_line_only, readable_allocation
-from api.deps import ActorDep, After, Finance, IdempotencyKey, ServicesDep, created_id, wait_for
+from api.deps import ActorDep, After, Finance, IdempotencyKey, ServicesDep, allow, created_id, wait_for
 from api.errors import Refused
 from api.schemas import PROBLEMS, AllocationOut, CommandOut, DisputeIn, ExplainOut, recorded
+from domain.application import Actor
 from projections.allocations import explain, present_allocation
 
 router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PROBLEMS)
+Disputer = Annotated[Actor, allow("member", "lead", "finance", "admin")]  # an auditor changes nothing
 
 
 @router.get("/{allocation_id}", response_model=AllocationOut)
@@ -41,7 +43,7 @@ def approve(allocation_id: str, actor: Finance, services: ServicesDep) -> dict:
 
 
 @router.post("/{allocation_id}/disputes", status_code=201, response_model=CommandOut)
-def raise_dispute(allocation_id: str, body: DisputeIn, actor: ActorDep, services: ServicesDep,
+def raise_dispute(allocation_id: str, body: DisputeIn, actor: Disputer, services: ServicesDep,
                   key: IdempotencyKey = None) -> dict:
     """A member disputes their own line, with a reason."""
     return recorded(services.app.raise_dispute(actor, allocation_id, member_id=body.member_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, After, ServicesDep, wait_for
+from api.deps import ActorDep, After, Finance, ServicesDep, wait_for
 from api.errors import Refused
 from api.schemas import PROBLEMS, CommandOut, Out, ResolutionIn, recorded
 from domain.exceptions import DisputeNotFound
@@ -53,7 +53,7 @@ def get_dispute(dispute_id: str, actor: ActorDep, services: ServicesDep, after: 
 
 
 @router.post("/{dispute_id}/resolve", response_model=CommandOut)
-def resolve(dispute_id: str, body: ResolutionIn, actor: ActorDep, services: ServicesDep) -> dict:
+def resolve(dispute_id: str, body: ResolutionIn, actor: Finance, services: ServicesDep) -> dict:
     """Finance rejects the dispute with a reason, or upholds it with the line's corrected amount."""
     return recorded(services.app.resolve_dispute(actor, dispute_id, decision=body.decision,
                                                  reason=body.reason,

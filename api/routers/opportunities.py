@@ -27,6 +27,7 @@ from api.schemas import (
     recorded,
 )
 from domain.aggregates import Allocation
+from domain.application import Actor
 from domain.exceptions import AllocationNotFound
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import present_allocation
@@ -132,24 +133,32 @@ def lose(opportunity_id: str, body: LoseIn, actor: Writer, services: ServicesDep
 
 @router.post("/{opportunity_id}/payments", status_code=201, response_model=CommandOut)
 def receive_payment(opportunity_id: str, body: PaymentIn, actor: Finance,
-                    services: ServicesDep) -> dict:
+                    services: ServicesDep, key: IdempotencyKey = None) -> dict:
     """Cash collected on the won deal (finance): it releases held parts in its period."""
     return recorded(services.app.receive_payment(
         actor, opportunity_id, amount=body.amount, currency=body.currency,
-        received_on=body.received_on, payment_id=body.payment_id))
+        received_on=body.received_on, payment_id=_keyed(actor, key, body.payment_id)))
 
 
 @router.post("/{opportunity_id}/cancel", response_model=CommandOut)
-def cancel(opportunity_id: str, body: ReasonIn, actor: ActorDep, services: ServicesDep) -> dict:
+def cancel(opportunity_id: str, body: ReasonIn, actor: Finance, services: ServicesDep) -> dict:
     """The won deal is cancelled (finance): what was payable of it is clawed back."""
     return recorded(services.app.cancel_won_deal(actor, opportunity_id, body.reason))
 
 
 @router.post("/{opportunity_id}/refunds", status_code=201, response_model=CommandOut)
-def refund(opportunity_id: str, body: RefundIn, actor: ActorDep, services: ServicesDep) -> dict:
+def refund(opportunity_id: str, body: RefundIn, actor: Finance, services: ServicesDep,
+           key: IdempotencyKey = None) -> dict:
     """Part of the won amount goes back to the customer (finance); the lines shrink."""
     return recorded(services.app.refund(actor, opportunity_id, amount=body.amount, reason=body.reason,
-                                        refund_id=body.refund_id))
+                                        refund_id=_keyed(actor, key, body.refund_id)))
+
+
+def _keyed(actor: Actor, key: str | None, given: str | None) -> str | None:
+    """A payment or refund without the ERP's id takes one from the Idempotency-Key: a retry after
+    a 5xx (which frees the key) names the same one, so it is recorded once."""
+    created = created_id(actor, key)
+    return given if given is not None or created is None else str(created)
 
 
 @router.get("/{opportunity_id}/board", response_model=BoardOut)
