@@ -301,6 +301,15 @@ class Opportunity(Aggregate):
 
     # -- after the win: cash, cancellation, refunds ------------------------------------------
 
+    def note_approval(self, allocation_id: str, actor: str) -> None:
+        """The split was approved: recorded here too, so a payment racing the approval conflicts
+        with it in the store instead of slipping past it."""
+        self._split_approved(allocation_id=allocation_id, actor=actor)
+
+    @event("SplitApproved")
+    def _split_approved(self, allocation_id: str, actor: str) -> None:
+        self.split_approved = True
+
     def _require_won(self, doing: str) -> None:
         if self.stage != "won":
             raise OpportunityClosed(f"the opportunity is {self.stage}; only a won deal can {doing}")
@@ -419,8 +428,8 @@ class Allocation(Aggregate):
         """Take new targets (a late fact, an upheld dispute) and book what they change."""
         if cause in self.causes:
             return
-        if targets == self.targets and overrides == self.overrides and not entries and result is None:
-            return
+        if targets == self.targets and overrides == self.overrides and not entries:
+            return  # the late fact changes nothing of the split
         self._adjusted(cause=cause, reason=reason, targets=targets, overrides=overrides,
                        entries=entries, result=result, actor=actor, at=at)
 
@@ -673,6 +682,7 @@ class Period(Aggregate):
     def _closed(self, cutoff: int, report: dict, actor: str) -> None:
         self.closed = True
         self.cutoff = cutoff
+        self.report = report
 
 
 class Dispute(_Transitions, Aggregate):
@@ -704,6 +714,7 @@ class Dispute(_Transitions, Aggregate):
     @event("Upheld")
     def _upheld(self, corrected_amount: int, actor: str, reason: str | None = None) -> None:
         self.status = "upheld"
+        self.corrected_amount = corrected_amount
 
 
 POLICY_KINDS: dict[str, type[Versioned]] = {

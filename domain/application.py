@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -54,7 +54,18 @@ from domain.exceptions import (
 )
 from domain.grading import Grading
 from domain.money import exponent, parse_amount
-from domain.payables import as_targets, due, entry_id, last_day, month_of, months_of, split, targets_of
+from domain.payables import (
+    as_targets,
+    due,
+    entry_id,
+    last_day,
+    month_of,
+    months_of,
+    over_pool,
+    split,
+    targets_of,
+    within_pool,
+)
 from domain.policy import GRADES, IncentivePolicy, in_force
 
 ROLES_THAT_LEAD = ("lead", "admin")
@@ -86,23 +97,6 @@ class Recorded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _over_pool(result: dict, overrides: dict[str, int]) -> bool:
-    lines = {line["member_id"]: line["amount"] for line in result["lines"]}
-    return sum({**lines, **overrides}.values()) > result["pool"]
-
-
-def _within_pool(result: dict, overrides: dict[str, int]) -> dict[str, int]:
-    """Upheld amounts, cut (in member order) where a late fact shrank the pool under them: the
-    lines never add up to more than the pool."""
-    lines = {line["member_id"]: line["amount"] for line in result["lines"] if line["member_id"] not in overrides}
-    room = result["pool"] - sum(lines.values())
-    kept = {}
-    for member in sorted(overrides):
-        kept[member] = max(0, min(overrides[member], room))
-        room -= kept[member]
-    return kept
-
-
 def _owed(allocation: Allocation, opportunity: Opportunity) -> dict[str, dict[str, int]]:
     return due(as_targets(allocation.targets), allocation.paid, opportunity.cash, opportunity.amount)
 
@@ -132,6 +126,9 @@ class Goldsplit(Application):
     """The ledger of team-selling work and the split of won deals' bonus pools."""
 
     name = "goldsplit"
+    # a month's Period is touched by every booking into it: load it from a snapshot, not from
+    # every Booked event, or a busy month costs quadratic time
+    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Period: 50}
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -639,15 +636,27 @@ class Goldsplit(Application):
             if opportunity.stage != "won":
                 raise OpportunityClosed(f"the deal is {opportunity.stage}; nothing of it is payable")
             today = self.clock().date()
-            owed = _owed(fresh, opportunity)
-            last_payment = max((p["received_on"] for p in opportunity.payments.values()),
-                               default=opportunity.closed_on)
-            entries = (self._entries(fresh, opportunity, owed, "approval", "upfront", "upfront",
-                                     date.fromisoformat(opportunity.closed_on))
-                       + self._entries(fresh, opportunity, owed, "approval", "release", "release",
-                                       date.fromisoformat(last_payment)))
+            targets = as_targets(fresh.targets)
+            entries = self._entries(fresh, opportunity,
+                                    due(targets, {}, opportunity.cash, opportunity.amount),
+                                    "approval", "upfront", "upfront",
+                                    date.fromisoformat(opportunity.closed_on))
+            # what the cash collected so far releases, in the period of each payment
+            paid: dict[str, dict[str, int]] = {}
+            cash = 0
+            for pid, payment in sorted(opportunity.payments.items(),
+                                       key=lambda p: (p[1]["received_on"], p[0])):
+                cash = min(cash + payment["amount"], opportunity.cash)  # refunds come off the top
+                released = self._entries(fresh, opportunity, due(targets, paid, cash, opportunity.amount),
+                                         f"approval:payment:{pid}", "release", "release",
+                                         date.fromisoformat(payment["received_on"]))
+                for entry in released:
+                    paid.setdefault(entry["member_id"], {"upfront": 0, "release": 0})["release"] += \
+                        entry["amount"]
+                entries += released
             entries, periods = self._booked(entries, "approval", today)
             fresh.approve(entries, actor.member_id, at=self.clock().isoformat())
+            opportunity.note_approval(str(fresh.id), actor.member_id)  # so a racing payment conflicts
             return [fresh, *periods]
 
         return self._money_change(allocation, decide)
@@ -908,10 +917,10 @@ class Goldsplit(Application):
         overrides = dict(allocation.overrides if overrides is None else overrides)
         result = None if opportunity.stage == "cancelled" else split(opportunity, policy)
         if result is not None:
-            if upheld and _over_pool(result, overrides):
+            if upheld and over_pool(result, overrides):
                 raise InvalidInput(f"the lines would add up to more than the pool ({result['pool']} "
                                    "minor units)", field="corrected_amount")
-            overrides = _within_pool(result, overrides)
+            overrides = within_pool(result, overrides)
         targets = targets_of(result, overrides, policy)
         entries: list[dict] = []
         periods: list[Aggregate] = []

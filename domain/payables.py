@@ -134,3 +134,22 @@ def targets_of(result: dict | None, overrides: Mapping[str, int],
 
 def as_targets(targets: Mapping[str, Mapping[str, int]]) -> dict[str, Target]:
     return {m: Target(t["upfront"], t["held"]) for m, t in targets.items()}
+
+
+def over_pool(result: dict, overrides: Mapping[str, int]) -> bool:
+    """Whether the lines, with these upheld amounts in place, add up to more than the pool."""
+    lines = {line["member_id"]: line["amount"] for line in result["lines"]}
+    return sum({**lines, **overrides}.values()) > result["pool"]
+
+
+def within_pool(result: dict, overrides: Mapping[str, int]) -> dict[str, int]:
+    """Upheld amounts, cut (in member order) where a late fact shrank the pool under them: the
+    lines never add up to more than the pool."""
+    lines = {line["member_id"]: line["amount"] for line in result["lines"]
+             if line["member_id"] not in overrides}
+    room = result["pool"] - sum(lines.values())
+    kept = {}
+    for member in sorted(overrides):
+        kept[member] = max(0, min(overrides[member], room))
+        room -= kept[member]
+    return kept

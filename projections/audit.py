@@ -148,7 +148,9 @@ def verify(app_or_recorder: Any, store: ViewStore, batch_size: int = BATCH) -> d
     - `inserted`: a stored event at a position the chain skipped (below the recorded head);
     - `reordered`: the stored event at a position is the one recorded at another position;
     - `chain_record`: a recorded chain value does not follow from the one before it and its
-      recorded digest (the read model itself was changed).
+      recorded digest, or the recorded head was removed (the read model itself was changed);
+    - `published_head`: the chain head a period close recorded (kept outside this read model)
+      does not match the chain recomputed at its cut-off: the log was rewritten, chain and all.
     A gap in positions alone is no problem: PostgreSQL sequences skip numbers naturally.
     """
     recorder = getattr(app_or_recorder, "recorder", app_or_recorder)
@@ -158,6 +160,11 @@ def verify(app_or_recorder: Any, store: ViewStore, batch_size: int = BATCH) -> d
     computed = previous_recorded = GENESIS
     checked = 0
     problems: list[dict] = []
+    projected = store.position(AuditChainProjection.name)
+    if projected > upto:  # the chain projection went further than the head it recorded
+        problems.append(_problem(projected, "chain_record", f"the recorded head stops at {upto} but "
+                                 f"the chain was projected up to {projected}: its record was removed"))
+    published = _published_heads(app_or_recorder, upto, batch_size)
     suspects: dict[int, Notification] = {}  # stored events not recorded at their position
     unmatched: dict[int, bytes] = {}  # recorded digests not found at their position
     for position, stored, record in _merge(_stored(recorder, upto, batch_size),
@@ -167,6 +174,9 @@ def verify(app_or_recorder: Any, store: ViewStore, batch_size: int = BATCH) -> d
             checked += 1
             digest = digest_of(stored)
             computed = link(computed, digest)
+        if position in published and published[position] != computed.hex():
+            problems.append(_problem(position, "published_head", "the chain head a period close "
+                                     "recorded at this position does not match the stored events"))
         if record is not None:
             recorded_digest = bytes.fromhex(record["digest"])
             if link(previous_recorded, recorded_digest).hex() != record["chain"]:
@@ -185,6 +195,27 @@ def verify(app_or_recorder: Any, store: ViewStore, batch_size: int = BATCH) -> d
             "head": {"position": upto, "chain": computed.hex()},
             "recorded_head": {"position": upto, "chain": head["chain"]},
             "log_position": log_position, "problems": problems}
+
+
+def _published_heads(app: Any, upto: int, batch_size: int) -> dict[int, str]:
+    """The chain heads kept outside this read model: each period close's report, by cut-off."""
+    mapper = getattr(app, "mapper", None)
+    if mapper is None:  # a bare recorder: nothing to decode the close records with
+        return {}
+    recorder = app.recorder
+    topic = "domain.aggregates:Period.Closed"
+    heads: dict[int, str] = {}
+    position = 0
+    while True:
+        batch = recorder.select_notifications(position, batch_size, topics=[topic],
+                                              inclusive_of_start=False)
+        for notification in batch:
+            closed = mapper.to_domain_event(notification)
+            if closed.cutoff <= upto and closed.report.get("chain_head"):
+                heads[closed.cutoff] = closed.report["chain_head"]
+        if len(batch) < batch_size:
+            return heads
+        position = batch[-1].id
 
 
 def _located(suspects: dict[int, Notification], unmatched: dict[int, bytes], upto: int) -> list[dict]:

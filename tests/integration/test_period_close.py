@@ -16,7 +16,7 @@ from domain.application import Actor
 from domain.exceptions import PeriodClosed, PeriodNotOver
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from projections.close import CloseRefused, close
-from projections.payables import PAYABLE
+from projections.payables import PAYABLE, PERIOD
 from tests.ledger import Clock
 
 ADMIN, LEAD, FINANCE = Actor("root", "admin"), Actor("lin", "lead"), Actor("fiona", "finance")
@@ -129,3 +129,61 @@ def test_an_entry_edited_in_the_stored_log_is_found_by_recomputing_it(books: Ser
         closing(books, "2026-10")
     found = {d["where"] for d in refused.value.differences}
     assert "entries" in found and "audit chain" in found
+
+
+def plant(books: Services, view: str, key: str, change) -> None:
+    doc = books.views.get(view, key)
+    change(doc)
+    with books.db.transaction() as cursor:
+        cursor.execute("UPDATE goldsplit_views SET doc = ? WHERE view = ? AND key = ?",
+                       (json.dumps(doc), view, key))
+
+
+@pytest.mark.parametrize(("view", "key", "change", "where"), [
+    (PAYABLE, "2026-10:bob", lambda doc: doc["entries"][0].update(currency="KWD"), "payables read model"),
+    (PAYABLE, "2026-10:bob", lambda doc: doc["entries"][0].update(period="2026-09"), "payables read model"),
+    (PERIOD, "2026-10", lambda doc: doc.update(members=["alice"]), "period read model"),
+    (PERIOD, "2026-10", lambda doc: doc["totals"].update(CNY=1), "period read model"),
+], ids=["currency", "month", "members", "totals"])
+def test_any_planted_difference_in_the_books_refuses_the_close(books: Services, view, key, change,
+                                                                where) -> None:
+    plant(books, view, key, change)
+    with pytest.raises(CloseRefused) as refused:
+        closing(books, "2026-10")
+    assert where in {d["where"] for d in refused.value.differences}
+
+
+def test_an_upheld_amount_no_dispute_gave_is_found_by_the_replay(books: Services) -> None:
+    """Someone plants an Adjusted event whose upheld amount cites no dispute."""
+    table = "stored_events" if books.db.kind == "sqlite" else "goldsplit_events"
+    with books.db.transaction() as cursor:
+        cursor.execute(f"SELECT originator_id, originator_version, state FROM {table} WHERE topic = ?",
+                       ("domain.aggregates:Allocation.Adjusted",))
+        originator, version, state = cursor.fetchone()
+        data = json.loads(bytes(state))
+        data["overrides"] = {"alice": 100}
+        cursor.execute(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+                       (json.dumps(data).encode(), originator, version))
+    with pytest.raises(CloseRefused) as refused:
+        closing(books, "2026-10")
+    assert "upheld amounts" in {d["where"] for d in refused.value.differences}
+
+
+def test_a_log_rewritten_chain_and_all_after_a_close_fails_verification(books: Services) -> None:
+    """The close keeps the chain head outside the chain read model: rewriting an event and then
+    rebuilding the chain from the rewritten log does not hide it."""
+    from projections.audit import verify
+    closing(books, "2026-10")
+    table = "stored_events" if books.db.kind == "sqlite" else "goldsplit_events"
+    with books.db.transaction() as cursor:
+        cursor.execute(f"SELECT originator_id, originator_version, state FROM {table} WHERE topic = ?",
+                       ("domain.aggregates:Allocation.Approved",))
+        originator, version, state = cursor.fetchone()
+        data = json.loads(bytes(state))
+        data["entries"][0]["amount"] += 100
+        cursor.execute(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+                       (json.dumps(data).encode(), originator, version))
+    books.runner.rebuild()  # the chain read model now agrees with the rewritten log
+    checked = verify(books.app, books.views)
+    assert not checked["ok"]
+    assert {p["kind"] for p in checked["problems"]} == {"published_head"}

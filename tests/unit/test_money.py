@@ -256,13 +256,17 @@ def test_payments_before_approval_release_nothing_until_the_approval_releases_th
 
     app.approve_allocation(FINANCE, deal.aid)
     releases = [e for e in entries(app, deal.aid) if e["kind"] == "release"]
-    # held × 33,333,333 / 100,000,000, floored, payable from the last payment, in its month
+    # each payment releases its share in its own month: held × 20 % after the first, then up to
+    # held × 33,333,333 / 100,000,000 (floored) after the second
     assert [(e["member_id"], e["pays"], e["amount"], e["on"], e["period"], e["cause"])
             for e in releases] == [
-        ("alice", "release", 133_333, "2026-03-05", "2026-03", "approval"),
-        ("bob", "release", 99_999, "2026-03-05", "2026-03", "approval"),
-        ("carol", "release", 66_666, "2026-03-05", "2026-03", "approval")]
-    assert (period(app, "2026-02").booked, period(app, "2026-03").booked) == (3, 3)
+        ("alice", "release", 80_000, "2026-02-25", "2026-02", "approval:payment:p1"),
+        ("bob", "release", 60_000, "2026-02-25", "2026-02", "approval:payment:p1"),
+        ("carol", "release", 40_000, "2026-02-25", "2026-02", "approval:payment:p1"),
+        ("alice", "release", 53_333, "2026-03-05", "2026-03", "approval:payment:p2"),
+        ("bob", "release", 39_999, "2026-03-05", "2026-03", "approval:payment:p2"),
+        ("carol", "release", 26_666, "2026-03-05", "2026-03", "approval:payment:p2")]
+    assert (period(app, "2026-02").booked, period(app, "2026-03").booked) == (6, 3)
     assert_follows_the_rule(app, deal)
 
 
