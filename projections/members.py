@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain.aggregates import Member, Opportunity, SupportRequest, Task
+from domain.aggregates import Dispute, Member, Opportunity, SupportRequest, Task
 from domain.money import exponent, format_amount
 from domain.policy import IncentivePolicy
 from projections.accounts import is_overdue
@@ -24,7 +24,8 @@ from projections.board import OPEN_STATUSES, apply_request, new_request, present
 VIEW = "member"
 REQUESTS = "member_request"  # request id -> {request, places: [[doc key, list name], ...]}
 TASKS = "member_task"  # task id -> {assignee, task}
-CONTRIBUTIONS = "member_contribution"  # "<opportunity id>:<contribution id>" -> {member_id}
+CONTRIBUTIONS = "member_contribution"
+DISPUTES = "member_dispute"  # dispute id -> {member_id}  # "<opportunity id>:<contribution id>" -> {member_id}
 
 FROM_ME, TO_ME = "requests_from_me", "requests_to_me"
 
@@ -47,7 +48,7 @@ class MemberBoardProjection(Projection):
     """Keeps one document per member (and per department asked for help) with what their board shows."""
 
     name = "member_board"
-    views = (VIEW, REQUESTS, TASKS, CONTRIBUTIONS)
+    views = (VIEW, REQUESTS, TASKS, CONTRIBUTIONS, DISPUTES)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
         if isinstance(event, Member.Registered):
@@ -61,6 +62,32 @@ class MemberBoardProjection(Projection):
             self._task(event, position, changes)
         elif isinstance(event, SupportRequest.Event):
             self._request(event, position, changes)
+        elif isinstance(event, Dispute.Event):
+            self._dispute(event, position, changes)
+
+    def _dispute(self, event: Any, position: int, changes: Changes) -> None:
+        """My disputes and how finance resolved them (open ones show first on my board)."""
+        dispute_id = str(event.originator_id)
+        if isinstance(event, Dispute.Raised):
+            changes.put(DISPUTES, dispute_id, {"member_id": event.member_id})
+            member = event.member_id
+        else:
+            known = changes.get(DISPUTES, dispute_id)
+            if known is None:
+                return
+            member = known["member_id"]
+        doc = self._doc(changes, member)
+        disputes = doc.setdefault("disputes", [])
+        if isinstance(event, Dispute.Raised):
+            disputes.append({"id": dispute_id, "allocation_id": str(event.allocation_id),
+                             "reason": event.reason, "status": "open", "position": position})
+        else:
+            item = next((d for d in disputes if d["id"] == dispute_id), None)
+            if item is None:
+                return
+            item["status"] = "upheld" if isinstance(event, Dispute.Upheld) else "rejected"
+            item["resolution"] = getattr(event, "reason", None)
+        self._put(changes, member, doc, position)
 
     @staticmethod
     def _doc(changes: Changes, key: str) -> dict:
@@ -213,6 +240,8 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
         "open_requests_to_me": sum(r["status"] in OPEN_STATUSES for r in to_me),
         "overdue_requests_to_me": sum(r["due_state"] == "overdue" for r in to_me),
         "contributions": contributions,
+        "disputes": doc.get("disputes", []),
+        "open_disputes": sum(d["status"] == "open" for d in doc.get("disputes", [])),
         "points": {"confirmed": sum(c["points"] for c in contributions if c["status"] == "confirmed"),
                    "pending": sum(c["points"] for c in contributions if c["status"] == "recorded")},
         "projected_earnings": _earnings(member_id, doc.get("opportunities", []), today, position,

@@ -89,10 +89,14 @@ def test_finance_approves_collects_cash_and_closes_october_by_replay(books) -> N
                    {"member_id": "sam", "reason": "the PoC took six weeks"}, status=201)
     b.refused("POST", f"{deal['allocation']}/disputes", "ana", {"member_id": "sam", "reason": "x"}, 403,
               "member_id")
+    assert b.read("/v1/members/sam/board", "sam")["open_disputes"] == 1
     b.refused("POST", f"/v1/disputes/{dispute['id']}/resolve", "lee",
               {"decision": "reject", "reason": "per policy"}, 403)
     b.ok("POST", f"/v1/disputes/{dispute['id']}/resolve", "fin",
          {"decision": "reject", "reason": "per policy"})
+    sams = b.read("/v1/members/sam/board", "sam")
+    assert (sams["open_disputes"], sams["disputes"][0]["status"], sams["disputes"][0]["resolution"]) == (
+        0, "rejected", "per policy")
 
     b.refused("POST", "/v1/periods/2026-10/close", "ana", None, 403)
     b.refused("POST", "/v1/periods/2099-01/close", "fin", None, 422, "period")
