@@ -27,7 +27,7 @@ from domain.exceptions import (
     TransitionRefused,
 )
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
-from tests.ledger import Clock, events, head, refused, replay, then, when
+from tests.ledger import Clock, events, head, in_memory, refused, replay, then, when
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -146,11 +146,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(clock: Clock) -> Iterator[Goldsplit]:
-    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
-    for member_id, department in MEMBERS.items():
-        application.register_member(ADMIN, member_id, member_id.title(), department)
-    yield application
-    application.close()
+    with in_memory(clock, MEMBERS) as application:
+        yield application
 
 
 def account_events(app: Goldsplit, account_id: str = "acme") -> list[Any]:

@@ -22,7 +22,7 @@ from domain.aggregates import Opportunity
 from domain.application import Actor, Goldsplit
 from domain.exceptions import InvalidInput, NotAllowed, OpportunityClosed
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
-from tests.ledger import head, refused
+from tests.ledger import head, in_memory, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -106,11 +106,8 @@ def test_refuses_answers_outside_the_standard_naming_the_criterion(answers: Any,
 
 @pytest.fixture
 def app() -> Iterator[Goldsplit]:
-    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=lambda: NOW)
-    for member_id, department in MEMBERS.items():
-        application.register_member(ADMIN, member_id, member_id.title(), department)
-    yield application
-    application.close()
+    with in_memory(lambda: NOW, MEMBERS) as application:
+        yield application
 
 
 def deal(app: Goldsplit) -> str:

@@ -46,7 +46,7 @@ from domain.exceptions import (
 )
 from domain.money import format_amount
 from domain.payables import Target
-from tests.ledger import Clock, events, head, refused
+from tests.ledger import Clock, events, head, in_memory, refused
 
 WON_ON = "2026-02-20"
 SETUP = datetime(2026, 2, 20, 9, 0, tzinfo=UTC)  # contributions on 2026-02-10, the win on WON_ON
@@ -88,11 +88,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(clock: Clock) -> Iterator[Goldsplit]:
-    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
-    for member_id, department in MEMBERS.items():
-        application.register_member(ADMIN, member_id, member_id.title(), department)
-    yield application
-    application.close()
+    with in_memory(clock, MEMBERS) as application:
+        yield application
 
 
 @dataclass(frozen=True)

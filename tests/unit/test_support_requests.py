@@ -27,7 +27,7 @@ from domain.exceptions import (
     RequestNotFound,
     TransitionRefused,
 )
-from tests.ledger import events, head, refused, replay, then, when
+from tests.ledger import events, head, in_memory, refused, replay, then, when
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -129,11 +129,8 @@ def test_refuses_a_request_transition_out_of_order(commands, command) -> None:
 
 @pytest.fixture
 def app() -> Iterator[Goldsplit]:
-    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=lambda: NOW)
-    for member_id, department in MEMBERS.items():
-        application.register_member(ADMIN, member_id, member_id.title(), department)
-    yield application
-    application.close()
+    with in_memory(lambda: NOW, MEMBERS) as application:
+        yield application
 
 
 def staffed_deal(app: Goldsplit) -> str:
