@@ -21,5 +21,8 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+bench: install
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,403 @@
+"""`make bench`: goldsplit's figures next to a raw PostgreSQL baseline measured in the same run.
+
+Each benchmark runs on a fresh database (goldsplit_bench_<random>) that it creates and drops.
+Settings (environment):
+
+  GOLDSPLIT_BENCH_SERVER_URL   the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres)
+  GOLDSPLIT_BENCH_SECONDS      how long each throughput run lasts (default 8)
+  GOLDSPLIT_BENCH_THREADS      concurrent HTTP clients / raw writers (default 8)
+  GOLDSPLIT_BENCH_EVENTS       events in the log the period close replays (default 20000)
+  GOLDSPLIT_BENCH_BOARD_RATE   writes per second for commit-to-board latency (default 50)
+  GOLDSPLIT_BENCH_BOARD_WRITES how many writes it measures (default 300)
+
+Nothing here is a test: it prints figures, never asserts on time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+
+from api.auth import issue_token
+from api.services import Services
+from api.settings import Settings
+from domain.application import Actor
+from domain.payables import month_of
+from projections.board import VIEW as BOARDS
+from projections.close import prove
+
+SERVER_URL = os.environ.get("GOLDSPLIT_BENCH_SERVER_URL",
+                            "postgresql://postgres@127.0.0.1:5432/postgres")
+SECONDS = float(os.environ.get("GOLDSPLIT_BENCH_SECONDS", "8"))
+THREADS = int(os.environ.get("GOLDSPLIT_BENCH_THREADS", "8"))
+EVENTS = int(os.environ.get("GOLDSPLIT_BENCH_EVENTS", "20000"))
+BOARD_RATE = float(os.environ.get("GOLDSPLIT_BENCH_BOARD_RATE", "50"))
+BOARD_WRITES = int(os.environ.get("GOLDSPLIT_BENCH_BOARD_WRITES", "300"))
+SECRET = "bench-secret"
+ADMIN, LEAD, FINANCE = Actor("admin", "admin"), Actor("lena", "lead"), Actor("dave", "finance")
+REPS = ["alice", "mia", "noah", "olga"]
+
+results: list[tuple[str, str, str, str]] = []  # figure, measured, target, met
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def record(figure: str, measured: str, target: str, met: bool | None) -> None:
+    results.append((figure, measured, target, "n/a" if met is None else ("yes" if met else "NO")))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A database of this benchmark's own, dropped afterwards."""
+    name = f"goldsplit_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunparse(urlparse(SERVER_URL)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def build(url: str) -> Services:
+    return Services.build(Settings(database_url=url, secret=SECRET, in_process_projections=False))
+
+
+def seed(services: Services, opportunities: int, won_on: date | None = None) -> list[str]:
+    """Members and open opportunities, each with one of the reps as AR."""
+    app = services.app
+    for member_id, department in [("lena", "management"), ("dave", "finance"),
+                                  *((rep, "sales") for rep in REPS)]:
+        app.register_member(ADMIN, member_id, member_id.title(), department)
+    ids = []
+    for n in range(opportunities):
+        opened = app.open_opportunity(LEAD, account_id=f"bench-{n % 8}", name=f"Bench deal {n}",
+                                      amount="1000000.00", currency="CNY",
+                                      expected_close=(won_on or date.today()).isoformat())
+        app.assign_triangle_role(LEAD, opened.id, "AR", REPS[n % len(REPS)])
+        ids.append(opened.id)
+    return ids
+
+
+def contribution(rep: str, n: int, when: datetime) -> dict:
+    return {"member_id": rep, "kind": "visit", "summary": f"Customer visit {n}", "hours": "2",
+            "occurred_at": when.isoformat()}
+
+
+# -- (a) contributions through HTTP ------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raw_insert_rate(url: str, threads: int, seconds: float) -> float:
+    """Single-row INSERT + COMMIT per statement, `threads` connections, a table like the event log."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE raw_events (id bigserial PRIMARY KEY, originator_id uuid NOT NULL, "
+                     "originator_version bigint NOT NULL, topic text NOT NULL, state bytea NOT NULL, "
+                     "UNIQUE (originator_id, originator_version))")
+    state = json.dumps(contribution("alice", 1, datetime.now(UTC)) | {
+        "contribution_id": str(uuid.uuid4()), "role": "AR", "actor": "lena",
+        "timestamp": datetime.now(UTC).isoformat()}).encode()
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def work(i: int) -> None:
+        originator = uuid.uuid4()
+        with psycopg.connect(url) as conn:
+            version = 0
+            while time.monotonic() < stop:
+                version += 1
+                conn.execute("INSERT INTO raw_events (originator_id, originator_version, topic, state) "
+                             "VALUES (%s, %s, %s, %s)",
+                             (originator, version, "domain.aggregates:Opportunity.ContributionRecorded", state))
+                conn.commit()
+                counts[i] += 1
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    return sum(counts) / (time.monotonic() - started)
+
+
+def post_contributions(port: int, opportunities: list[str], threads: int, seconds: float,
+                       rate: float | None = None) -> tuple[int, int, list[float], float]:
+    """`threads` clients, each on its own keep-alive connection; paced to `rate` in total if given."""
+    token = issue_token(SECRET, "lena", "lead", 3600)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors = [0] * threads
+    stop = time.monotonic() + seconds
+    interval = threads / rate if rate else 0.0
+
+    def work(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n, due = 0, time.monotonic() + random.random() * interval
+        while time.monotonic() < stop:
+            if interval:
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                due += interval
+            opportunity = opportunities[(i + n * threads) % len(opportunities)]
+            rep = REPS[opportunities.index(opportunity) % len(REPS)]
+            body = json.dumps(contribution(rep, n, datetime.now(UTC) - timedelta(minutes=1)))
+            started = time.perf_counter()
+            conn.request("POST", f"/v1/opportunities/{opportunity}/contributions", body, headers)
+            response = conn.getresponse()
+            response.read()
+            latencies[i].append(time.perf_counter() - started)
+            if response.status != 201:
+                errors[i] += 1
+            n += 1
+        conn.close()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    elapsed = time.monotonic() - started
+    flat = [x for part in latencies for x in part]
+    return len(flat) - sum(errors), sum(errors), flat, elapsed
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_http() -> None:
+    say(f"(a) contributions through HTTP: {THREADS} clients, {SECONDS:.0f} s per run")
+    with fresh_database() as url:
+        raw = raw_insert_rate(url, THREADS, SECONDS)
+        say(f"    raw psycopg INSERT+COMMIT, {THREADS} connections: {raw:,.0f} rows/s")
+        with build(url) as services:
+            opportunities = seed(services, 32)
+        port = free_port()
+        env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_SECRET": SECRET,
+               "GOLDSPLIT_IN_PROCESS_PROJECTIONS": "true"}
+        exe = Path(sys.executable).with_name("goldsplit")
+        server = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait_healthy(port, server)
+            post_contributions(port, opportunities, THREADS, 1.0)  # warm up
+            ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS)
+            rate = ok / elapsed
+            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+            say(f"    API: {rate:,.0f} accepted/s ({failed} refused), p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+                f"{rate / raw:.3f}x raw")
+            record("(a) contributions/s through HTTP", f"{rate:,.0f}/s = {rate / raw:.3f}x raw "
+                   f"({raw:,.0f}/s)", ">= 1.0x raw", rate >= raw)
+            record("(a) latency at saturation", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", "-", None)
+            half = rate / 2
+            ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS,
+                                                                rate=half)
+            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+            say(f"    API paced at {half:,.0f}/s (half the API's own peak): {ok / elapsed:,.0f}/s, "
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            record("(a) p99 at half load", f"{p99:.1f} ms at {half:,.0f}/s (half the API's peak; "
+                   f"half of raw would be {raw / 2:,.0f}/s)", "<= 25 ms at raw/2", p99 <= 25 and half >= raw / 2)
+            rss = peak_rss_mb(server.pid)
+            say(f"    API process peak RSS (VmHWM, projections in process): {rss:.0f} MB")
+            record("(e) peak RSS, API process", f"{rss:.0f} MB", "<= 150 MB", rss <= 150)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def _wait_healthy(port: int, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"goldsplit serve exited: {server.stderr.read().decode()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("goldsplit serve did not become healthy in 30 s")
+
+
+# -- (b) period-close replay -------------------------------------------------------------------
+
+def generate_log(services: Services, events: int, won_on: date) -> str:
+    """About `events` events: deals with a few dozen contributions each (confirmed by the lead, so
+    they count), most of them won, approved and part paid; a fifth stay open."""
+    app = services.app
+    per_deal = 20  # contributions per deal: each is two events (recorded, confirmed)
+    deals = max(5, events // (2 * per_deal + 8))
+    seed(services, 0)  # the members
+    occurred = datetime.combine(won_on, datetime.min.time(), UTC) - timedelta(days=10)
+
+    def one_deal(index: int) -> None:
+        rep = REPS[index % len(REPS)]
+        opportunity = app.open_opportunity(LEAD, account_id=f"bench-{index % 8}", name=f"Deal {index}",
+                                           amount="1000000.00", currency="CNY",
+                                           expected_close=won_on.isoformat()).id
+        app.assign_triangle_role(LEAD, opportunity, "AR", rep)
+        for n in range(per_deal):
+            cid = app.record_contribution(LEAD, opportunity, **contribution(rep, n, occurred)).id
+            app.confirm_contribution(LEAD, opportunity, cid)
+        if index % 5 == 4:
+            return  # some deals stay open
+        won = app.win(LEAD, opportunity, closed_on=won_on.isoformat())
+        app.approve_allocation(FINANCE, won.extra["allocation_id"])
+        app.receive_payment(FINANCE, opportunity, amount="400000.00", currency="CNY",
+                            received_on=won_on.isoformat(), payment_id=f"erp-{index}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one_deal, range(deals)))
+    return month_of(won_on)
+
+
+def raw_read_rate(url: str) -> tuple[int, float]:
+    """Select every stored event in batches and json.loads its state: the floor of any replay."""
+    with psycopg.connect(url) as conn:
+        table = conn.execute("SELECT table_name FROM information_schema.tables "
+                             "WHERE table_name LIKE '%%events' ORDER BY table_name").fetchone()[0]
+        started = time.perf_counter()
+        count, last = 0, 0
+        while True:
+            rows = conn.execute(f"SELECT notification_id, originator_id, originator_version, topic, state "
+                                f"FROM {table} WHERE notification_id > %s ORDER BY notification_id "
+                                f"LIMIT 5000", (last,)).fetchall()
+            if not rows:
+                break
+            for row in rows:
+                json.loads(row[4])
+            count += len(rows)
+            last = rows[-1][0]
+        return count, count / (time.perf_counter() - started)
+
+
+def bench_close() -> None:
+    say(f"(b) period-close replay over a log of about {EVENTS:,} events")
+    won_on = date.today().replace(day=1) - timedelta(days=1)
+    with fresh_database() as url:
+        with build(url) as services:
+            started = time.monotonic()
+            period = generate_log(services, EVENTS, won_on)
+            cutoff = services.app.recorder.max_notification_id()
+            say(f"    generated {cutoff:,} events through the Application in {time.monotonic() - started:.1f} s")
+            services.runner.catch_up()
+            count, raw = raw_read_rate(url)
+            say(f"    raw read + json.loads: {count:,} events, {raw:,.0f} events/s")
+            started = time.perf_counter()
+            proof = prove(services.app, services.views, period, cutoff)
+            elapsed = time.perf_counter() - started
+            rate = proof.events / elapsed
+            say(f"    prove({period}): {proof.events:,} events in {elapsed:.2f} s = {rate:,.0f} events/s, "
+                f"{rate / raw:.3f}x raw, {len(proof.differences)} difference(s), "
+                f"{sum(len(e) for e in proof.entries.values())} entries")
+            if proof.differences:
+                say(f"    first difference: {proof.differences[0]}")
+            record("(b) close replay events/s", f"{rate:,.0f}/s = {rate / raw:.3f}x raw ({raw:,.0f}/s) "
+                   f"over {proof.events:,} events", ">= 50,000/s over 1,000,000", rate >= 50_000)
+
+
+# -- (c) commit to board -----------------------------------------------------------------------
+
+def bench_board() -> None:
+    say(f"(c) commit-to-board: {BOARD_WRITES} writes at {BOARD_RATE:.0f}/s, runner following in the "
+        f"background (poll every {Settings().projection_poll_seconds} s)")
+    with fresh_database() as url, build(url) as services:
+        opportunities = seed(services, 16)
+        services.runner.catch_up()
+        services.runner.start(Settings().projection_poll_seconds)
+        app, views = services.app, services.views
+        latencies: list[float] = []
+        lock = threading.Lock()
+        writers = 8  # each waits for its write to show, so several keep the rate up
+        interval = writers / BOARD_RATE
+
+        def shows(opportunity: str, cid: str) -> bool:
+            doc = views.get(BOARDS, opportunity)
+            return doc is not None and any(c["id"] == cid for c in doc["contributions"])
+
+        def work(i: int) -> None:
+            due = time.monotonic() + i * interval / writers
+            for n in range(i, BOARD_WRITES, writers):
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                due += interval
+                index = n % len(opportunities)
+                opportunity = opportunities[index]
+                started = time.perf_counter()
+                cid = app.record_contribution(LEAD, opportunity, **contribution(
+                    REPS[index % len(REPS)], n, datetime.now(UTC) - timedelta(minutes=1))).id
+                while not shows(opportunity, cid):
+                    time.sleep(0.001)
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+
+        started = time.monotonic()
+        _run_all(work, writers)
+        rate = len(latencies) / (time.monotonic() - started)
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        say(f"    {rate:,.0f} writes/s achieved, commit-to-board p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        record("(c) commit-to-board p99", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms at {rate:,.0f} writes/s",
+               "p99 <= 50 ms at 500 writes/s", p99 <= 50 and rate >= 500)
+
+
+def _run_all(work: Callable[[int], None], n: int) -> None:
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(work, range(n)))
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+def main() -> int:
+    say(f"goldsplit benchmarks on {urlparse(SERVER_URL).hostname}:{urlparse(SERVER_URL).port or 5432} "
+        f"({os.cpu_count()} CPUs)")
+    started = time.monotonic()
+    for bench in (bench_http, bench_close, bench_board):
+        try:
+            bench()
+        except Exception as error:  # one failing benchmark must not hide the others' figures
+            say(f"    FAILED: {type(error).__name__}: {error}")
+            record(bench.__name__, f"failed: {type(error).__name__}", "-", False)
+    record("(d) Kafka ingest messages/s", "not measured (no consumers yet)", ">= 10,000/s", None)
+    say(f"\nall done in {time.monotonic() - started:.0f} s\n")
+    widths = [max(len(row[i]) for row in [("figure", "measured", "target", "met"), *results])
+              for i in range(4)]
+    for row in [("figure", "measured", "target", "met"), tuple("-" * w for w in widths), *results]:
+        say(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+    return 0
