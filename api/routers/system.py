@@ -18,9 +18,16 @@ def _positions(services) -> tuple[int, dict[str, int]]:
     return head, {p.name: services.views.position(p.name) for p in services.runner.projections}
 
 
+@router.get("/live")
+def live() -> dict:
+    """Liveness only: the process answers. It does not touch the store, so an outage of the
+    database makes the process unready (see /health), never restarted in a loop."""
+    return {"status": "alive"}
+
+
 @router.get("/health", responses={503: {"description": "the store does not answer"}})
 def health(services: ServicesDep) -> dict:
-    """Liveness and readiness: the store answers; how far the read models are behind."""
+    """Readiness: the store answers; how far the read models are behind."""
     try:
         services.db.ping()
         head, positions = _positions(services)

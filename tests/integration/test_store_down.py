@@ -14,7 +14,7 @@ from tests.conftest import SERVER_URL, build_services
 
 
 @pytest.mark.postgres
-def test_health_answers_503_when_the_database_goes_away(postgres_url: str) -> None:
+def test_health_answers_503_when_the_database_goes_away_while_live_still_answers(postgres_url: str) -> None:
     services = build_services(postgres_url)
     try:
         with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
@@ -28,6 +28,7 @@ def test_health_answers_503_when_the_database_goes_away(postgres_url: str) -> No
             assert response.status_code == 503
             assert response.headers["content-type"] == "application/problem+json"
             assert "postgresql store does not answer" in response.json()["detail"]
+            assert client.get("/live").json() == {"status": "alive"}  # unready, but not to be restarted
     finally:
         with contextlib.suppress(Exception):
             services.close()

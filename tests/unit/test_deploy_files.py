@@ -189,14 +189,15 @@ def test_k8s_secret_placeholders_fail_closed() -> None:
     assert "CHANGE-ME" in values["GOLDSPLIT_DATABASE_URL"]
 
 
-def test_k8s_api_has_probes_on_health_and_runs_without_in_process_projections() -> None:
+def test_k8s_api_is_ready_on_health_alive_on_live_and_runs_without_in_process_projections() -> None:
     [api] = [c for c in k8s_containers().values() if c["args"][0] == "serve"]
     [deployment] = [d for d in k8s_kind("Deployment")
                     if api in d["spec"]["template"]["spec"]["containers"]]
     assert deployment["spec"]["replicas"] == 2
     ports = {p["name"]: p["containerPort"] for p in api["ports"]}
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert api[probe]["httpGet"]["path"] == "/health", probe
+    # ready while the store answers; alive while the process answers (no restarts in an outage)
+    for probe, path in (("readinessProbe", "/health"), ("livenessProbe", "/live")):
+        assert api[probe]["httpGet"]["path"] == path, probe
         assert ports[api[probe]["httpGet"]["port"]] == int(k8s_env(api)["GOLDSPLIT_PORT"]), probe
     assert k8s_env(api)["GOLDSPLIT_IN_PROCESS_PROJECTIONS"] == "false"
     labels = deployment["spec"]["template"]["metadata"]["labels"]
