@@ -1,6 +1,7 @@
 """Health and metrics for operators."""
 
 import logging
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
@@ -45,7 +46,8 @@ def health(services: ServicesDep) -> dict:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(services: ServicesDep) -> str:
-    """Prometheus text: log head and projection positions and lag."""
+    """Prometheus text: log head, projection positions, and lag in events and in seconds (how long
+    the oldest event a projection has not processed yet has been waiting)."""
     head, positions = _positions(services)
     lines = ["# TYPE goldsplit_log_position gauge", f"goldsplit_log_position {head}",
              "# TYPE goldsplit_projection_position gauge"]
@@ -53,4 +55,21 @@ def metrics(services: ServicesDep) -> str:
     lines += ["# TYPE goldsplit_projection_lag_events gauge"]
     lines += [f'goldsplit_projection_lag_events{{projection="{n}"}} {head - p}'
               for n, p in positions.items()]
+    lines += ["# TYPE goldsplit_projection_lag_seconds gauge"]
+    ages = {p: _age_of_next(services, p, head) for p in set(positions.values())}
+    lines += [f'goldsplit_projection_lag_seconds{{projection="{n}"}} {ages[p]:.3f}'
+              for n, p in positions.items() if ages[p] is not None]
     return "\n".join(lines) + "\n"
+
+
+def _age_of_next(services, position: int, head: int) -> float | None:
+    """How long the oldest event a projection has not processed yet has been waiting (0 when it
+    is caught up; None when that event cannot be read, e.g. the one a stalled runner waits at)."""
+    if position >= head:
+        return 0.0
+    try:
+        [waiting] = services.app.recorder.select_notifications(position, 1, inclusive_of_start=False)
+        recorded = services.app.mapper.to_domain_event(waiting).timestamp
+    except Exception:  # noqa: BLE001 - an unreadable event is reported by /health, not here
+        return None
+    return max((datetime.now(UTC) - recorded).total_seconds(), 0.0)

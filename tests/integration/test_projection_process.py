@@ -59,3 +59,28 @@ def test_a_killed_projection_process_resumes_without_loss_or_duplicates(
     assert first < head
     ids = [c["id"] for c in services.views.get("board", oid)["contributions"]]
     assert len(ids) == len(set(ids)) == 60  # every contribution once: none lost, none doubled
+
+
+def test_metrics_show_how_long_the_oldest_unprojected_event_has_waited(tmp_path) -> None:
+    """With the projections in another process (not running here), lag grows in seconds too."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.services import Services
+    from api.settings import Settings
+    from domain.application import Actor
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lag.db'}", secret="s",
+                        in_process_projections=False)
+    with Services.build(settings) as services, TestClient(create_app(services=services)) as client:
+        services.runner.catch_up()
+        caught_up = client.get("/metrics").text
+        assert 'goldsplit_projection_lag_seconds{projection="board"} 0.000' in caught_up
+        services.app.register_member(Actor("root", "admin"), "ana", "Ana", "sales")
+        time.sleep(0.05)
+        behind = client.get("/metrics").text
+        [line] = [x for x in behind.splitlines()
+                  if x.startswith('goldsplit_projection_lag_seconds{projection="board"}')]
+        assert float(line.split()[-1]) >= 0.05
