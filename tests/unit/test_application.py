@@ -493,3 +493,20 @@ def test_memory_services_run_the_story_and_project_it(memory_services: Services)
         (cid, "confirmed", "SR")]
     assert board["position"] == confirmed.position
     assert isinstance(app.repository.get(UUID(oid)), Opportunity)
+
+
+def test_a_busy_opportunity_loaded_from_its_snapshot_equals_its_events_replayed(app: Goldsplit) -> None:
+    """Opportunities are snapshotted every 50 events; what a snapshot restores must be exact."""
+    from tests.ledger import events, replay
+    register_team(app)
+    oid = app.open_opportunity(ALICE, account_id="acme", name="Busy", amount="1000000.00",
+                               currency="CNY", expected_close="2026-06-30").id
+    for n in range(120):
+        cid = contribute(app, oid, ALICE, "visit", summary=f"visit {n}")
+        if n % 3 == 0:
+            app.confirm_contribution(LEAD, oid, cid)
+    assert app.snapshots is not None and list(app.snapshots.get(UUID(oid)))  # snapshots were taken
+    loaded = app.repository.get(UUID(oid))
+    replayed = replay(events(app, oid))
+    assert (loaded.version, loaded.contributions, loaded.triangle, loaded.amount) == (
+        replayed.version, replayed.contributions, replayed.triangle, replayed.amount)
