@@ -198,11 +198,9 @@ def close_period(period: str, actor: Finance, services: ServicesDep) -> Any:
     """Finance closes a period: replay the log up to now into fresh state, recompute every payable
     entry, reconcile with the read models, and lock it; any difference refuses the close (409,
     with the differences)."""
-    settings = services.settings
-    try:
-        return close(services.app, services.views, actor, period, catch_up=lambda position: (
-            services.runner.wait_for(position, timeout=settings.read_wait_seconds,
-                                     catch_up=settings.in_process_projections)))
+    try:  # read models that cannot reach the cut-off (stalled, store down) answer 503, as reads do
+        return close(services.app, services.views, actor, period,
+                     catch_up=lambda position: wait_for(services, position))
     except CloseRefused as refused:
         return problem(409, refused.detail, type_="urn:goldsplit:close-refused",
                        errors=[{"field": "period", "message": refused.detail}],
