@@ -56,6 +56,18 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
             return 0
 
 
+def _relay(args: argparse.Namespace, settings: Settings) -> int:
+    from consumers.process import relay
+
+    return relay(settings)
+
+
+def _consume(args: argparse.Namespace, settings: Settings) -> int:
+    from consumers.process import consume
+
+    return consume(settings)
+
+
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
     from projections.allocations import VIEW, explain
 
@@ -183,6 +195,14 @@ def parser() -> argparse.ArgumentParser:
 
     project = commands.add_parser("project", help="run the projections as a process")
     project.set_defaults(run=_project)
+
+    relay = commands.add_parser("relay", help="publish every event of the log to Kafka "
+                                              "(goldsplit.events.v1), at least once, in log order")
+    relay.set_defaults(run=_relay)
+
+    consume = commands.add_parser("consume", help="turn the inbound Kafka topics (contributions, "
+                                                  "payments, opportunities) into commands")
+    consume.set_defaults(run=_consume)
 
     explain = commands.add_parser("explain", help="show how an allocation's lines were computed")
     explain.add_argument("allocation_id")

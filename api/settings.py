@@ -20,6 +20,10 @@ class Settings:
     database_url: str = "sqlite:///data/goldsplit.db"
     secret: str = DEV_SECRET
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_group: str = "goldsplit"  # the consumer group of `goldsplit consume`
+    kafka_topic_partitions: int = 6  # for the topics relay and consume create when missing
+    health_port: int = 0  # relay and consume answer /live, /health, /metrics here (0: not at all)
+    health_host: str = "0.0.0.0"
     token_ttl_seconds: int = 30 * 24 * 3600
     in_process_projections: bool = True
     projection_poll_seconds: float = 0.2

@@ -1,4 +1,3 @@
-"""Kafka consumers that turn external messages into commands, and the relay of our events to Kafka.
-
-Empty in the walking skeleton; the production backbone (issue 5) fills it.
-"""
+"""Kafka in and out: the consumers that turn other systems' messages into commands (inbound,
+consume), the relay that publishes the ledger's own events from the log (relay), and what their
+processes share (kafka, counts, health, process)."""

@@ -171,6 +171,21 @@ class Opportunity(Aggregate):
         self.expected_close = expected_close
         self.attributes = attributes
 
+    def already_upserted(self, mark: dict) -> bool:
+        """Whether a CRM upsert at `mark` ({topic, partition, offset}) or a later one of the same
+        partition was applied here already (a consumer replaying after a crash sends it again)."""
+        seen = getattr(self, "upsert_mark", None)  # snapshots taken before marks existed lack it
+        return (seen is not None and (seen["topic"], seen["partition"]) == (mark["topic"], mark["partition"])
+                and seen["offset"] >= mark["offset"])
+
+    def note_upsert(self, mark: dict) -> None:
+        """Remember the CRM upsert whose effect is saved with this one, so that it applies once."""
+        self._upsert_applied(mark=dict(mark))
+
+    @event("UpsertApplied")
+    def _upsert_applied(self, mark: dict) -> None:
+        self.upsert_mark = mark
+
     def assess(self, *, assessment_id: str, answers: dict, assessed: Assessed, standard: dict,
                actor: str, at: str | None = None) -> None:
         self.require_open("assess it")
@@ -211,9 +226,9 @@ class Opportunity(Aggregate):
                             kind: str, summary: str, hours: str, occurred_at: datetime,
                             evidence_url: str | None, actor: str, now: datetime,
                             request_id: str | None = None) -> None:
-        self.require_open("record contributions")
-        if contribution_id in self.contributions:
+        if contribution_id in self.contributions:  # first: a repeat is a repeat, open or not
             raise ContributionAlreadyRecorded(f"contribution {contribution_id} is already recorded")
+        self.require_open("record contributions")
         held = self.roles_of(member_id)
         if not held:
             raise ContributorNotOnOpportunity(

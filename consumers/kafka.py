@@ -1,0 +1,55 @@
+"""The Kafka clients goldsplit's processes use, configured in one place (kafka-python)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_MS = 15_000
+
+
+def producer(bootstrap: str, **overrides: object):
+    """A producer that waits for every in-sync replica and keeps each partition's order on retries."""
+    from kafka import KafkaProducer
+
+    options = dict(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5,
+                   max_in_flight_requests_per_connection=1, retries=5,
+                   request_timeout_ms=REQUEST_TIMEOUT_MS, client_id="goldsplit")
+    options.update(overrides)
+    return KafkaProducer(**options)
+
+
+def consumer(bootstrap: str, group: str, topics: Iterable[str], **overrides: object):
+    """A consumer in `group` that commits only when told to (after the ledger has the effect)."""
+    from kafka import KafkaConsumer
+
+    options = dict(bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False,
+                   auto_offset_reset="earliest", max_poll_records=500, client_id="goldsplit",
+                   # a short session lets a group (re)form in seconds, not tens of them, when a
+                   # consumer starts or dies; a batch of 500 commands takes well under a minute
+                   session_timeout_ms=6_000, heartbeat_interval_ms=1_000, max_poll_interval_ms=60_000,
+                   request_timeout_ms=REQUEST_TIMEOUT_MS + 5_000)
+    options.update(overrides)
+    return KafkaConsumer(*topics, **options)
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+    """Create the topics that do not exist yet (a cluster that refuses is left to its operators)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="goldsplit",
+                             request_timeout_ms=REQUEST_TIMEOUT_MS)
+    try:
+        missing = sorted(set(topics) - set(admin.list_topics()))
+        for topic in missing:
+            try:
+                admin.create_topics([NewTopic(topic, partitions, 1)])
+                log.info("created topic %s with %d partitions", topic, partitions)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()

@@ -1,0 +1,104 @@
+"""`goldsplit relay` and `goldsplit consume` as long-running processes.
+
+Each connects with backoff (a broker or database that is not up yet makes it wait and report
+unhealthy, never crash-loop), serves its probes when GOLDSPLIT_HEALTH_PORT is set, and stops
+cleanly on SIGTERM or Ctrl-C after the round it is in.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from api.services import Services
+from api.settings import Settings
+from consumers import kafka
+from consumers.counts import Counts
+from consumers.health import Health
+from consumers.inbound import TOPICS, dlq_topic
+
+log = logging.getLogger(__name__)
+
+
+def _until_stopped() -> threading.Event:
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+def connected(what: str, connect: Callable[[], Any], stop: threading.Event, health: Health) -> Any:
+    """`connect()`, retried with backoff until it works; None if stopped first."""
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            return connect()
+        except Exception as error:  # noqa: BLE001 - not up yet: wait, report, try again
+            log.warning("cannot reach %s, retrying in %.1f s: %s", what, pause, error)
+            health.failing(f"cannot reach {what}: {type(error).__name__}: {error}")
+            stop.wait(pause)
+            pause = min(pause * 2, 30.0)
+    return None
+
+
+def _start(name: str, settings: Settings) -> tuple[threading.Event, Health]:
+    health = Health(name)
+    if settings.health_port:
+        port = health.serve(settings.health_host, settings.health_port)
+        log.warning("%s: probes on http://%s:%d/health", name, settings.health_host, port)
+    return _until_stopped(), health
+
+
+def relay(settings: Settings) -> int:
+    from consumers.relay import EVENTS, Relay
+
+    stop, health = _start("relay", settings)
+    services = connected("the database", lambda: Services.build(settings), stop, health)
+    if services is None:
+        return 0
+    with services:
+        def connect() -> Any:
+            kafka.ensure_topics(settings.kafka_bootstrap, [EVENTS], settings.kafka_topic_partitions)
+            return kafka.producer(settings.kafka_bootstrap)
+
+        producer = connected("Kafka", connect, stop, health)
+        if producer is None:
+            return 0
+        try:
+            Relay(services.app, services.views, producer).run(stop, health,
+                                                              settings.projection_poll_seconds)
+        finally:
+            producer.close()
+    return 0
+
+
+def consume(settings: Settings) -> int:
+    from consumers.consume import Consume
+
+    stop, health = _start("consume", settings)
+    services = connected("the database", lambda: Services.build(settings), stop, health)
+    if services is None:
+        return 0
+    with services:
+        counts = connected("the database", lambda: Counts(services.db), stop, health)
+
+        def connect() -> tuple[Any, Any]:
+            kafka.ensure_topics(settings.kafka_bootstrap, [*TOPICS, *map(dlq_topic, TOPICS)],
+                                settings.kafka_topic_partitions)
+            return (kafka.consumer(settings.kafka_bootstrap, settings.kafka_group, TOPICS),
+                    kafka.producer(settings.kafka_bootstrap))
+
+        clients = connected("Kafka", connect, stop, health) if counts else None
+        if clients is None:
+            return 0
+        consumer, producer = clients
+        try:
+            Consume(services.app, counts, consumer, producer).run(stop, health)
+        finally:
+            consumer.close()
+            producer.close()
+    return 0
