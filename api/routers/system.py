@@ -8,6 +8,8 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep
 from api.errors import Refused
+from consumers.counts import Counts
+from consumers.relay import NAME as RELAY
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ def health(services: ServicesDep) -> dict:
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(services: ServicesDep) -> str:
     """Prometheus text: log head, projection positions, and lag in events and in seconds (how long
-    the oldest event a projection has not processed yet has been waiting)."""
+    the oldest event a projection has not processed yet has been waiting); how far the relay has
+    published; what the consumers did with inbound messages, by topic and outcome."""
     head, positions = _positions(services)
     lines = ["# TYPE goldsplit_log_position gauge", f"goldsplit_log_position {head}",
              "# TYPE goldsplit_projection_position gauge"]
@@ -59,6 +62,13 @@ def metrics(services: ServicesDep) -> str:
     ages = {p: _age_of_next(services, p, head) for p in set(positions.values())}
     lines += [f'goldsplit_projection_lag_seconds{{projection="{n}"}} {ages[p]:.3f}'
               for n, p in positions.items() if ages[p] is not None]
+    relayed = services.views.position(RELAY)
+    lines += ["# TYPE goldsplit_relay_position gauge", f"goldsplit_relay_position {relayed}",
+              "# TYPE goldsplit_relay_lag_events gauge", f"goldsplit_relay_lag_events {head - relayed}",
+              "# HELP goldsplit_consumer_messages_total inbound Kafka messages by what became of them",
+              "# TYPE goldsplit_consumer_messages_total counter"]
+    lines += [f'goldsplit_consumer_messages_total{{topic="{topic}",outcome="{outcome}"}} {n}'
+              for (topic, outcome), n in Counts(services.db).all().items()]
     return "\n".join(lines) + "\n"
 
 

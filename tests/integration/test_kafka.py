@@ -15,7 +15,9 @@ from datetime import timedelta
 from uuid import UUID
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.services import Services
 from consumers import kafka
 from consumers.consume import Consume
@@ -191,6 +193,11 @@ def test_messages_become_commands_once_and_the_rejected_go_to_the_dlq_with_the_r
     assert counts[(CONTRIBUTIONS, "unknown_opportunity")] == 1
     assert counts[(CONTRIBUTIONS, "rejected")] == 4
     assert counts[(OPPORTUNITIES, "accepted")] == 2
+    with TestClient(create_app(pg_services.settings)) as client:  # any API replica shows them
+        metrics = client.get("/metrics").text
+    assert f'goldsplit_consumer_messages_total{{topic="{CONTRIBUTIONS}",outcome="duplicate"}} 1' in metrics
+    assert f'goldsplit_consumer_messages_total{{topic="{CONTRIBUTIONS}",outcome="rejected"}} 4' in metrics
+    assert "goldsplit_relay_position 0" in metrics  # no relay runs here
 
 
 def test_a_crm_win_and_erp_payments_take_effect_once(pg_services: Services,
