@@ -57,13 +57,13 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _relay(args: argparse.Namespace, settings: Settings) -> int:
-    from consumers.process import relay
+    from api.processes import relay
 
     return relay(settings)
 
 
 def _consume(args: argparse.Namespace, settings: Settings) -> int:
-    from consumers.process import consume
+    from api.processes import consume
 
     return consume(settings)
 

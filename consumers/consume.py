@@ -1,11 +1,11 @@
 """The consumer: messages of the inbound topics, as commands, in a consumer group.
 
-For each polled batch it runs every message's command (consumers/inbound.py), sends what cannot be
+For each polled batch it runs the messages' commands (consumers/inbound.py), sends what cannot be
 accepted to `<topic>.dlq` unchanged with an `error` header, adds the outcomes to the counts, and
-only then commits the batch's offsets. When the store does not answer, it commits what took effect,
-rewinds to the message it could not run, backs off and tries again: nothing is skipped. A consumer
-killed at any moment re-reads from the last commit, and the messages it had already applied are
-recognised by their source ids and change nothing.
+only then commits the batch's offsets. When the store does not answer, it rewinds to the batch's
+start, backs off and tries again: nothing is skipped. A consumer killed at any moment re-reads
+from the last commit, and the messages it had already applied are recognised by their source ids
+and change nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import threading
 from collections import Counter
 from typing import Any
 
-from consumers.counts import Counts
-from consumers.inbound import Rejected, accept, dlq_topic
+from consumers.inbound import Rejected, accept_batch, dlq_topic
 from domain.application import Goldsplit
-from domain.exceptions import ConcurrencyConflict
+from projections.counts import Counts
 
 log = logging.getLogger(__name__)
 
@@ -34,47 +33,46 @@ class Consume:
         self.seen: Counter[tuple[str, str]] = Counter()
 
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """Take one batch from Kafka and apply it; answer how many messages took their course."""
+        """Take one batch from Kafka and apply it; answer how many messages took their course.
+
+        When the batch cannot be applied (the store does not answer), every partition of it is
+        rewound to the batch's first message and nothing of it is committed: read again, the
+        messages that took effect the first time are recognised and change nothing.
+        """
         from kafka.structs import OffsetAndMetadata
 
-        batch = self.consumer.poll(timeout_ms=timeout_ms)
-        counted: Counter[tuple[str, str]] = Counter()
-        offsets: dict[Any, Any] = {}
-        dead: list[Any] = []
-        pending = {tp: messages[0].offset for tp, messages in batch.items() if messages}
+        batch = {tp: messages for tp, messages in self.consumer.poll(timeout_ms=timeout_ms).items()
+                 if messages}
+        records = [record for messages in batch.values() for record in messages]
+        if not records:
+            return 0
         try:
-            for tp, messages in batch.items():
-                for record in messages:
-                    counted[(record.topic, self._apply(record, dead))] += 1
-                    offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-                    pending[tp] = record.offset + 1
-                del pending[tp]
+            outcomes = accept_batch(self.app, [(r.topic, r.value, r.partition, r.offset)
+                                               for r in records])
         except Exception:
-            for tp, offset in pending.items():  # read again from the first message without effect
-                self.consumer.seek(tp, offset)
+            for tp, messages in batch.items():
+                self.consumer.seek(tp, messages[0].offset)
             raise
-        finally:
-            self._settle(dead, counted, offsets)
-        return sum(counted.values())
+        counted: Counter[tuple[str, str]] = Counter()
+        dead = []
+        for record, outcome in zip(records, outcomes):
+            if isinstance(outcome, Rejected):
+                dead.append(self._dead_letter(record, outcome))
+                outcome = outcome.outcome
+            counted[(record.topic, outcome)] += 1
+        self._settle(dead, counted, {tp: OffsetAndMetadata(messages[-1].offset + 1, "", -1)
+                                     for tp, messages in batch.items()})
+        return len(records)
 
-    def _apply(self, record: Any, dead: list[Any]) -> str:
-        try:
-            return accept(self.app, record.topic, record.value, record.partition, record.offset)
-        except ConcurrencyConflict:
-            raise  # others kept writing the same deal: a retry succeeds, it is no reason to reject
-        except Rejected as rejected:
-            log.info("%s[%d]@%d to the DLQ: %s", record.topic, record.partition, record.offset,
-                     rejected.reason)
-            headers = [(k, v) for k, v in (record.headers or []) if k != "error"]
-            dead.append(self.producer.send(
-                dlq_topic(record.topic), key=record.key, value=record.value,
-                headers=[*headers, ("error", rejected.reason.encode())]))
-            return rejected.outcome
+    def _dead_letter(self, record: Any, rejected: Rejected) -> Any:
+        log.info("%s[%d]@%d to the DLQ: %s", record.topic, record.partition, record.offset,
+                 rejected.reason)
+        headers = [(k, v) for k, v in (record.headers or []) if k != "error"]
+        return self.producer.send(dlq_topic(record.topic), key=record.key, value=record.value,
+                                  headers=[*headers, ("error", rejected.reason.encode())])
 
     def _settle(self, dead: list[Any], counted: Counter, offsets: dict) -> None:
         """DLQ sends acknowledged, outcomes counted, offsets committed: in that order."""
-        if not offsets:
-            return
         if dead:
             self.producer.flush(timeout=ACK_TIMEOUT_SECONDS)
             for future in dead:

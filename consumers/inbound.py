@@ -10,13 +10,14 @@ happened (an outcome counted on /metrics) or raises `Rejected` with the reason t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from uuid import UUID, uuid5
 
 from domain import values
 from domain.aggregates import GOLDSPLIT
 from domain.application import Actor, Goldsplit
 from domain.exceptions import (
+    ConcurrencyConflict,
     ContributionAlreadyRecorded,
     DomainError,
     OpportunityNotFound,
@@ -29,6 +30,10 @@ TOPICS = (CONTRIBUTIONS, PAYMENTS, OPPORTUNITIES)
 SCHEMA_VERSION = 1
 MAX_BYTES = 64 * 1024
 NUMBERS = ("amount", "hours")  # fields that may be JSON numbers; every other one is a string
+MAX_REASON = 500  # characters of a reason: it travels as a Kafka header
+# the ledger's name for what a message spells otherwise: a payment's id is its source_id's; a
+# refusal that names no field is about the state of the opportunity the message names
+MESSAGE_FIELDS = {"payment_id": "source_id", None: "opportunity_id"}
 
 # outcomes: the message had its effect, or had none because it was seen before, or names an
 # opportunity the ledger does not have (it goes to the DLQ too, to be replayed once it exists)
@@ -39,6 +44,11 @@ class Rejected(Exception):
     """A message that cannot be accepted; `reason` goes in the DLQ message's `error` header."""
 
     def __init__(self, reason: str, outcome: str = "rejected") -> None:
+        # a header is UTF-8 of bounded size: an unpaired surrogate or 60 KB quoted from the message
+        # must not make the DLQ send fail (the consumer would read the message again forever)
+        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+        if len(reason) > MAX_REASON:
+            reason = reason[:MAX_REASON - 1] + "…"
         super().__init__(reason)
         self.reason = reason
         self.outcome = outcome
@@ -53,23 +63,34 @@ def derived_id(kind: str, source: str, source_id: str) -> UUID:
     return uuid5(GOLDSPLIT, f"{kind}:{source}:{source_id}")
 
 
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):  # which of the two counts is up to the parser: refuse to guess
+        twice = next(name for n, (name, _) in enumerate(pairs) if name in dict(pairs[:n]))
+        raise Rejected(f"{twice[:80]!r}: the field appears more than once")
+    return doc
+
+
 def _fields(value: bytes | None, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
     if value is None:
         raise Rejected("the message has no value")
     if len(value) > MAX_BYTES:
         raise Rejected(f"the message is {len(value)} bytes; at most {MAX_BYTES} are accepted")
     try:
-        doc = json.loads(value.decode("utf-8"))
+        doc = json.loads(value.decode("utf-8"), object_pairs_hook=_object)
     except (UnicodeDecodeError, ValueError) as error:
         raise Rejected(f"the value is not UTF-8 JSON: {error}") from None
+    except RecursionError:  # [[[[…: 64 KiB of nesting is deeper than the parser's stack
+        raise Rejected("the value nests too deeply to be a message") from None
     if not isinstance(doc, dict):
         raise Rejected(f"the value must be a JSON object, not {type(doc).__name__}")
     version = doc.pop("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # true and 1.0 equal 1 in Python
         raise Rejected(f"schema_version: {version!r} is unknown; this consumer reads {SCHEMA_VERSION}")
     unknown = sorted(set(doc) - set(required) - set(optional))
     if unknown:
-        raise Rejected(f"{unknown[0]}: unknown field (the fields are {sorted(required + optional)})")
+        raise Rejected(f"{unknown[0][:80]!r}: unknown field (the fields are "
+                       f"{sorted(required + optional)})")
     missing = [name for name in required if doc.get(name) is None]
     if missing:
         raise Rejected(f"{missing[0]}: required")
@@ -92,18 +113,26 @@ def _opportunity_id(doc: dict) -> str:
         raise Rejected(f"opportunity_id: {str(raw)[:80]!r} is not an opportunity id (a UUID)") from None
 
 
-def _contribution(app: Goldsplit, doc: dict, mark: dict) -> str:
+def _contribution(doc: dict) -> tuple[str, Actor, dict]:
+    """A contribution message as (opportunity id, actor, arguments of record_contribution)."""
     source, source_id = _source(doc)
+    return _opportunity_id(doc), Actor(f"integration:{source}", "lead"), dict(
+        member_id=values.text(doc["member_id"], "member_id", limit=64), kind=doc["kind"],
+        summary=doc["summary"], occurred_at=doc["occurred_at"], hours=doc.get("hours"),
+        evidence_url=doc.get("evidence_url"),
+        contribution_id=derived_id("contribution", source, source_id))
+
+
+def _contributions(app: Goldsplit, opportunity_id: str,
+                   contributions: list[tuple[Actor, dict]]) -> list[str | Rejected]:
+    """Several contributions to one opportunity, recorded in one save; an outcome for each."""
     try:
-        app.record_contribution(
-            Actor(f"integration:{source}", "lead"), _opportunity_id(doc),
-            member_id=values.text(doc["member_id"], "member_id", limit=64), kind=doc["kind"],
-            summary=doc["summary"], occurred_at=doc["occurred_at"], hours=doc.get("hours"),
-            evidence_url=doc.get("evidence_url"),
-            contribution_id=derived_id("contribution", source, source_id))
-    except ContributionAlreadyRecorded:
-        return DUPLICATE
-    return ACCEPTED
+        answers = app.record_contributions(opportunity_id, contributions)
+    except OpportunityNotFound as error:
+        return [Rejected(f"opportunity_id: {error}", UNKNOWN_OPPORTUNITY)] * len(contributions)
+    return [DUPLICATE if isinstance(answer, ContributionAlreadyRecorded)
+            else _rejected(answer) if isinstance(answer, DomainError) else ACCEPTED
+            for answer in answers]
 
 
 def _payment(app: Goldsplit, doc: dict, mark: dict) -> str:
@@ -126,32 +155,68 @@ def _opportunity(app: Goldsplit, doc: dict, mark: dict) -> str:
 
 
 _COMMON = ("source", "source_id")
-SCHEMAS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], Callable[..., str]]] = {
+SCHEMAS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     CONTRIBUTIONS: (_COMMON + ("opportunity_id", "member_id", "kind", "summary", "occurred_at"),
-                    ("hours", "evidence_url"), _contribution),
-    PAYMENTS: (_COMMON + ("opportunity_id", "amount", "currency", "received_on"), (), _payment),
+                    ("hours", "evidence_url")),
+    PAYMENTS: (_COMMON + ("opportunity_id", "amount", "currency", "received_on"), ()),
     OPPORTUNITIES: (_COMMON + ("account_id", "name", "amount", "currency", "expected_close"),
-                    ("stage",), _opportunity),
+                    ("stage",)),
 }
+COMMANDS: Mapping[str, Callable[[Goldsplit, dict, dict], str]] = {
+    PAYMENTS: _payment, OPPORTUNITIES: _opportunity}
+
+
+def _rejected(error: DomainError) -> Rejected:
+    if isinstance(error, OpportunityNotFound):
+        return Rejected(f"opportunity_id: {error}", UNKNOWN_OPPORTUNITY)
+    field = getattr(error, "field", None)
+    return Rejected(f"{MESSAGE_FIELDS.get(field, field)}: {error}")
+
+
+def _parsed(topic: str, value: bytes | None) -> dict:
+    if topic not in SCHEMAS:
+        raise Rejected(f"topic {topic!r} is not one this consumer reads")
+    return _fields(value, *SCHEMAS[topic])
 
 
 def accept(app: Goldsplit, topic: str, value: bytes | None, partition: int = 0,
            offset: int = 0) -> str:
-    """Turn one message into its command; answer the outcome, or raise Rejected.
+    """Turn one message into its command; answer the outcome, or raise Rejected."""
+    [outcome] = accept_batch(app, [(topic, value, partition, offset)])
+    if isinstance(outcome, Rejected):
+        raise outcome
+    return outcome
 
-    Only what the ledger refuses (bad input, a rule) is rejected; anything else (the store is
-    down, say) propagates, so the consumer retries the message instead of dead-lettering it.
+
+def accept_batch(app: Goldsplit, messages: Sequence[tuple[str, bytes | None, int, int]]
+                 ) -> list[str | Rejected]:
+    """Turn a batch of (topic, value, partition, offset) into commands; an outcome for each, or the
+    Rejected that sends it to the DLQ.
+
+    Contributions to one opportunity are recorded in one save (after the batch's other messages,
+    so that an opportunity a CRM upsert opens in the same batch takes them). Only what the ledger
+    refuses (bad input, a rule) is rejected; anything else (the store is down, say) propagates, so
+    the consumer reads the batch again instead of dead-lettering it.
     """
-    if topic not in SCHEMAS:
-        raise Rejected(f"topic {topic!r} is not one this consumer reads")
-    required, optional, command = SCHEMAS[topic]
-    doc = _fields(value, required, optional)
-    mark = {"topic": topic, "partition": partition, "offset": offset}
-    try:
-        return command(app, doc, mark)
-    except OpportunityNotFound as error:
-        raise Rejected(f"opportunity_id: {error}", UNKNOWN_OPPORTUNITY) from None
-    except DomainError as error:
-        field = getattr(error, "field", None)
-        raise Rejected(f"{field}: {error}" if field else str(error)) from None
-
+    outcomes: list[str | Rejected | None] = [None] * len(messages)
+    grouped: dict[str, list[tuple[int, Actor, dict]]] = {}
+    for index, (topic, value, partition, offset) in enumerate(messages):
+        try:
+            doc = _parsed(topic, value)
+            if topic == CONTRIBUTIONS:
+                opportunity_id, actor, arguments = _contribution(doc)
+                grouped.setdefault(opportunity_id, []).append((index, actor, arguments))
+                continue
+            mark = {"topic": topic, "partition": partition, "offset": offset}
+            outcomes[index] = COMMANDS[topic](app, doc, mark)
+        except Rejected as rejected:
+            outcomes[index] = rejected
+        except ConcurrencyConflict:
+            raise  # others kept writing the same deal: the batch is read again, not rejected
+        except DomainError as error:
+            outcomes[index] = _rejected(error)
+    for opportunity_id, group in grouped.items():
+        answers = _contributions(app, opportunity_id, [(actor, arguments) for _, actor, arguments in group])
+        for (index, _, _), answer in zip(group, answers):
+            outcomes[index] = answer
+    return outcomes

@@ -68,6 +68,12 @@ class ViewStore:
             row = cur.fetchone()
         return int(row[0]) if row else 0
 
+    def positions(self) -> dict[str, int]:
+        """Every tracked position: the projections', and the relay's (`relay:<topic>`)."""
+        with self.db.transaction() as cur:
+            cur.execute("SELECT projection, position FROM goldsplit_tracking ORDER BY projection")
+            return {name: int(position) for name, position in cur.fetchall()}
+
     def checkpoints(self, projections: Iterable[str]) -> dict[str, Checkpoint]:
         with self.db.transaction() as cur:
             found = {}

@@ -8,8 +8,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep
 from api.errors import Refused
-from consumers.counts import Counts
-from consumers.relay import NAME as RELAY
+from projections.counts import Counts
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,13 @@ def metrics(services: ServicesDep) -> str:
     ages = {p: _age_of_next(services, p, head) for p in set(positions.values())}
     lines += [f'goldsplit_projection_lag_seconds{{projection="{n}"}} {ages[p]:.3f}'
               for n, p in positions.items() if ages[p] is not None]
-    relayed = services.views.position(RELAY)
-    lines += ["# TYPE goldsplit_relay_position gauge", f"goldsplit_relay_position {relayed}",
-              "# TYPE goldsplit_relay_lag_events gauge", f"goldsplit_relay_lag_events {head - relayed}",
-              "# HELP goldsplit_consumer_messages_total inbound Kafka messages by what became of them",
+    relays = {name.removeprefix("relay:"): position
+              for name, position in services.views.positions().items() if name.startswith("relay:")}
+    lines += ["# TYPE goldsplit_relay_position gauge"]
+    lines += [f'goldsplit_relay_position{{topic="{t}"}} {p}' for t, p in relays.items()]
+    lines += ["# TYPE goldsplit_relay_lag_events gauge"]
+    lines += [f'goldsplit_relay_lag_events{{topic="{t}"}} {head - p}' for t, p in relays.items()]
+    lines += ["# HELP goldsplit_consumer_messages_total inbound Kafka messages by what became of them",
               "# TYPE goldsplit_consumer_messages_total counter"]
     lines += [f'goldsplit_consumer_messages_total{{topic="{topic}",outcome="{outcome}"}} {n}'
               for (topic, outcome), n in Counts(services.db).all().items()]

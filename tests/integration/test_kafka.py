@@ -21,11 +21,11 @@ from api.app import create_app
 from api.services import Services
 from consumers import kafka
 from consumers.consume import Consume
-from consumers.counts import Counts
 from consumers.inbound import CONTRIBUTIONS, OPPORTUNITIES, PAYMENTS, TOPICS, derived_id, dlq_topic
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
 from projections.audit import chain_of
+from projections.counts import Counts
 from tests.broker import produce, read_all
 from tests.conftest import build_services
 
@@ -183,7 +183,7 @@ def test_messages_become_commands_once_and_the_rejected_go_to_the_dlq_with_the_r
     reasons = {r.value: dict(r.headers)["error"].decode() for r in dead}
     assert len(dead) == 5
     assert "not UTF-8 JSON" in reasons[b"{not json"]
-    assert any("colour: unknown field" in reason for reason in reasons.values())
+    assert any("colour" in reason and "unknown field" in reason for reason in reasons.values())
     assert any("karaoke" in reason for reason in reasons.values())
     assert any(reason.startswith("opportunity_id:") for reason in reasons.values())
     assert any(reason.startswith("schema_version:") for reason in reasons.values())
@@ -197,7 +197,7 @@ def test_messages_become_commands_once_and_the_rejected_go_to_the_dlq_with_the_r
         metrics = client.get("/metrics").text
     assert f'goldsplit_consumer_messages_total{{topic="{CONTRIBUTIONS}",outcome="duplicate"}} 1' in metrics
     assert f'goldsplit_consumer_messages_total{{topic="{CONTRIBUTIONS}",outcome="rejected"}} 4' in metrics
-    assert "goldsplit_relay_position 0" in metrics  # no relay runs here
+    assert "goldsplit_relay_position{" not in metrics  # no relay has run here
 
 
 def test_a_crm_win_and_erp_payments_take_effect_once(pg_services: Services,
@@ -237,30 +237,30 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(
         pg_services: Services, postgres_url: str, kafka_bootstrap: str) -> None:
     app = pg_services.app
     app.register_member(ADMIN, "alice", "Alice", "sales")
-    oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="100.00",
-                               currency="USD", expected_close="2030-01-01").id
+    deals = [app.open_opportunity(ALICE, account_id="acme", name=f"Acme {n}", amount="100.00",
+                                  currency="USD", expected_close="2030-01-01").id for n in range(20)]
     when = (app.clock() - timedelta(hours=1)).isoformat()
-    total = 600
+    total = 3000
     kafka.ensure_topics(kafka_bootstrap, [*TOPICS, *map(dlq_topic, TOPICS)], 3)
     produce(kafka_bootstrap, CONTRIBUTIONS, [
-        {"source": "ticketing", "source_id": f"TCK-{n}", "opportunity_id": oid, "member_id": "alice",
-         "kind": "visit", "summary": f"ticket {n}", "occurred_at": when} for n in range(total)],
-        key=oid.encode())
+        {"source": "ticketing", "source_id": f"TCK-{n}", "opportunity_id": deals[n % len(deals)],
+         "member_id": "alice", "kind": "visit", "summary": f"ticket {n}", "occurred_at": when}
+        for n in range(total)])
 
-    def recorded() -> int:
-        return len(app.repository.get(UUID(oid)).contributions)
+    def summaries() -> Counter:
+        return Counter(c["summary"] for oid in deals
+                       for c in app.repository.get(UUID(oid)).contributions.values())
 
     worker = process("consume", postgres_url, kafka_bootstrap)
     try:
-        wait_until(lambda: recorded() > 0, what="the first contributions")
-        worker.send_signal(signal.SIGKILL)  # in the middle of a batch
+        wait_until(lambda: sum(summaries().values()) > 0, what="the first contributions")
+        worker.send_signal(signal.SIGKILL)  # in the middle of a batch, or between two
         worker.wait(timeout=10)
-        assert recorded() < total
+        assert sum(summaries().values()) < total
         worker = process("consume", postgres_url, kafka_bootstrap)
-        wait_until(lambda: recorded() >= total, timeout=120, what="every contribution")
+        wait_until(lambda: sum(summaries().values()) >= total, timeout=120, what="every contribution")
         time.sleep(1)  # would a repeat slip in after the last one?
     finally:
         stopped(worker)
-    summaries = Counter(c["summary"] for c in app.repository.get(UUID(oid)).contributions.values())
-    assert len(summaries) == total and set(summaries.values()) == {1}
-
+    recorded = summaries()
+    assert len(recorded) == total and set(recorded.values()) == {1}

@@ -1,9 +1,9 @@
 """What the consumers did with messages, by topic and outcome, kept in the database.
 
-Any API replica's /metrics reads them, whichever consumer process counted. A count is added after
-the batch it belongs to took effect and before its offsets are committed, so a consumer killed in
-between counts that batch again when it re-reads it (the second time as duplicates).
-"""
+Written by `goldsplit consume`, read by /metrics (so any API replica shows every consumer's
+counts). A count is added after the batch it belongs to took effect and before its offsets are
+committed, so a consumer killed in between counts that batch again when it re-reads it (the
+second time as duplicates)."""
 
 from __future__ import annotations
 

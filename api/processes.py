@@ -1,4 +1,4 @@
-"""`goldsplit relay` and `goldsplit consume` as long-running processes.
+"""`goldsplit relay` and `goldsplit consume` put together as long-running processes.
 
 Each connects with backoff (a broker or database that is not up yet makes it wait and report
 unhealthy, never crash-loop), serves its probes when GOLDSPLIT_HEALTH_PORT is set, and stops
@@ -16,9 +16,9 @@ from typing import Any
 from api.services import Services
 from api.settings import Settings
 from consumers import kafka
-from consumers.counts import Counts
 from consumers.health import Health
 from consumers.inbound import TOPICS, dlq_topic
+from projections.counts import Counts
 
 log = logging.getLogger(__name__)
 
