@@ -1,8 +1,9 @@
 """The deploy files (deploy/) agree with the settings model and the command line.
 
 Every GOLDSPLIT_* variable they pass is a field of `api.settings.Settings` (GOLDSPLIT_<FIELD>),
-every process gets the settings it must have in production, the API has probes on /health, and
-compose hard-codes no secret. Docker itself is not needed: the files are parsed.
+every process runs a real `goldsplit` command and gets the settings it must have in production, the
+API and the Kafka workers (relay, consume) are ready on /health and alive on /live, one relay runs,
+and compose hard-codes no secret. Docker itself is not needed: the files are parsed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,23 @@ SETTINGS = {f"GOLDSPLIT_{f.name.upper()}" for f in fields(Settings)}
 # Without these a production process is wrong: the default database is a SQLite file inside one
 # container, and `serve` refuses to listen beyond loopback with the development secret.
 REQUIRED = {"GOLDSPLIT_DATABASE_URL", "GOLDSPLIT_SECRET"}
+# The Kafka workers also need the broker (the default is the container's own loopback) and a health
+# port (the default 0 serves no probes).
+WORKERS = {"relay", "consume"}
+WORKER_REQUIRED = REQUIRED | {"GOLDSPLIT_KAFKA_BOOTSTRAP", "GOLDSPLIT_HEALTH_PORT"}
 REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
+
+
+def required(command: str) -> set[str]:
+    return WORKER_REQUIRED if command in WORKERS else REQUIRED
+
+
+def subcommand(args: list[str]) -> str:
+    """The `goldsplit` subcommand `args` run; fails unless the CLI accepts them."""
+    try:
+        return parser().parse_args(args).command
+    except SystemExit:
+        pytest.fail(f"goldsplit {shlex.join(args)} is not a command the CLI has")
 
 
 def compose() -> dict:
@@ -48,6 +65,13 @@ def k8s_kind(kind: str) -> list[dict]:
 
 def k8s_containers() -> dict[str, dict]:
     return {c["name"]: c for d in k8s_kind("Deployment") for c in d["spec"]["template"]["spec"]["containers"]}
+
+
+def k8s_process(command: str) -> tuple[dict, dict]:
+    """The Deployment and the container that run `goldsplit <command>`."""
+    [found] = [(d, c) for d in k8s_kind("Deployment") for c in d["spec"]["template"]["spec"]["containers"]
+               if c["args"][0] == command]
+    return found
 
 
 def k8s_env(container: dict) -> dict[str, str]:
@@ -114,20 +138,25 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
         assert above.startswith("#"), name
 
 
-def test_compose_runs_the_api_and_the_projections_from_the_image() -> None:
+def test_compose_runs_every_process_from_the_image_with_a_real_command() -> None:
     services = goldsplit_services()
     commands = {name: svc["command"] for name, svc in services.items()}
-    assert commands == {"api": ["serve", "--host", "0.0.0.0"], "projections": ["project"]}
+    assert commands == {"api": ["serve", "--host", "0.0.0.0"], "projections": ["project"],
+                        "relay": ["relay"], "consume": ["consume"]}
     for command in commands.values():
-        parser().parse_args(command)  # a command the CLI has
+        assert subcommand(command) == command[0]
     assert services["api"]["environment"]["GOLDSPLIT_IN_PROCESS_PROJECTIONS"] == "false"
     assert "GOLDSPLIT_IN_PROCESS_PROJECTIONS" not in services["projections"]["environment"]
 
 
 def test_compose_passes_every_required_setting_to_every_process() -> None:
+    services = compose()["services"]
     for name, svc in goldsplit_services().items():
-        assert REQUIRED <= set(svc["environment"]), name
+        assert required(svc["command"][0]) <= set(svc["environment"]), name
         assert urlparse(svc["environment"]["GOLDSPLIT_DATABASE_URL"]).scheme == "postgresql", name
+        # the broker is compose's kafka service, on the listener it advertises
+        bootstrap = svc["environment"]["GOLDSPLIT_KAFKA_BOOTSTRAP"]
+        assert bootstrap in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"], name
 
 
 def test_compose_infrastructure_has_healthchecks_and_the_processes_wait_for_them() -> None:
@@ -139,8 +168,26 @@ def test_compose_infrastructure_has_healthchecks_and_the_processes_wait_for_them
     assert kafka["healthcheck"]["test"]
     for name, svc in goldsplit_services().items():
         assert svc["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        if svc["command"][0] in WORKERS:
+            assert svc["depends_on"]["kafka"]["condition"] == "service_healthy", name
         assert svc["healthcheck"]["test"], name
     assert "/health" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_compose_workers_are_healthy_by_health_on_the_port_they_serve_it_on() -> None:
+    workers = {svc["command"][0]: svc for svc in goldsplit_services().values()
+               if svc["command"][0] in WORKERS}
+    assert set(workers) == WORKERS
+    for command, svc in workers.items():
+        port = int(svc["environment"]["GOLDSPLIT_HEALTH_PORT"])
+        assert port > 0, command
+        test = svc["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "python", "-c"], command  # the image has python, not curl
+        compile(test[3], "healthcheck", "exec")
+        assert f"127.0.0.1:{port}/health'" in test[3], command
+    # `--scale consume=N` needs replicas that publish no host port; the relay is not scaled
+    assert "ports" not in workers["consume"]
+    assert workers["relay"].get("deploy", {}).get("replicas", 1) == 1
 
 
 def test_compose_hard_codes_no_secret() -> None:
@@ -175,10 +222,10 @@ def test_k8s_has_what_a_cluster_needs() -> None:
 
 def test_k8s_passes_every_required_setting_to_every_process() -> None:
     containers = k8s_containers()
-    assert {c["args"][0] for c in containers.values()} == {"serve", "project"}
+    assert {c["args"][0] for c in containers.values()} == {"serve", "project", "relay", "consume"}
     for name, container in containers.items():
-        parser().parse_args(container["args"])
-        assert REQUIRED <= set(k8s_env(container)), name
+        assert subcommand(container["args"]) == container["args"][0]
+        assert required(container["args"][0]) <= set(k8s_env(container)), name
     config = {n for d in k8s_kind("ConfigMap") for n in d.get("data", {})}
     assert REQUIRED & config == set(), "required secrets belong in a Secret, not a ConfigMap"
 
@@ -204,6 +251,29 @@ def test_k8s_api_is_ready_on_health_alive_on_live_and_runs_without_in_process_pr
     [service] = k8s_kind("Service")
     assert service["spec"]["selector"].items() <= labels.items()
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports) | set(ports.values())
+
+
+@pytest.mark.parametrize("command", sorted(WORKERS))
+def test_k8s_workers_are_ready_on_health_and_alive_on_live_on_the_health_port(command: str) -> None:
+    _, worker = k8s_process(command)
+    port = int(k8s_env(worker)["GOLDSPLIT_HEALTH_PORT"])
+    assert port > 0
+    ports = {p["name"]: p["containerPort"] for p in worker["ports"]}
+    # ready while Kafka and the database answer; alive while the process answers
+    for probe, path in (("readinessProbe", "/health"), ("livenessProbe", "/live")):
+        get = worker[probe]["httpGet"]
+        assert get["path"] == path, probe
+        assert ports.get(get["port"], get["port"]) == port, probe
+    assert worker["resources"]["requests"] and worker["resources"]["limits"]["memory"]
+
+
+def test_k8s_runs_one_relay_and_at_most_a_partition_per_consumer() -> None:
+    relay, _ = k8s_process("relay")
+    # a second relay only publishes duplicates, during a rollout too
+    assert relay["spec"]["replicas"] == 1 and relay["spec"]["strategy"]["type"] == "Recreate"
+    consume, container = k8s_process("consume")
+    partitions = Settings.from_env(k8s_env(container)).kafka_topic_partitions
+    assert 1 <= consume["spec"]["replicas"] <= partitions, "more consumers than partitions sit idle"
 
 
 def test_k8s_projections_have_a_liveness_check() -> None:
@@ -235,6 +305,12 @@ def test_the_image_runs_goldsplit_serve_by_default() -> None:
             parser().parse_args(shlex.split(cells[1].split("`")[1]))
 
 
+def test_the_readme_settings_table_names_every_setting() -> None:
+    text = (DEPLOY.parent / "README.md").read_text()
+    table = text.split("### Settings", 1)[1].split("\n## ", 1)[0]
+    assert SETTINGS - set(re.findall(r"`(GOLDSPLIT_[A-Z0-9_]+)`", table)) == set()
+
+
 def interpolate(value: str, given: dict[str, str]) -> str:
     """compose's ${NAME}, ${NAME:-default} and ${NAME:?error}, for the variables given."""
     def one(match: re.Match) -> str:
@@ -255,3 +331,5 @@ def test_the_compose_environment_interpolated_is_valid_settings() -> None:
         url = urlparse(settings.database_url)
         assert (url.hostname, url.password) == ("postgres", "0123abcd"), name
         assert settings.in_process_projections is (name != "api"), name
+        if svc["command"][0] in WORKERS:
+            assert settings.health_port > 0 and settings.kafka_bootstrap == "kafka:9092", name
