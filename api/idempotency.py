@@ -80,10 +80,12 @@ class IdempotencyMiddleware:
                        send: Callable[[dict], Awaitable[None]]) -> None:
         if scope["type"] != "http" or scope["method"] not in METHODS:
             return await self.app(scope, receive, send)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = headers.get("idempotency-key")
-        member = self._member(headers.get("authorization", ""))
-        if not key or member is None:
+        headers = dict(scope["headers"])  # ASGI header names are lower case
+        key = headers.get(b"idempotency-key", b"").decode("latin-1")
+        if not key:  # most requests: nothing to remember, so no token to check here either
+            return await self.app(scope, receive, send)
+        member = self._member(headers.get(b"authorization", b"").decode("latin-1"))
+        if member is None:
             return await self.app(scope, receive, send)
         if len(key) > 200 or not (key.isascii() and key.isprintable()):
             message = "must be at most 200 printable ASCII characters"

@@ -57,8 +57,8 @@ class Database:
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.sqlite_path,
                     "SQLITE_LOCK_TIMEOUT": "10"}
         p = self._parsed
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        return {  # group commit: concurrent saves share a transaction (projections/groupcommit.py)
+            "PERSISTENCE_MODULE": "projections.groupcommit",
             "POSTGRES_DBNAME": unquote(p.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": p.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(p.port or 5432),
