@@ -69,8 +69,9 @@ def relay(settings: Settings) -> int:
         if producer is None:
             return 0
         try:
-            Relay(services.app, services.views, producer).run(stop, health,
-                                                              settings.projection_poll_seconds)
+            Relay(services.app, services.views, producer).run(
+                stop, health, settings.projection_poll_seconds,
+                probe=lambda: kafka.reachable(settings.kafka_bootstrap))
         finally:
             producer.close()
     return 0
@@ -97,7 +98,8 @@ def consume(settings: Settings) -> int:
             return 0
         consumer, producer = clients
         try:
-            Consume(services.app, counts, consumer, producer).run(stop, health)
+            Consume(services.app, counts, consumer, producer).run(
+                stop, health, probe=lambda: kafka.reachable(settings.kafka_bootstrap))
         finally:
             consumer.close()
             producer.close()

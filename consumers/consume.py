@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from consumers.inbound import Rejected, accept_batch, dlq_topic
@@ -81,16 +83,34 @@ class Consume:
         self.seen.update(counted)
         self.consumer.commit(offsets)
 
-    def run(self, stop: threading.Event, health: Any) -> None:
-        """Consume until `stop`, backing off while Kafka or the database is down."""
-        pause = 0.5
+    def lag(self) -> int:
+        """Messages of the assigned partitions not consumed yet."""
+        assigned = list(self.consumer.assignment())
+        ends = self.consumer.end_offsets(assigned) if assigned else {}
+        return sum(max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned)
+
+    def run(self, stop: threading.Event, health: Any, check_every: float = 10.0,
+            probe: Callable[[], None] | None = None) -> None:
+        """Consume until `stop`, backing off while Kafka or the database is down.
+
+        The polls of a consumer whose broker is gone only come back empty, so every `check_every`
+        seconds it also calls `probe` (which raises when the broker does not answer).
+        """
+        pause, checked = 0.5, 0.0
         while not stop.is_set():
             try:
                 self.poll_once()
-                health.ok(consumer_messages_total=sum(self.seen.values()))
+                figures = {"consumer_messages_total": sum(self.seen.values())}
+                if time.monotonic() - checked > check_every:
+                    if probe is not None:
+                        probe()
+                    figures["consumer_lag_messages"] = self.lag()
+                    checked = time.monotonic()
+                health.ok(**figures)
                 pause = 0.5
             except Exception as error:  # noqa: BLE001 - report, back off, keep the offsets
                 log.warning("consumer round failed, retrying in %.1f s: %s", pause, error)
                 health.failing(f"{type(error).__name__}: {error}")
+                checked = 0.0
                 stop.wait(pause)
                 pause = min(pause * 2, 30.0)

@@ -53,3 +53,18 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> Non
                 pass
     finally:
         admin.close()
+
+
+def reachable(bootstrap: str, timeout: float = 2.0) -> None:
+    """Raise OSError unless some bootstrap server accepts a connection within `timeout` seconds."""
+    import socket
+
+    failures = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout).close()
+            return
+        except (OSError, ValueError) as error:
+            failures.append(f"{server}: {error}")
+    raise OSError("no Kafka bootstrap server answers (" + "; ".join(failures) + ")")

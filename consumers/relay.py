@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -107,19 +109,29 @@ class Relay:
             pass
         return self.position()
 
-    def run(self, stop: threading.Event, health: Any, interval: float = 0.2) -> None:
-        """Follow the log until `stop`, retrying with backoff while Kafka or the database is down."""
-        pause = interval
+    def run(self, stop: threading.Event, health: Any, interval: float = 0.2,
+            probe: Callable[[], None] | None = None, check_every: float = 10.0) -> None:
+        """Follow the log until `stop`, retrying with backoff while Kafka or the database is down.
+
+        An idle relay does not talk to Kafka, so every `check_every` seconds it calls `probe`
+        (which raises when the broker does not answer) to keep its health true.
+        """
+        pause, checked = interval, time.monotonic()
         while not stop.is_set():
             try:
-                if not self.publish_batch():
-                    head = self.app.recorder.max_notification_id() or 0
-                    health.ok(relay_position=self.position(), relay_lag_events=head - self.position(),
-                              relay_published_total=self.published)
+                published = self.publish_batch()
+                if not published and probe is not None and time.monotonic() - checked > check_every:
+                    probe()
+                    checked = time.monotonic()
+                head = self.app.recorder.max_notification_id() or 0
+                health.ok(relay_position=self.position(), relay_lag_events=head - self.position(),
+                          relay_published_total=self.published)
+                if not published:
                     stop.wait(interval)
                 pause = interval
             except Exception as error:  # noqa: BLE001 - report, back off, keep the position
                 log.warning("relay round failed, retrying in %.1f s: %s", pause, error)
                 health.failing(f"{type(error).__name__}: {error}")
+                checked = 0.0
                 stop.wait(pause)
                 pause = min(pause * 2, 30.0)

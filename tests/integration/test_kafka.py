@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -21,12 +22,13 @@ from api.app import create_app
 from api.services import Services
 from consumers import kafka
 from consumers.consume import Consume
+from consumers.health import Health
 from consumers.inbound import CONTRIBUTIONS, OPPORTUNITIES, PAYMENTS, TOPICS, derived_id, dlq_topic
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
 from projections.audit import chain_of
 from projections.counts import Counts
-from tests.broker import produce, read_all
+from tests.broker import produce, read_all, running_broker
 from tests.conftest import build_services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
@@ -264,3 +266,39 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_doubles_nothing(
         stopped(worker)
     recorded = summaries()
     assert len(recorded) == total and set(recorded.values()) == {1}
+
+
+def test_the_consumer_and_the_relay_report_unhealthy_when_the_broker_goes_away(
+        pg_services: Services) -> None:
+    some_history(pg_services, contributions=3)
+    broker = running_broker()
+    bootstrap = broker.__enter__()
+    try:
+        kafka.ensure_topics(bootstrap, [EVENTS, *TOPICS, *map(dlq_topic, TOPICS)], 3)
+        consume = Consume(pg_services.app, Counts(pg_services.db),
+                          kafka.consumer(bootstrap, "goldsplit-test", TOPICS), kafka.producer(bootstrap))
+        relay = Relay(pg_services.app, pg_services.views, kafka.producer(bootstrap))
+        stop = threading.Event()
+        healths = {"consume": Health("consume"), "relay": Health("relay")}
+        workers = [
+            threading.Thread(target=consume.run, daemon=True, args=(
+                stop, healths["consume"], 0.5, lambda: kafka.reachable(bootstrap))),
+            threading.Thread(target=relay.run, daemon=True, args=(
+                stop, healths["relay"], 0.05, lambda: kafka.reachable(bootstrap), 0.5))]
+        for worker in workers:
+            worker.start()
+        wait_until(lambda: all(h.status()[0] for h in healths.values()), what="both healthy")
+        head = pg_services.app.recorder.max_notification_id()
+        wait_until(lambda: relay.position() == head, what="the relay to catch up")
+    finally:
+        broker.__exit__(None, None, None)
+    try:
+        wait_until(lambda: not any(h.status()[0] for h in healths.values()), what="both unhealthy")
+        for health in healths.values():
+            assert "no Kafka bootstrap server answers" in health.status()[1]["reason"]
+        assert relay.position() == head  # the position is kept
+        assert all(worker.is_alive() for worker in workers)  # backing off, not dead
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=40)
