@@ -29,7 +29,7 @@ class Services:
         app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
         views = ViewStore(db)
         return cls(settings=settings, db=db, app=app, views=views,
-                   runner=ProjectionRunner(app, views), idempotency=IdempotencyStore(db))
+                   runner=ProjectionRunner(app, views, database=db), idempotency=IdempotencyStore(db))
 
     def __enter__(self) -> Services:
         return self

@@ -107,14 +107,17 @@ class Database:
             if self._pool is None:
                 from psycopg_pool import ConnectionPool
 
-                env = self.eventsourcing_env()
                 self._pool = ConnectionPool(
-                    kwargs={"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
-                            "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
-                            "password": env["POSTGRES_PASSWORD"] or None,
-                            "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+                    kwargs=self.postgres_connect_kwargs(),
                     min_size=1, max_size=8, timeout=CONNECT_TIMEOUT_SECONDS, open=True)
             return self._pool
+
+    def postgres_connect_kwargs(self) -> dict[str, Any]:
+        """The `psycopg.connect()` arguments for this PostgreSQL database (the pool's, a listener's)."""
+        env = self.eventsourcing_env()
+        return {"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
+                "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
+                "password": env["POSTGRES_PASSWORD"] or None, "connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
     def close(self) -> None:
         with self._lock:

@@ -1,7 +1,10 @@
 """Runs projections over the application's notification log, batch by batch, with tracking.
 
-Works the same on every store: it polls `select_notifications` (SQLite has no subscribe()), and a
-process that has just written can call `catch_up()` to read its own writes without sleeping.
+Every store is read the same way, with `select_notifications`, and a process that has just written
+can call `catch_up()` to read its own writes without sleeping. What wakes the background follower
+differs: on PostgreSQL the event store NOTIFYs a channel in every transaction that inserts events,
+and the follower LISTENs on it (polling only as a safety net); SQLite and memory have no such
+signal, so there it polls.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 from domain.application import Goldsplit
 from projections.accounts import AccountBoardProjection
 from projections.allocations import AllocationProjection
@@ -19,11 +25,16 @@ from projections.audit import AuditChainProjection
 from projections.base import Changes, Projection
 from projections.board import BoardProjection
 from projections.calibration import CalibrationProjection
+from projections.database import Database
 from projections.members import MemberBoardProjection
 from projections.payables import PayablesProjection
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
+
+LISTEN_SAFETY_NET_SECONDS = 5.0  # with a live LISTEN, still catch up this often: a NOTIFY can be missed
+LISTEN_BACKOFF_SECONDS = (0.5, 30.0)  # the first and the longest wait before reconnecting a lost LISTEN
+_STOP_CHECK_SECONDS = 0.25  # how long stop() may wait for a follower blocked on NOTIFY
 
 
 class ProjectionStalled(Exception):
@@ -51,15 +62,20 @@ class ProjectionRunner:
     """Brings a set of projections up to the head of the log, exactly once per event."""
 
     def __init__(self, app: Goldsplit, store: ViewStore,
-                 projections: Sequence[Projection] | None = None, batch_size: int = 500) -> None:
+                 projections: Sequence[Projection] | None = None, batch_size: int = 500,
+                 database: Database | None = None) -> None:
         self.app = app
         self.store = store
         self.projections = list(projections or default_projections())
         self.batch_size = batch_size
+        self.database = database  # without one (or off PostgreSQL) the follower only polls
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.stalled: ProjectionStalled | None = None
         self._thread: threading.Thread | None = None
+        self.listen_channel = self._listen_channel()
+        self.listener_connected = False  # the follower holds a live LISTEN connection
+        self.listener_reconnects = 0  # LISTEN connections opened again after one was lost
 
     def position(self) -> int:
         """How far every projection of this runner has got (the lowest of them)."""
@@ -142,7 +158,12 @@ class ProjectionRunner:
         return self.catch_up()
 
     def start(self, interval: float = 0.2) -> None:
-        """Follow the log in a background thread (events written by other processes too)."""
+        """Follow the log in a background thread (events written by other processes too).
+
+        On PostgreSQL the follower wakes on the event store's NOTIFY and polls only every
+        max(`interval`, LISTEN_SAFETY_NET_SECONDS); elsewhere, and while its LISTEN connection is
+        down, it polls every `interval`.
+        """
         if self._thread is not None:
             return
         self._stop.clear()
@@ -156,11 +177,106 @@ class ProjectionRunner:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def _listen_channel(self) -> str | None:
+        if self.database is None or self.database.kind != "postgresql":
+            return None
+        # PostgresApplicationRecorder NOTIFYs this channel (its events table's name) on every insert
+        return getattr(self.app.recorder, "channel_name", None)
+
     def _follow(self, interval: float) -> None:
+        if self.listen_channel is not None:
+            self._follow_notifies(self.listen_channel, interval)
+            return
         while not self._stop.is_set():
-            try:
-                self.catch_up()
-            except Exception:  # a lost connection must not end the runner: log and retry
-                log.exception("projection runner failed; retrying")
-                self._stop.wait(min(interval * 10, 5))
-            self._stop.wait(interval)
+            self._stop.wait(interval if self._catch_up_logged() else _retry_pause(interval))
+
+    def _catch_up_logged(self) -> bool:
+        try:
+            self.catch_up()
+            return True
+        except Exception:  # a lost connection must not end the runner: log and retry
+            log.exception("projection runner failed; retrying")
+            return False
+
+    def _follow_notifies(self, channel: str, interval: float) -> None:
+        """Catch up after every NOTIFY on `channel`, and supervise the connection that LISTENs.
+
+        Catching up after LISTEN (not before) is what makes a reconnect lose nothing: an insert
+        committed while no one listened is read by that catch-up, and every later one notifies.
+        """
+        safety_net = max(interval, LISTEN_SAFETY_NET_SECONDS)
+        backoff, retry_at = LISTEN_BACKOFF_SECONDS[0], 0.0
+        conn: psycopg.Connection | None = None
+        connected_at, ever_connected = 0.0, False
+        try:
+            while not self._stop.is_set():
+                if conn is None and time.monotonic() >= retry_at:
+                    try:
+                        conn = self._connect_listener(channel)
+                    except Exception as error:
+                        log.warning("cannot LISTEN on %s (%s); polling every %s s, retrying in %.1f s",
+                                    channel, " ".join(str(error).split()), interval, backoff)
+                        retry_at = time.monotonic() + backoff
+                        backoff = min(backoff * 2, LISTEN_BACKOFF_SECONDS[1])
+                    else:
+                        if ever_connected:
+                            self.listener_reconnects += 1
+                            log.warning("listening on %s again (reconnect %d); catching up",
+                                        channel, self.listener_reconnects)
+                        ever_connected, connected_at = True, time.monotonic()
+                        self.listener_connected = True
+                caught_up = self._catch_up_logged()
+                if conn is None:
+                    pause = interval if caught_up else _retry_pause(interval)
+                    self._stop.wait(min(pause, max(0.0, retry_at - time.monotonic())))
+                    continue
+                try:
+                    # waiting on the LISTEN connection even after a failed catch-up notices its loss
+                    self._await_notify(conn, safety_net if caught_up else _retry_pause(interval))
+                except Exception as error:
+                    log.warning("lost the LISTEN connection on %s (%s); reconnecting",
+                                channel, " ".join(str(error).split()))
+                    self.listener_connected = False
+                    conn.close()
+                    conn = None
+                    if time.monotonic() - connected_at >= safety_net:
+                        backoff, retry_at = LISTEN_BACKOFF_SECONDS[0], 0.0  # it was healthy: retry now
+                    else:  # lost again soon after connecting: no reconnecting in a tight loop
+                        retry_at = time.monotonic() + backoff
+                        backoff = min(backoff * 2, LISTEN_BACKOFF_SECONDS[1])
+        finally:
+            self.listener_connected = False
+            if conn is not None:
+                conn.close()
+
+    def _connect_listener(self, channel: str) -> psycopg.Connection:
+        assert self.database is not None
+        # keepalives: a peer that vanished without closing the socket is noticed in about a minute
+        conn = psycopg.connect(**self.database.postgres_connect_kwargs(), autocommit=True,
+                               application_name="goldsplit-projection-listener", keepalives=1,
+                               keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _await_notify(self, conn: psycopg.Connection, timeout: float) -> None:
+        """Return on the first NOTIFY (dropping any others already queued), at `timeout`, or on stop."""
+        deadline = time.monotonic() + timeout
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            woken = False
+            for _ in conn.notifies(timeout=min(remaining, _STOP_CHECK_SECONDS), stop_after=1):
+                woken = True  # run the generator out: it holds the connection's lock until it ends
+            if woken:
+                for _ in conn.notifies(timeout=0):  # one catch-up reads the events of all of them
+                    pass
+                return
+
+
+def _retry_pause(interval: float) -> float:
+    return min(interval * 10, 5)
