@@ -171,6 +171,11 @@ class ProjectionRunner:
                                         name="projection-runner", daemon=True)
         self._thread.start()
 
+    @property
+    def following(self) -> bool:
+        """Whether this runner follows the log in the background (`start`)."""
+        return self._thread is not None
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

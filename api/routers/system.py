@@ -61,6 +61,12 @@ def metrics(services: ServicesDep) -> str:
     ages = {p: _age_of_next(services, p, head) for p in set(positions.values())}
     lines += [f'goldsplit_projection_lag_seconds{{projection="{n}"}} {ages[p]:.3f}'
               for n, p in positions.items() if ages[p] is not None]
+    runner = services.runner
+    if runner.following and runner.listen_channel is not None:  # it wakes on PostgreSQL's NOTIFY
+        lines += ["# TYPE goldsplit_projection_listener_connected gauge",
+                  f"goldsplit_projection_listener_connected {int(runner.listener_connected)}",
+                  "# TYPE goldsplit_projection_listener_reconnects_total counter",
+                  f"goldsplit_projection_listener_reconnects_total {runner.listener_reconnects}"]
     relays = {name.removeprefix("relay:"): position
               for name, position in services.views.positions().items() if name.startswith("relay:")}
     lines += ["# TYPE goldsplit_relay_position gauge"]

@@ -200,6 +200,7 @@ def test_messages_become_commands_once_and_the_rejected_go_to_the_dlq_with_the_r
     assert f'goldsplit_consumer_messages_total{{topic="{CONTRIBUTIONS}",outcome="duplicate"}} 1' in metrics
     assert f'goldsplit_consumer_messages_total{{topic="{CONTRIBUTIONS}",outcome="rejected"}} 4' in metrics
     assert "goldsplit_relay_position{" not in metrics  # no relay has run here
+    assert "goldsplit_projection_listener_reconnects_total 0" in metrics  # it follows by NOTIFY
 
 
 def test_a_crm_win_and_erp_payments_take_effect_once(pg_services: Services,
