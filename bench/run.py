@@ -388,13 +388,14 @@ def main() -> int:
     say(f"goldsplit benchmarks on {urlparse(SERVER_URL).hostname}:{urlparse(SERVER_URL).port or 5432} "
         f"({os.cpu_count()} CPUs)")
     started = time.monotonic()
-    for bench in (bench_http, bench_close, bench_board):
+    from bench.ingest import bench_ingest
+
+    for bench in (bench_http, bench_close, bench_board, bench_ingest):
         try:
             bench()
         except Exception as error:  # one failing benchmark must not hide the others' figures
             say(f"    FAILED: {type(error).__name__}: {error}")
             record(bench.__name__, f"failed: {type(error).__name__}", "-", False)
-    record("(d) Kafka ingest messages/s", "not measured (no consumers yet)", ">= 10,000/s", None)
     say(f"\nall done in {time.monotonic() - started:.0f} s\n")
     widths = [max(len(row[i]) for row in [("figure", "measured", "target", "met"), *results])
               for i in range(4)]
