@@ -1,4 +1,5 @@
-"""Policy versions are kept between commands, and a version added anywhere is seen at once."""
+"""What the application keeps between commands (policy versions, the aggregates it just saved) is
+brought up to date with what any process saved since, before a command decides on it."""
 
 from __future__ import annotations
 
@@ -84,6 +85,35 @@ def test_a_version_added_by_another_process_is_seen_by_the_next_command(database
         assert here.incentive_policy_in_force(TODAY).version == 2
         assert here.record_contribution(LEAD, oid, **workshop).position > 0
         assert [p.version for p in here.policies("incentive")] == [1, 2]
+    finally:
+        here.close()
+        there.close()
+
+
+def test_a_kept_opportunity_takes_in_another_processs_save_before_deciding(database_url: str) -> None:
+    env = Database(database_url).eventsourcing_env()
+    clock = Clock(NOW)
+    here, there = Goldsplit(env=env, clock=clock), Goldsplit(env=env, clock=clock)
+    try:
+        here.register_member(ADMIN, "alice", "Alice", "sales")
+        oid = here.open_opportunity(LEAD, account_id="acme", name="Acme", amount="1000.00",
+                                    currency="USD", expected_close="2026-12-01").id
+        here.assign_triangle_role(LEAD, oid, "AR", "alice")  # here keeps the opportunity now
+        visit = dict(member_id="alice", kind="visit", occurred_at=NOW.isoformat())
+        theirs = there.record_contribution(LEAD, oid, summary="there", **visit).id
+        saves: list[Any] = []
+        original = here.save
+
+        def save(*aggregates: Any, **kwargs: Any) -> Any:
+            saves.append(aggregates)
+            return original(*aggregates, **kwargs)
+
+        here.save = save  # type: ignore[method-assign]
+        ours = here.record_contribution(LEAD, oid, summary="here", **visit).id
+
+        assert len(saves) == 1  # decided on the state with theirs: no lost race, no retry
+        contributions = there._opportunity(oid).contributions
+        assert {theirs, ours} <= set(contributions)
     finally:
         here.close()
         there.close()
