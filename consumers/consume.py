@@ -37,9 +37,10 @@ class Consume:
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Take one batch from Kafka and apply it; answer how many messages took their course.
 
-        When the batch cannot be applied (the store does not answer), every partition of it is
-        rewound to the batch's first message and nothing of it is committed: read again, the
-        messages that took effect the first time are recognised and change nothing.
+        When the batch cannot be settled (the store does not answer, a dead letter is not
+        acknowledged, the commit fails), every partition of it is rewound to the batch's first
+        message: read again, the messages that took effect the first time are recognised and change
+        nothing (a batch whose counts were added before its commit failed is counted again).
         """
         from kafka.structs import OffsetAndMetadata
 
@@ -51,19 +52,19 @@ class Consume:
         try:
             outcomes = accept_batch(self.app, [(r.topic, r.value, r.partition, r.offset)
                                                for r in records])
-        except Exception:
+            counted: Counter[tuple[str, str]] = Counter()
+            dead = []
+            for record, outcome in zip(records, outcomes):
+                if isinstance(outcome, Rejected):
+                    dead.append(self._dead_letter(record, outcome))
+                    outcome = outcome.outcome
+                counted[(record.topic, outcome)] += 1
+            self._settle(dead, counted, {tp: OffsetAndMetadata(messages[-1].offset + 1, "", -1)
+                                         for tp, messages in batch.items()})
+        except Exception:  # the commands, a dead letter, the counts or the commit: read it again
             for tp, messages in batch.items():
                 self.consumer.seek(tp, messages[0].offset)
             raise
-        counted: Counter[tuple[str, str]] = Counter()
-        dead = []
-        for record, outcome in zip(records, outcomes):
-            if isinstance(outcome, Rejected):
-                dead.append(self._dead_letter(record, outcome))
-                outcome = outcome.outcome
-            counted[(record.topic, outcome)] += 1
-        self._settle(dead, counted, {tp: OffsetAndMetadata(messages[-1].offset + 1, "", -1)
-                                     for tp, messages in batch.items()})
         return len(records)
 
     def _dead_letter(self, record: Any, rejected: Rejected) -> Any:
@@ -111,6 +112,7 @@ class Consume:
             except Exception as error:  # noqa: BLE001 - report, back off, keep the offsets
                 log.warning("consumer round failed, retrying in %.1f s: %s", pause, error)
                 health.failing(f"{type(error).__name__}: {error}")
+                self.producer.reset()  # a producer failed for good would fail every round
                 checked = 0.0
                 stop.wait(pause)
                 pause = min(pause * 2, 30.0)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_MS = 15_000
 
 
-def producer(bootstrap: str, **overrides: object):
+def producer(bootstrap: str, **overrides: object) -> Producer:
     """A producer that waits for every in-sync replica and keeps each partition's order on retries."""
     from kafka import KafkaProducer
 
@@ -18,7 +19,48 @@ def producer(bootstrap: str, **overrides: object):
                    max_in_flight_requests_per_connection=1, retries=5,
                    request_timeout_ms=REQUEST_TIMEOUT_MS, client_id="goldsplit")
     options.update(overrides)
-    return KafkaProducer(**options)
+    return Producer(lambda: KafkaProducer(**options))
+
+
+class Producer:
+    """A kafka-python producer that is made anew after a failed round (`reset`).
+
+    kafka-python's producer can fail for good: a broker that came back without the producer's id
+    refuses it, and every later send fails with it. A process that keeps its producer would then
+    stay unhealthy until restarted; one that resets it recovers by itself.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._producer: Any = make()  # connects now: a broker that is down is known at once
+
+    def _current(self) -> Any:
+        if self._producer is None:
+            self._producer = self._make()
+        return self._producer
+
+    def send(self, topic: str, **kwargs: Any) -> Any:
+        return self._current().send(topic, **kwargs)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._current().flush(timeout=timeout)
+
+    def reset(self) -> None:
+        """Drop this producer (what it had not sent is sent again by the caller's next round)."""
+        dropped, self._producer = self._producer, None
+        if dropped is not None:
+            try:
+                dropped.close(timeout=0)
+            except Exception as error:  # noqa: BLE001 - it is being dropped for failing already
+                log.info("closing a failed producer: %s", error)
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        dropped, self._producer = self._producer, None
+        if dropped is not None:
+            try:
+                dropped.close(timeout=timeout)
+            except Exception as error:  # noqa: BLE001 - Kafka down while stopping: nothing to lose
+                log.warning("closing the producer: %s", error)
 
 
 def consumer(bootstrap: str, group: str, topics: Iterable[str], **overrides: object):

@@ -132,6 +132,7 @@ class Relay:
             except Exception as error:  # noqa: BLE001 - report, back off, keep the position
                 log.warning("relay round failed, retrying in %.1f s: %s", pause, error)
                 health.failing(f"{type(error).__name__}: {error}")
+                self.producer.reset()  # a producer failed for good would fail every round
                 checked = 0.0
                 stop.wait(pause)
                 pause = min(pause * 2, 30.0)

@@ -186,10 +186,6 @@ class SendFailsOnce:
         return getattr(self.producer, name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Consume.poll_once rewinds to the batch only when its commands fail; when settling it fails "
-    "(the DLQ send, the counts, the offset commit) the fetch position has already moved past the "
-    "batch, so the next batch's commit skips it: its dead letters and counts are lost"))
 def test_a_batch_whose_dead_letter_could_not_be_sent_is_read_again_and_dead_lettered(
         postgres_url: str, kafka_bootstrap: str) -> None:
     services = build_services(postgres_url)
@@ -337,11 +333,6 @@ def test_the_relay_reports_unhealthy_while_kafka_is_down_keeps_its_position_and_
     assert services.views.position(f"relay:{EVENTS}") == head
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the relay keeps one producer for its life: after the broker comes back (a new tansu on the same "
-    "address) kafka-python's idempotent producer meets UnknownProducerId, tansu refuses the epoch bump "
-    "(InitProducerId: UnknownError), the producer is fatally failed and every later round fails with "
-    "it; the relay stays unhealthy until its process is restarted"))
 def test_a_running_relay_recovers_by_itself_once_kafka_is_back(relay_story: tuple[Services, str]) -> None:
     services, oid = relay_story
     port = _free_port()
