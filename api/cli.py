@@ -46,14 +46,9 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
-    with Services.build(settings) as services:
-        services.runner.start(settings.projection_poll_seconds)
-        print(f"projecting {services.db.kind} events; Ctrl-C stops", file=sys.stderr)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+    from api.processes import project
+
+    return project(settings)
 
 
 def _relay(args: argparse.Namespace, settings: Settings) -> int:

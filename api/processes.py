@@ -1,4 +1,4 @@
-"""`goldsplit relay` and `goldsplit consume` put together as long-running processes.
+"""`goldsplit project`, `relay` and `consume` put together as long-running processes.
 
 Each connects with backoff (a broker or database that is not up yet makes it wait and report
 unhealthy, never crash-loop), serves its probes when GOLDSPLIT_HEALTH_PORT is set, and stops
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from consumers.inbound import TOPICS, dlq_topic
 from projections.counts import Counts
 
 log = logging.getLogger(__name__)
+
+NO_PROGRESS_SECONDS = 60  # a projection process behind the log that long without moving is unhealthy
 
 
 def _until_stopped() -> threading.Event:
@@ -51,6 +54,44 @@ def _start(name: str, settings: Settings) -> tuple[threading.Event, Health]:
         port = health.serve(settings.health_host, settings.health_port)
         log.warning("%s: probes on http://%s:%d/health", name, settings.health_host, port)
     return _until_stopped(), health
+
+
+def project(settings: Settings) -> int:
+    """The projections as a process: follow the log; healthy while catch-ups work and none stalls."""
+    stop, health = _start("project", settings)
+    services = connected("the database", lambda: Services.build(settings), stop, health)
+    if services is None:
+        return 0
+    with services:
+        runner = services.runner
+        runner.start(settings.projection_poll_seconds)
+        log.warning("projecting %s events", services.db.kind)
+        seen, moved_at = -1, time.monotonic()
+        while not stop.wait(1.0):
+            if runner.stalled is not None:
+                health.failing(str(runner.stalled))
+                continue
+            if runner.failure is not None:
+                health.failing(runner.failure)
+                continue
+            if not runner.caught_up_at:
+                continue  # still on its first catch-up: "starting"
+            try:
+                head = services.app.recorder.max_notification_id() or 0
+                position = runner.position()
+            except Exception as error:  # noqa: BLE001 - the store went away between rounds
+                health.failing(f"{type(error).__name__}: {error}")
+                continue
+            if position != seen or position >= head:
+                seen, moved_at = position, time.monotonic()
+            if time.monotonic() - moved_at > NO_PROGRESS_SECONDS:
+                health.failing(f"no progress for {NO_PROGRESS_SECONDS} s at position {position}, "
+                               f"{head - position} events behind")
+                continue
+            health.ok(projection_position=position, projection_lag_events=head - position,
+                      projection_listener_connected=int(runner.listener_connected),
+                      projection_listener_reconnects_total=runner.listener_reconnects)
+    return 0
 
 
 def relay(settings: Settings) -> int:

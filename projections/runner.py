@@ -76,6 +76,8 @@ class ProjectionRunner:
         self.listen_channel = self._listen_channel()
         self.listener_connected = False  # the follower holds a live LISTEN connection
         self.listener_reconnects = 0  # LISTEN connections opened again after one was lost
+        self.failure: str | None = None  # why the follower's last catch-up failed, if it did
+        self.caught_up_at = 0.0  # time.monotonic() of the follower's last catch-up that worked
 
     def position(self) -> int:
         """How far every projection of this runner has got (the lowest of them)."""
@@ -198,10 +200,12 @@ class ProjectionRunner:
     def _catch_up_logged(self) -> bool:
         try:
             self.catch_up()
-            return True
-        except Exception:  # a lost connection must not end the runner: log and retry
+        except Exception as error:  # a lost connection must not end the runner: log and retry
             log.exception("projection runner failed; retrying")
+            self.failure = f"{type(error).__name__}: {error}"
             return False
+        self.failure, self.caught_up_at = None, time.monotonic()
+        return True
 
     def _follow_notifies(self, channel: str, interval: float) -> None:
         """Catch up after every NOTIFY on `channel`, and supervise the connection that LISTENs.

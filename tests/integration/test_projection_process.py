@@ -84,3 +84,49 @@ def test_metrics_show_how_long_the_oldest_unprojected_event_has_waited(tmp_path)
         [line] = [x for x in behind.splitlines()
                   if x.startswith('goldsplit_projection_lag_seconds{projection="board"}')]
         assert float(line.split()[-1]) >= 0.05
+
+
+def test_the_projection_process_answers_its_probes_and_stops_on_sigterm(
+        services: Services, database_url: str) -> None:
+    import json
+    import socket
+    import urllib.error
+    import urllib.request
+    from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": database_url, "GOLDSPLIT_HEALTH_PORT": str(port),
+           "GOLDSPLIT_HEALTH_HOST": "127.0.0.1", "GOLDSPLIT_PROJECTION_POLL_SECONDS": "0.05"}
+    app = services.app
+    app.register_member(ADMIN, "alice", "Alice", "sales")
+    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "project"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def probe(path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+        except OSError:
+            return 0, {}
+
+    try:
+        wait_until(lambda: probe("/health")[0] == 200)
+        status, doc = probe("/health")
+        assert doc["projection_lag_events"] == 0 and doc["projection_position"] >= 1
+        assert probe("/live")[0] == 200
+        [poison] = app.recorder.insert_events([StoredEvent(
+            originator_id=uuid4(), originator_version=1, topic="nowhere:Nothing", state=b"{}")])
+        wait_until(lambda: probe("/health")[0] == 503)
+        assert f"before position {poison}" in probe("/health")[1]["reason"]
+        assert probe("/live")[0] == 200  # unready, not restarted: a restart would stall again
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)

@@ -25,15 +25,16 @@ SETTINGS = {f"GOLDSPLIT_{f.name.upper()}" for f in fields(Settings)}
 # Without these a production process is wrong: the default database is a SQLite file inside one
 # container, and `serve` refuses to listen beyond loopback with the development secret.
 REQUIRED = {"GOLDSPLIT_DATABASE_URL", "GOLDSPLIT_SECRET"}
-# The Kafka workers also need the broker (the default is the container's own loopback) and a health
-# port (the default 0 serves no probes).
+# The Kafka workers also need the broker (the default is the container's own loopback); every
+# background process needs a health port for its probes (the default 0 serves none).
 WORKERS = {"relay", "consume"}
-WORKER_REQUIRED = REQUIRED | {"GOLDSPLIT_KAFKA_BOOTSTRAP", "GOLDSPLIT_HEALTH_PORT"}
+PROBED = WORKERS | {"project"}
 REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
 
 def required(command: str) -> set[str]:
-    return WORKER_REQUIRED if command in WORKERS else REQUIRED
+    return (REQUIRED | ({"GOLDSPLIT_HEALTH_PORT"} if command in PROBED else set())
+            | ({"GOLDSPLIT_KAFKA_BOOTSTRAP"} if command in WORKERS else set()))
 
 
 def subcommand(args: list[str]) -> str:
@@ -176,8 +177,8 @@ def test_compose_infrastructure_has_healthchecks_and_the_processes_wait_for_them
 
 def test_compose_workers_are_healthy_by_health_on_the_port_they_serve_it_on() -> None:
     workers = {svc["command"][0]: svc for svc in goldsplit_services().values()
-               if svc["command"][0] in WORKERS}
-    assert set(workers) == WORKERS
+               if svc["command"][0] in PROBED}
+    assert set(workers) == PROBED
     for command, svc in workers.items():
         port = int(svc["environment"]["GOLDSPLIT_HEALTH_PORT"])
         assert port > 0, command
@@ -253,7 +254,7 @@ def test_k8s_api_is_ready_on_health_alive_on_live_and_runs_without_in_process_pr
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports) | set(ports.values())
 
 
-@pytest.mark.parametrize("command", sorted(WORKERS))
+@pytest.mark.parametrize("command", sorted(PROBED))
 def test_k8s_workers_are_ready_on_health_and_alive_on_live_on_the_health_port(command: str) -> None:
     _, worker = k8s_process(command)
     port = int(k8s_env(worker)["GOLDSPLIT_HEALTH_PORT"])
@@ -274,12 +275,6 @@ def test_k8s_runs_one_relay_and_at_most_a_partition_per_consumer() -> None:
     consume, container = k8s_process("consume")
     partitions = Settings.from_env(k8s_env(container)).kafka_topic_partitions
     assert 1 <= consume["spec"]["replicas"] <= partitions, "more consumers than partitions sit idle"
-
-
-def test_k8s_projections_have_a_liveness_check() -> None:
-    [projections] = [c for c in k8s_containers().values() if c["args"][0] == "project"]
-    command = projections["livenessProbe"]["exec"]["command"]
-    compile(command[-1], "livenessProbe", "exec")  # the python -c program parses
 
 
 def test_k8s_pods_run_as_the_images_non_root_user() -> None:
@@ -331,5 +326,7 @@ def test_the_compose_environment_interpolated_is_valid_settings() -> None:
         url = urlparse(settings.database_url)
         assert (url.hostname, url.password) == ("postgres", "0123abcd"), name
         assert settings.in_process_projections is (name != "api"), name
+        if svc["command"][0] in PROBED:
+            assert settings.health_port > 0, name
         if svc["command"][0] in WORKERS:
-            assert settings.health_port > 0 and settings.kafka_bootstrap == "kafka:9092", name
+            assert settings.kafka_bootstrap == "kafka:9092", name
