@@ -19,7 +19,6 @@ from api.settings import Settings
 from consumers import kafka
 from consumers.health import Health
 from consumers.inbound import TOPICS, dlq_topic
-from projections.counts import Counts
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,6 @@ def consume(settings: Settings) -> int:
     if services is None:
         return 0
     with services:
-        counts = connected("the database", lambda: Counts(services.db), stop, health)
 
         def connect() -> tuple[Any, Any]:
             kafka.ensure_topics(settings.kafka_bootstrap, [*TOPICS, *map(dlq_topic, TOPICS)],
@@ -134,12 +132,12 @@ def consume(settings: Settings) -> int:
             return (kafka.consumer(settings.kafka_bootstrap, settings.kafka_group, TOPICS),
                     kafka.producer(settings.kafka_bootstrap))
 
-        clients = connected("Kafka", connect, stop, health) if counts else None
+        clients = connected("Kafka", connect, stop, health)
         if clients is None:
             return 0
         consumer, producer = clients
         try:
-            Consume(services.app, counts, consumer, producer).run(
+            Consume(services.app, services.counts, consumer, producer).run(
                 stop, health, probe=lambda: kafka.reachable(settings.kafka_bootstrap))
         finally:
             consumer.close()

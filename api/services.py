@@ -9,6 +9,7 @@ from datetime import datetime
 from api.idempotency import IdempotencyStore
 from api.settings import Settings
 from domain.application import Goldsplit
+from projections.counts import Counts
 from projections.database import Database
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
@@ -22,14 +23,19 @@ class Services:
     views: ViewStore
     runner: ProjectionRunner
     idempotency: IdempotencyStore
+    counts: Counts  # what the consumers did with inbound messages
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
         db = Database(settings.database_url)
-        app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
-        views = ViewStore(db)
+        with db.schema_lock():  # every process creates the tables it needs, one at a time
+            app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
+            views = ViewStore(db)
+            idempotency = IdempotencyStore(db)
+            counts = Counts(db)
         return cls(settings=settings, db=db, app=app, views=views,
-                   runner=ProjectionRunner(app, views, database=db), idempotency=IdempotencyStore(db))
+                   runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,
+                   counts=counts)
 
     def __enter__(self) -> Services:
         return self

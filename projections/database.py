@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
+SCHEMA_LOCK = 0x676F6C6473706C74  # "goldsplt": the advisory lock key of table creation
 CONNECT_TIMEOUT_SECONDS = 5  # a database that is down must not hold a request for long
 
 
@@ -69,6 +70,23 @@ class Database:
         }
 
     # -- our own tables ------------------------------------------------------------------------
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Hold the database's schema lock: processes starting together create the tables one
+        after the other (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against itself: two
+        at once can both try, and one fails on the catalog's unique index)."""
+        if self.kind != "postgresql":
+            yield  # SQLite locks the file itself; memory is one process's
+            return
+        import psycopg
+
+        with psycopg.connect(**self.postgres_connect_kwargs(), autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
     def ping(self, timeout: float = 1.0) -> None:
         """Raise if the database does not answer within `timeout` seconds (for health checks)."""

@@ -8,7 +8,6 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep
 from api.errors import Refused
-from projections.counts import Counts
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def metrics(services: ServicesDep) -> str:
     lines += ["# HELP goldsplit_consumer_messages_total inbound Kafka messages by what became of them",
               "# TYPE goldsplit_consumer_messages_total counter"]
     lines += [f'goldsplit_consumer_messages_total{{topic="{topic}",outcome="{outcome}"}} {n}'
-              for (topic, outcome), n in Counts(services.db).all().items()]
+              for (topic, outcome), n in services.counts.all().items()]
     return "\n".join(lines) + "\n"
 
 
