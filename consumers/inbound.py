@@ -123,16 +123,16 @@ def _contribution(doc: dict) -> tuple[str, Actor, dict]:
         contribution_id=derived_id("contribution", source, source_id))
 
 
-def _contributions(app: Goldsplit, opportunity_id: str,
-                   contributions: list[tuple[Actor, dict]]) -> list[str | Rejected]:
-    """Several contributions to one opportunity, recorded in one save; an outcome for each."""
-    try:
-        answers = app.record_contributions(opportunity_id, contributions)
-    except OpportunityNotFound as error:
-        return [Rejected(f"opportunity_id: {error}", UNKNOWN_OPPORTUNITY)] * len(contributions)
-    return [DUPLICATE if isinstance(answer, ContributionAlreadyRecorded)
-            else _rejected(answer) if isinstance(answer, DomainError) else ACCEPTED
-            for answer in answers]
+def _contributions(app: Goldsplit, grouped: dict[str, list[tuple[int, Actor, dict]]],
+                   outcomes: list) -> None:
+    """A batch's contributions, on many opportunities, recorded in one save; an outcome for each."""
+    answers = app.record_contributions(
+        {oid: [(actor, arguments) for _, actor, arguments in group] for oid, group in grouped.items()})
+    for opportunity_id, group in grouped.items():
+        for (index, _, _), answer in zip(group, answers[opportunity_id]):
+            outcomes[index] = (DUPLICATE if isinstance(answer, ContributionAlreadyRecorded)
+                               else _rejected(answer) if isinstance(answer, DomainError)
+                               else ACCEPTED)
 
 
 def _payment(app: Goldsplit, doc: dict, mark: dict) -> str:
@@ -193,8 +193,9 @@ def accept_batch(app: Goldsplit, messages: Sequence[tuple[str, bytes | None, int
     """Turn a batch of (topic, value, partition, offset) into commands; an outcome for each, or the
     Rejected that sends it to the DLQ.
 
-    Contributions to one opportunity are recorded in one save (after the batch's other messages,
-    so that an opportunity a CRM upsert opens in the same batch takes them). Only what the ledger
+    The batch's contributions are recorded in one save, whatever opportunities they are on (after
+    the batch's other messages, so that an opportunity a CRM upsert opens in the same batch takes
+    them). Only what the ledger
     refuses (bad input, a rule) is rejected; anything else (the store is down, say) propagates, so
     the consumer reads the batch again instead of dead-lettering it.
     """
@@ -215,8 +216,6 @@ def accept_batch(app: Goldsplit, messages: Sequence[tuple[str, bytes | None, int
             raise  # others kept writing the same deal: the batch is read again, not rejected
         except DomainError as error:
             outcomes[index] = _rejected(error)
-    for opportunity_id, group in grouped.items():
-        answers = _contributions(app, opportunity_id, [(actor, arguments) for _, actor, arguments in group])
-        for (index, _, _), answer in zip(group, answers):
-            outcomes[index] = answer
+    if grouped:
+        _contributions(app, grouped, outcomes)
     return outcomes

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -327,36 +328,90 @@ class Goldsplit(Application):
 
         return Recorded(fields["contribution_id"], self._change(opportunity_id, decide).position)
 
-    def record_contributions(self, opportunity_id: str,
-                             contributions: Sequence[tuple[Actor, dict]]) -> list[str | DomainError]:
-        """Record many contributions on one opportunity in one save (a consumer's batch).
+    def record_contributions(self, batch: Mapping[str, Sequence[tuple[Actor, dict]]]
+                             ) -> dict[str, list[str | DomainError]]:
+        """Record a consumer's batch of contributions, on many opportunities, in one save.
 
-        Each (actor, arguments of record_contribution) is checked as that checks it, and answers
-        its contribution id or the refusal it got; the refused ones take no part in the save.
+        `batch` maps an opportunity id to its (actor, arguments of record_contribution) pairs. Each
+        is checked as record_contribution checks it and answers its contribution id or the refusal
+        it got (every one of an opportunity that does not exist: OpportunityNotFound); the refused
+        ones take no part in the save.
         """
         weights = self.incentive_policy_in_force(self.clock().date()).kind_weights
-        answers: list[str | DomainError] = []
-        checked: list[tuple[int, dict]] = []
-        for index, (actor, arguments) in enumerate(contributions):
+        answers: dict[str, list[str | DomainError]] = {}
+        checked: dict[UUID, list[tuple[int, dict]]] = {}
+        ids: dict[str, UUID] = {}
+        for opportunity_id, contributions in batch.items():
+            answers[opportunity_id] = []
             try:
-                fields = self._contribution(actor, weights, **arguments)
-                checked.append((index, fields))
-                answers.append(fields["contribution_id"])
+                oid = ids[opportunity_id] = values.identifier(opportunity_id, "opportunity",
+                                                              OpportunityNotFound)
             except DomainError as refusal:
-                answers.append(refusal)
-        refused: dict[int, DomainError] = {}
+                answers[opportunity_id] = [refusal] * len(contributions)
+                continue
+            for index, (actor, arguments) in enumerate(contributions):
+                try:
+                    fields = self._contribution(actor, weights, **arguments)
+                    checked.setdefault(oid, []).append((index, fields))
+                    answers[opportunity_id].append(fields["contribution_id"])
+                except DomainError as refusal:
+                    answers[opportunity_id].append(refusal)
+        refused: dict[UUID, dict[int, DomainError]] = {}
 
         def decide(opportunity: Opportunity) -> None:
-            refused.clear()
-            for index, fields in checked:
+            refused[opportunity.id] = {}
+            for index, fields in checked[opportunity.id]:
                 try:
                     opportunity.record_contribution(**fields)
                 except DomainError as refusal:  # checked before its event: nothing of it applied
-                    refused[index] = refusal
+                    refused[opportunity.id][index] = refusal
 
-        if checked:
-            self._change(opportunity_id, decide)
-        return [refused.get(index, answer) for index, answer in enumerate(answers)]
+        missing = self._update_all(list(checked), Opportunity, decide)
+        for opportunity_id, oid in ids.items():
+            given = answers[opportunity_id]
+            if oid in missing:
+                given[:] = [OpportunityNotFound(f"no opportunity {opportunity_id}",
+                                                field="opportunity_id")] * len(given)
+            else:
+                given[:] = [refused.get(oid, {}).get(i, answer) for i, answer in enumerate(given)]
+        return answers
+
+    def _update_all(self, aggregate_ids: Sequence[UUID], cls: type,
+                    decide: Callable[[Any], None]) -> set[UUID]:
+        """Load each aggregate, decide on it, and save every one that changed in one transaction;
+        answer the ids that name no such aggregate. As `_update`, for many aggregates at once: their
+        writer locks are taken in one order, and a writer in another process that got to one of
+        them first makes us load and decide on all of them again."""
+        stripes = sorted({a.int % len(self._writers) for a in aggregate_ids})
+        with contextlib.ExitStack() as held:
+            for stripe in stripes:
+                held.enter_context(self._writers[stripe])
+            for attempt in range(ATTEMPTS):
+                loaded, missing = [], set()
+                for aggregate_id in aggregate_ids:
+                    aggregate = self._kept_up_to_date(aggregate_id)
+                    if aggregate is None:
+                        try:
+                            aggregate = self.repository.get(aggregate_id, projector_func=_replayed)
+                        except AggregateNotFoundError:
+                            missing.add(aggregate_id)
+                            continue
+                    if not isinstance(aggregate, cls):
+                        missing.add(aggregate_id)
+                        continue
+                    decide(aggregate)
+                    loaded.append(aggregate)
+                changed = [a for a in loaded if a.pending_events]
+                try:
+                    if changed:
+                        self.save(*changed)
+                except IntegrityError:
+                    time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.2)))
+                    continue
+                for aggregate in loaded:
+                    self._keep(aggregate)
+                return missing
+        raise ConcurrencyConflict(f"one of {len(aggregate_ids)} {cls.__name__.lower()}s kept changing; retry")
 
     def _contribution(self, actor: Actor, weights: dict, *, member_id: str, kind: str, summary: str,
                       occurred_at: str, hours: object = None, evidence_url: str | None = None,
