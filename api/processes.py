@@ -11,7 +11,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from api.services import Services
@@ -47,21 +48,29 @@ def connected(what: str, connect: Callable[[], Any], stop: threading.Event, heal
     return None
 
 
-def _start(name: str, settings: Settings) -> tuple[threading.Event, Health]:
+@contextmanager
+def _running(name: str, settings: Settings) -> Iterator[tuple[threading.Event, Health, Services] | None]:
+    """The process's stop signal, its probes and its services once the database answers (None
+    when stopped before it did)."""
     health = Health(name)
     if settings.health_port:
         port = health.serve(settings.health_host, settings.health_port)
         log.warning("%s: probes on http://%s:%d/health", name, settings.health_host, port)
-    return _until_stopped(), health
+    stop = _until_stopped()
+    services = connected("the database", lambda: Services.build(settings), stop, health)
+    if services is None:
+        yield None
+        return
+    with services:
+        yield stop, health, services
 
 
 def project(settings: Settings) -> int:
     """The projections as a process: follow the log; healthy while catch-ups work and none stalls."""
-    stop, health = _start("project", settings)
-    services = connected("the database", lambda: Services.build(settings), stop, health)
-    if services is None:
-        return 0
-    with services:
+    with _running("project", settings) as running:
+        if running is None:
+            return 0
+        stop, health, services = running
         runner = services.runner
         runner.start(settings.projection_poll_seconds)
         log.warning("projecting %s events", services.db.kind)
@@ -96,11 +105,10 @@ def project(settings: Settings) -> int:
 def relay(settings: Settings) -> int:
     from consumers.relay import EVENTS, Relay
 
-    stop, health = _start("relay", settings)
-    services = connected("the database", lambda: Services.build(settings), stop, health)
-    if services is None:
-        return 0
-    with services:
+    with _running("relay", settings) as running:
+        if running is None:
+            return 0
+        stop, health, services = running
         def connect() -> Any:
             kafka.ensure_topics(settings.kafka_bootstrap, [EVENTS], settings.kafka_topic_partitions)
             return kafka.producer(settings.kafka_bootstrap)
@@ -120,11 +128,10 @@ def relay(settings: Settings) -> int:
 def consume(settings: Settings) -> int:
     from consumers.consume import Consume
 
-    stop, health = _start("consume", settings)
-    services = connected("the database", lambda: Services.build(settings), stop, health)
-    if services is None:
-        return 0
-    with services:
+    with _running("consume", settings) as running:
+        if running is None:
+            return 0
+        stop, health, services = running
 
         def connect() -> tuple[Any, Any]:
             kafka.ensure_topics(settings.kafka_bootstrap, [*TOPICS, *map(dlq_topic, TOPICS)],

