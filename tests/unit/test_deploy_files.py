@@ -330,3 +330,10 @@ def test_the_compose_environment_interpolated_is_valid_settings() -> None:
             assert settings.health_port > 0, name
         if svc["command"][0] in WORKERS:
             assert settings.kafka_bootstrap == "kafka:9092", name
+
+
+def test_k8s_runs_the_image_of_this_version() -> None:
+    version = re.search(r'^version = "([^"]+)"', (DEPLOY.parent / "pyproject.toml").read_text(), re.M)
+    for deployment in k8s_kind("Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert container["image"] == f"goldsplit:{version.group(1)}", deployment["metadata"]["name"]
