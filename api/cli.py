@@ -47,8 +47,16 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
     from api.processes import project
+    from projections.runner import default_projections
 
-    return project(settings)
+    known = [p.name for p in default_projections()]
+    only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
+    unknown = sorted(set(only) - set(known))
+    if unknown:
+        print(f"goldsplit: --only: {', '.join(unknown)} is not a read model; they are {', '.join(known)}",
+              file=sys.stderr)
+        return 2
+    return project(settings, only)
 
 
 def _relay(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(run=_rebuild)
 
     project = commands.add_parser("project", help="run the projections as a process")
+    project.add_argument("--only", metavar="NAMES", help="only these read models, comma-separated "
+                                                         "(one process per read model scales them out)")
     project.set_defaults(run=_project)
 
     relay = commands.add_parser("relay", help="publish every event of the log to Kafka "

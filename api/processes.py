@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from api.settings import Settings
 from consumers import kafka
 from consumers.health import Health
 from consumers.inbound import TOPICS, dlq_topic
+from projections.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
 
@@ -65,40 +66,48 @@ def _running(name: str, settings: Settings) -> Iterator[tuple[threading.Event, H
         yield stop, health, services
 
 
-def project(settings: Settings) -> int:
-    """The projections as a process: follow the log; healthy while catch-ups work and none stalls."""
+def project(settings: Settings, only: Sequence[str] = ()) -> int:
+    """The projections (or `only` those named) as a process: follow the log; healthy while
+    catch-ups work and none stalls."""
     with _running("project", settings) as running:
         if running is None:
             return 0
         stop, health, services = running
         runner = services.runner
+        if only:
+            runner = ProjectionRunner(services.app, services.views, database=services.db,
+                                      projections=[p for p in runner.projections if p.name in only])
         runner.start(settings.projection_poll_seconds)
-        log.warning("projecting %s events", services.db.kind)
-        seen, moved_at = -1, time.monotonic()
-        while not stop.wait(1.0):
-            if runner.stalled is not None:
-                health.failing(str(runner.stalled))
-                continue
-            if runner.failure is not None:
-                health.failing(runner.failure)
-                continue
-            if not runner.caught_up_at:
-                continue  # still on its first catch-up: "starting"
-            try:
-                head = services.app.recorder.max_notification_id() or 0
-                position = runner.position()
-            except Exception as error:  # noqa: BLE001 - the store went away between rounds
-                health.failing(f"{type(error).__name__}: {error}")
-                continue
-            if position != seen or position >= head:
-                seen, moved_at = position, time.monotonic()
-            if time.monotonic() - moved_at > NO_PROGRESS_SECONDS:
-                health.failing(f"no progress for {NO_PROGRESS_SECONDS} s at position {position}, "
-                               f"{head - position} events behind")
-                continue
-            health.ok(projection_position=position, projection_lag_events=head - position,
-                      projection_listener_connected=int(runner.listener_connected),
-                      projection_listener_reconnects_total=runner.listener_reconnects)
+        log.warning("projecting %s events into %s", services.db.kind,
+                    ", ".join(p.name for p in runner.projections))
+        try:
+            seen, moved_at = -1, time.monotonic()
+            while not stop.wait(1.0):
+                if runner.stalled is not None:
+                    health.failing(str(runner.stalled))
+                    continue
+                if runner.failure is not None:
+                    health.failing(runner.failure)
+                    continue
+                if not runner.caught_up_at:
+                    continue  # still on its first catch-up: "starting"
+                try:
+                    head = services.app.recorder.max_notification_id() or 0
+                    position = runner.position()
+                except Exception as error:  # noqa: BLE001 - the store went away between rounds
+                    health.failing(f"{type(error).__name__}: {error}")
+                    continue
+                if position != seen or position >= head:
+                    seen, moved_at = position, time.monotonic()
+                if time.monotonic() - moved_at > NO_PROGRESS_SECONDS:
+                    health.failing(f"no progress for {NO_PROGRESS_SECONDS} s at position {position}, "
+                                   f"{head - position} events behind")
+                    continue
+                health.ok(projection_position=position, projection_lag_events=head - position,
+                          projection_listener_connected=int(runner.listener_connected),
+                          projection_listener_reconnects_total=runner.listener_reconnects)
+        finally:
+            runner.stop()
     return 0
 
 

@@ -130,3 +130,32 @@ def test_the_projection_process_answers_its_probes_and_stops_on_sigterm(
     finally:
         worker.kill()
         worker.wait(timeout=10)
+
+
+def test_read_models_split_over_processes_each_follow_the_log(services: Services,
+                                                              database_url: str) -> None:
+    from projections.runner import default_projections
+
+    names = [p.name for p in default_projections()]
+    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": database_url,
+           "GOLDSPLIT_PROJECTION_POLL_SECONDS": "0.05"}
+    refused = subprocess.run([sys.executable, "-m", "api.cli", "project", "--only", "board,nonsense"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "nonsense is not a read model" in refused.stderr
+    app = services.app
+    app.register_member(ADMIN, "alice", "Alice", "sales")
+    oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="100.00",
+                               currency="USD", expected_close="2030-01-01").id
+    workers = [subprocess.Popen([sys.executable, "-m", "api.cli", "project", "--only", only], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for only in ("board", ",".join(names[1:]))]
+    try:
+        head = app.record_contribution(ALICE, oid, member_id="alice", kind="visit", summary="visit",
+                                       occurred_at=(app.clock() - timedelta(hours=1)).isoformat()
+                                       ).position
+        wait_until(lambda: all(services.views.position(name) >= head for name in names))
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=10)
+    assert [c["summary"] for c in services.views.get("board", oid)["contributions"]] == ["visit"]
