@@ -22,6 +22,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
@@ -201,49 +203,95 @@ def bench_http() -> None:
     with fresh_database() as url:
         raw = raw_insert_rate(url, THREADS, SECONDS)
         say(f"    raw psycopg INSERT+COMMIT, {THREADS} connections: {raw:,.0f} rows/s")
-        with build(url) as services:
-            opportunities = seed(services, 32)
-        port = free_port()
-        env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_SECRET": SECRET,
-               "GOLDSPLIT_IN_PROCESS_PROJECTIONS": "true"}
-        exe = Path(sys.executable).with_name("goldsplit")
-        server = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _wait_healthy(port, server)
-            post_contributions(port, opportunities, THREADS, 1.0)  # warm up
-            ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS)
-            rate = ok / elapsed
-            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-            say(f"    API: {rate:,.0f} accepted/s ({failed} refused), p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-                f"{rate / raw:.3f}x raw")
-            record("(a) contributions/s through HTTP", f"{rate:,.0f}/s = {rate / raw:.3f}x raw "
-                   f"({raw:,.0f}/s)", ">= 1.0x raw", rate >= raw)
-            record("(a) latency at saturation", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", "-", None)
-            half = rate / 2
-            ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS,
-                                                                rate=half)
-            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-            say(f"    API paced at {half:,.0f}/s (half the API's own peak): {ok / elapsed:,.0f}/s, "
-                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-            record("(a) p99 at half load", f"{p99:.1f} ms at {half:,.0f}/s (half the API's peak; "
-                   f"half of raw would be {raw / 2:,.0f}/s)", "<= 25 ms at raw/2", p99 <= 25 and half >= raw / 2)
-            rss = peak_rss_mb(server.pid)
-            say(f"    API process peak RSS (VmHWM, projections in process): {rss:.0f} MB")
-            record("(e) peak RSS, API process", f"{rss:.0f} MB", "<= 150 MB", rss <= 150)
-        finally:
-            server.terminate()
+        with build(url) as services:  # each run below on 32 fresh opportunities of its own
+            opportunities = seed(services, 3 * 32)
+            application_rate(services, opportunities[64:], THREADS, SECONDS / 2)
+        http_rate(url, opportunities[:32], raw, separate_projections=True)
+        http_rate(url, opportunities[32:64], raw, separate_projections=False)
+
+
+def application_rate(services: Services, opportunities: list[str], threads: int, seconds: float) -> None:
+    """The write path without HTTP: `threads` threads calling record_contribution, no projections.
+    Shows how many saves the group commit puts in one transaction."""
+    app, recorder = services.app, services.app.recorder
+    saves, transactions = getattr(recorder, "saves", 0), getattr(recorder, "transactions", 0)
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def work(i: int) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            index = (i + n * threads) % len(opportunities)
+            app.record_contribution(LEAD, opportunities[index], **contribution(
+                REPS[index % len(REPS)], n, datetime.now(UTC) - timedelta(minutes=1)))
+            counts[i] += 1
+            n += 1
+
+    started = time.monotonic()
+    _run_all(work, threads)
+    rate = sum(counts) / (time.monotonic() - started)
+    saves, transactions = getattr(recorder, "saves", 0) - saves, getattr(recorder, "transactions", 0) - transactions
+    grouped = f", {saves / transactions:.1f} saves per insert transaction" if transactions else ""
+    say(f"    Application alone, {threads} threads: {rate:,.0f} contributions/s{grouped}")
+    record("(a) through the Application alone", f"{rate:,.0f}/s{grouped}", "-", None)
+
+
+def http_rate(url: str, opportunities: list[str], raw: float, separate_projections: bool) -> None:
+    """`goldsplit serve` at saturation, then paced at half its peak. As deployed (deploy/), the
+    projections run as `goldsplit project` beside it; otherwise in the API process."""
+    where = "their own process" if separate_projections else "the API process"
+    port = free_port()
+    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_SECRET": SECRET,
+           "GOLDSPLIT_IN_PROCESS_PROJECTIONS": "false" if separate_projections else "true"}
+    exe = Path(sys.executable).with_name("goldsplit")
+    errors = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the server runs
+    processes = [subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=errors)]
+    if separate_projections:
+        processes.append(subprocess.Popen([str(exe), "project"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=errors))
+    server = processes[0]
+    try:
+        _wait_healthy(port, server, errors)
+        post_contributions(port, opportunities, THREADS, 1.0)  # warm up
+        ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS)
+        rate = ok / elapsed
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        say(f"    API, projections in {where}: {rate:,.0f} accepted/s ({failed} refused), "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rate / raw:.3f}x raw")
+        label = "" if separate_projections else ", projections in the API process"
+        record(f"(a) contributions/s through HTTP{label}", f"{rate:,.0f}/s = {rate / raw:.3f}x raw "
+               f"({raw:,.0f}/s)", ">= 1.0x raw", rate >= raw)
+        record(f"(a) latency at saturation{label}", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", "-", None)
+        half = rate / 2
+        ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS,
+                                                            rate=half)
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        say(f"    API paced at {half:,.0f}/s (half its own peak): {ok / elapsed:,.0f}/s, "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        record(f"(a) p99 at half load{label}", f"{p99:.1f} ms at {half:,.0f}/s (half the API's peak; "
+               f"half of raw would be {raw / 2:,.0f}/s)", "<= 25 ms at raw/2", p99 <= 25 and half >= raw / 2)
+        rss = peak_rss_mb(server.pid)
+        say(f"    API process peak RSS (VmHWM, projections in {where}): {rss:.0f} MB")
+        if not separate_projections:
+            record("(e) peak RSS, API process", f"{rss:.0f} MB (projections in process)", "<= 150 MB",
+                   rss <= 150)
+    finally:
+        for process in processes:
+            process.terminate()
             try:
-                server.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                server.kill()
+                process.kill()
+        errors.close()
 
 
-def _wait_healthy(port: int, server: subprocess.Popen) -> None:
+def _wait_healthy(port: int, server: subprocess.Popen, errors: IO[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"goldsplit serve exited: {server.stderr.read().decode()[-2000:]}")
+            errors.seek(0)
+            raise RuntimeError(f"goldsplit serve exited: {errors.read().decode()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/health")
@@ -336,7 +384,7 @@ def bench_close() -> None:
 
 def bench_board() -> None:
     say(f"(c) commit-to-board: {BOARD_WRITES} writes at {BOARD_RATE:.0f}/s, runner following in the "
-        f"background (poll every {Settings().projection_poll_seconds} s)")
+        f"background (woken by the event store's NOTIFY)")
     with fresh_database() as url, build(url) as services:
         opportunities = seed(services, 16)
         services.runner.catch_up()
