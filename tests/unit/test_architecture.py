@@ -13,7 +13,7 @@ FORBIDDEN = {
     "domain": {"api", "projections", "consumers", "fastapi", "starlette", "psycopg", "psycopg_pool",
                "kafka", "sqlite3", "uvicorn"},
     "projections": {"api", "consumers", "fastapi", "starlette", "kafka"},
-    "api": {"consumers"},
+    "api": {"consumers", "kafka"},  # a request handler never writes to Kafka
     "consumers": {"api"},
 }
 
