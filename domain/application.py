@@ -152,13 +152,17 @@ class Goldsplit(Application):
         The library would read the aggregate back from the store at the crossing version; the one
         just saved is that state or a later one, and costs no query (a tenth of a batch's time).
         """
-        for aggregate_id, aggregate in processing_event.aggregates.items():
+        if self.snapshots is None:
+            return
+        aggregates = processing_event.aggregates
+        crossed = {}
+        for event in processing_event.events:  # once over the events: a batch saves hundreds
+            aggregate = aggregates.get(event.originator_id)
             interval = self.snapshotting_intervals.get(type(aggregate))
-            if interval is None or self.snapshots is None:
-                continue
-            if any(e.originator_version % interval == 0 for e in processing_event.events
-                   if e.originator_id == aggregate_id):
-                self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+            if interval is not None and event.originator_version % interval == 0:
+                crossed[event.originator_id] = aggregate
+        for aggregate in crossed.values():
+            self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
