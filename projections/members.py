@@ -4,6 +4,13 @@ One document per member id; requests addressed to a department live on a documen
 `department:<dept>`, which the board of each member of that department shows as well. A document
 exists once the member is registered; events about someone not registered (a lead who asks for
 support, say) make a stub that registration fills in.
+
+What a document holds is bounded, so an event costs the same however long a member's history:
+the latest `LATEST` contributions and, per (status, kind), how many there are in all (the board's
+points come from those counts and the policy in force when it is read); every open task, request
+and dispute and the `LATEST` latest (by when they were created, opened or raised) closed ones.
+A contribution's kind and status live on its own small document too, so confirming or reversing
+one that is no longer listed still moves the counts.
 """
 
 from __future__ import annotations
@@ -24,8 +31,11 @@ from projections.board import OPEN_STATUSES, apply_request, new_request, present
 VIEW = "member"
 REQUESTS = "member_request"  # request id -> {request, places: [[doc key, list name], ...]}
 TASKS = "member_task"  # task id -> {assignee, task}
-CONTRIBUTIONS = "member_contribution"
-DISPUTES = "member_dispute"  # dispute id -> {member_id}  # "<opportunity id>:<contribution id>" -> {member_id}
+CONTRIBUTIONS = "member_contribution"  # "<opportunity id>:<contribution id>" -> {member_id, kind, status}
+DISPUTES = "member_dispute"  # dispute id -> {member_id}
+
+LATEST = 100  # contributions listed, and closed tasks, requests and disputes kept, per document
+COUNTS = "contribution_counts"  # status -> kind -> how many of the member's contributions
 
 FROM_ME, TO_ME = "requests_from_me", "requests_to_me"
 
@@ -37,7 +47,7 @@ def department_key(department: str) -> str:
 def _member(member_id: str) -> dict:
     return {"member_id": member_id, "registered": False, "name": None, "department": None,
             "team": None, "tasks": {}, FROM_ME: [], TO_ME: [], "opportunities": [],
-            "contributions": [], "position": 0}
+            "contributions": [], COUNTS: {}, "position": 0}
 
 
 def _department(key: str) -> dict:
@@ -93,12 +103,13 @@ class MemberBoardProjection(Projection):
     def _doc(changes: Changes, key: str) -> dict:
         found = changes.get(VIEW, key)
         if found is not None:
-            return found
+            return _upgraded(found, changes)
         return _department(key) if key.startswith("department:") else _member(key)
 
     @staticmethod
     def _put(changes: Changes, key: str, doc: dict, position: int) -> None:
         doc["position"] = position
+        _bound(doc)
         changes.put(VIEW, key, doc)
 
     # -- opportunities: where I sit and the work I did ----------------------------------------
@@ -112,8 +123,9 @@ class MemberBoardProjection(Projection):
             doc["opportunities"].append(oid)
             self._put(changes, event.member_id, doc, position)
         elif isinstance(event, Opportunity.ContributionRecorded):
-            changes.put(CONTRIBUTIONS, f"{oid}:{event.contribution_id}", {"member_id": event.member_id})
             doc = self._doc(changes, event.member_id)
+            changes.put(CONTRIBUTIONS, f"{oid}:{event.contribution_id}",
+                        {"member_id": event.member_id, "kind": event.kind, "status": "recorded"})
             if oid not in doc["opportunities"]:
                 doc["opportunities"].append(oid)
             doc["contributions"].append({
@@ -121,19 +133,28 @@ class MemberBoardProjection(Projection):
                 "role": event.role, "status": "recorded", "summary": event.summary,
                 "hours": event.hours, "occurred_at": event.occurred_at,
                 "request_id": getattr(event, "request_id", None), "position": position})
+            _count(doc[COUNTS], "recorded", event.kind, +1)
             self._put(changes, event.member_id, doc, position)
         elif isinstance(event, (Opportunity.ContributionConfirmed, Opportunity.ContributionReversed)):
-            known = changes.get(CONTRIBUTIONS, f"{oid}:{event.contribution_id}")
+            key = f"{oid}:{event.contribution_id}"
+            known = changes.get(CONTRIBUTIONS, key)
             if known is None:
                 return
-            doc = self._doc(changes, known["member_id"])
+            member = known["member_id"]
+            doc = self._doc(changes, member)
+            known = changes.get(CONTRIBUTIONS, key)  # the upgrade of an older document fills it in
+            if known is None or "kind" not in known:
+                return
+            status = ("confirmed" if isinstance(event, Opportunity.ContributionConfirmed)
+                      else "reversed")
+            _count(doc[COUNTS], known["status"], known["kind"], -1)
+            _count(doc[COUNTS], status, known["kind"], +1)
+            changes.put(CONTRIBUTIONS, key, {**known, "status": status})
             item = next((c for c in doc["contributions"] if c["opportunity_id"] == oid
                          and c["contribution_id"] == event.contribution_id), None)
-            if item is None:
-                return
-            item["status"] = ("confirmed" if isinstance(event, Opportunity.ContributionConfirmed)
-                              else "reversed")
-            self._put(changes, known["member_id"], doc, position)
+            if item is not None:
+                item["status"] = status
+            self._put(changes, member, doc, position)
 
     # -- tasks: a reassigned task leaves the old assignee's board ------------------------------
 
@@ -189,11 +210,73 @@ class MemberBoardProjection(Projection):
             doc = self._doc(changes, key)
             items = doc[listed]
             index = next((i for i, r in enumerate(items) if r["id"] == request_id), None)
-            if index is None:
-                items.append(copy.deepcopy(known["request"]))
+            if index is None:  # new here, or closed and dropped as no longer among the latest
+                _insert_by_position(items, copy.deepcopy(known["request"]))
             else:
                 items[index] = copy.deepcopy(known["request"])
             self._put(changes, key, doc, position)
+
+
+# -- keeping a document bounded ------------------------------------------------------------------
+
+def _count(counts: dict, status: str, kind: str, change: int) -> None:
+    """Move counts[status][kind] by `change`, leaving no zero behind (so every path gives one shape)."""
+    kinds = counts.setdefault(status, {})
+    kinds[kind] = kinds.get(kind, 0) + change
+    if kinds[kind] == 0:
+        del kinds[kind]
+    if not kinds:
+        del counts[status]
+
+
+def _insert_by_position(items: list[dict], item: dict) -> None:
+    index = next((i for i, x in enumerate(items) if x["position"] > item["position"]), len(items))
+    items.insert(index, item)
+
+
+def _request_closed(request: dict) -> bool:
+    return request["status"] not in OPEN_STATUSES
+
+
+def _latest_closed(items: list[dict], closed: Callable[[dict], bool]) -> list[dict]:
+    """`items` in their order, with every open one and only the `LATEST` latest-opened closed ones."""
+    ended = [item["position"] for item in items if closed(item)]
+    if len(ended) <= LATEST:
+        return items
+    cut = sorted(ended)[-LATEST]
+    return [item for item in items if not closed(item) or item["position"] >= cut]
+
+
+def _bound(doc: dict) -> None:
+    """Drop what a document no longer shows: older contributions, older closed requests, verified
+    tasks and resolved disputes. Idempotent, so it runs on every write."""
+    for listed in (TO_ME, FROM_ME):
+        if listed in doc:
+            doc[listed] = _latest_closed(doc[listed], _request_closed)
+    if "contributions" in doc:
+        del doc["contributions"][:-LATEST]
+    if "disputes" in doc:
+        doc["disputes"] = _latest_closed(doc["disputes"], lambda d: d["status"] != "open")
+    if "tasks" in doc:
+        kept = _latest_closed(list(doc["tasks"].values()), lambda t: t["status"] == "verified")
+        if len(kept) < len(doc["tasks"]):
+            doc["tasks"] = {t["task_id"]: t for t in kept}
+
+
+def _upgraded(doc: dict, changes: Changes | None = None) -> dict:
+    """A member document as it is now kept. One written before the board kept only the latest
+    contributions held every one of them, so their counts come from that list, and (given
+    `changes`) each gets its kind and status on its own document; then it is bounded."""
+    if doc.get("member_id") is None or COUNTS in doc:
+        return doc
+    doc = {**doc, COUNTS: {}, "contributions": list(doc.get("contributions", []))}
+    for c in doc["contributions"]:
+        _count(doc[COUNTS], c["status"], c["kind"], +1)
+        if changes is not None:
+            changes.put(CONTRIBUTIONS, f"{c['opportunity_id']}:{c['contribution_id']}",
+                        {"member_id": doc["member_id"], "kind": c["kind"], "status": c["status"]})
+    _bound(doc)
+    return doc
 
 
 def _minor(amount: str, currency: str) -> int:
@@ -209,11 +292,16 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
 
     Tasks (a list, soonest due first) are flagged overdue; requests carry their due state and
     measured times, and the requests to the member's department are merged into `requests_to_me`
-    with `via_department`; contributions carry their points by `policy` (reversed: 0).
+    with `via_department`. Tasks, requests and disputes are every open one and the `LATEST`
+    latest closed ones (a verified task, a declined, delivered or rated request, a resolved
+    dispute). `contributions` are the latest `LATEST` of `contributions_total`, each with its
+    points by `policy` (reversed: 0); `points` counts all of them, confirmed and pending, by
+    `policy`. `list_limits` says how many of each are kept.
     `projected_earnings` has, per open opportunity the member is on, their line of the split if won
     today (`board_of(opportunity_id)` gives the board document) and, per won one, their line of the
     allocation (`allocation_of(opportunity_id)`), with totals per currency as decimal strings.
     """
+    doc = _upgraded(doc)
     member_id = doc["member_id"]
     tasks = sorted(({**t, "overdue": is_overdue(t, today)} for t in doc.get("tasks", {}).values()),
                    key=lambda t: (t["due"], t["task_id"]))
@@ -224,14 +312,20 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
         to_me += [{**present_request(r, today), "via_department": r.get("to_department")}
                   for r in department_doc.get(TO_ME, []) if r["id"] not in mine]
     to_me.sort(key=lambda r: r["position"])
+    to_me = _latest_closed(to_me, _request_closed)  # each document keeps its latest: so do both
     from_me = [present_request(r, today) for r in doc.get(FROM_ME, [])]
     weights = policy.kind_weights
     contributions = [{**c, "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
                      for c in doc.get("contributions", [])]
+    counts = doc.get(COUNTS, {})
+
+    def points(status: str) -> int:
+        return sum(n * weights.get(kind, 0) for kind, n in counts.get(status, {}).items())
+
     positions = [doc["position"], *([department_doc["position"]] if department_doc else [])]
     return {
         **{k: v for k, v in doc.items()
-           if k not in ("tasks", TO_ME, FROM_ME, "contributions", "position")},
+           if k not in ("tasks", TO_ME, FROM_ME, "contributions", COUNTS, "position")},
         "position": max(position, *positions), "changed_at": max(positions),
         "tasks": tasks,
         "overdue_tasks": sum(t["overdue"] for t in tasks),
@@ -240,10 +334,12 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
         "open_requests_to_me": sum(r["status"] in OPEN_STATUSES for r in to_me),
         "overdue_requests_to_me": sum(r["due_state"] == "overdue" for r in to_me),
         "contributions": contributions,
+        "contributions_total": sum(n for kinds in counts.values() for n in kinds.values()),
+        "list_limits": {"contributions": LATEST, "closed_tasks": LATEST, "closed_requests": LATEST,
+                        "closed_disputes": LATEST},
         "disputes": doc.get("disputes", []),
         "open_disputes": sum(d["status"] == "open" for d in doc.get("disputes", [])),
-        "points": {"confirmed": sum(c["points"] for c in contributions if c["status"] == "confirmed"),
-                   "pending": sum(c["points"] for c in contributions if c["status"] == "recorded")},
+        "points": {"confirmed": points("confirmed"), "pending": points("recorded")},
         "projected_earnings": _earnings(member_id, doc.get("opportunities", []), today, position,
                                         policy, board_of, allocation_of),
     }

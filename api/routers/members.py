@@ -33,7 +33,11 @@ def get_member(member_id: str, actor: ActorDep, services: ServicesDep) -> dict:
 
 @router.get("/{member_id}/board", response_model=MemberBoardOut)
 def board(member_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
-    """My tasks, requests to me and from me, my contributions and my projected earnings."""
+    """My tasks, requests to me and from me, my contributions and my projected earnings.
+
+    `contributions` lists the latest 100 of `contributions_total`; `points` counts them all. Tasks,
+    requests and disputes are every open one and the latest 100 closed ones (`list_limits`).
+    """
     wait_for(services, after)
     if not reads_all(actor) and actor.member_id != member_id:
         raise Refused(403, "a member reads only their own board")
