@@ -744,6 +744,19 @@ DEFAULT_POLICY_DOCUMENTS: dict[str, dict] = {
 }
 
 
+class SourceClaim(Aggregate):
+    """That a message of another system, (source, source_id), has been recorded, and on what.
+
+    Its id is the one the message's contribution gets (uuid5 of them), and it is saved in the same
+    transaction as the contribution: the store refuses a second claim on the same id, so the same
+    message naming another opportunity cannot be recorded twice across the ledger.
+    """
+
+    @event("Claimed")
+    def __init__(self, opportunity_id: str, id: UUID) -> None:  # noqa: A002 - the derived id
+        self.opportunity_id = opportunity_id
+
+
 class PolicyBook(Aggregate):
     """The versions of one kind of policy, oldest first."""
 

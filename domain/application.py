@@ -29,6 +29,7 @@ from domain.aggregates import (
     Opportunity,
     Period,
     PolicyBook,
+    SourceClaim,
     SupportRequest,
     Task,
 )
@@ -38,6 +39,7 @@ from domain.exceptions import (
     AllocationAlreadyApproved,
     AllocationNotFound,
     ConcurrencyConflict,
+    Conflict,
     DisputeNotFound,
     DomainError,
     InvalidAmount,
@@ -336,15 +338,18 @@ class Goldsplit(Application):
                              ) -> dict[str, list[str | DomainError]]:
         """Record a consumer's batch of contributions, on many opportunities, in one save.
 
-        `batch` maps an opportunity id to its (actor, arguments of record_contribution) pairs. Each
-        is checked as record_contribution checks it and answers its contribution id or the refusal
-        it got (every one of an opportunity that does not exist: OpportunityNotFound); the refused
-        ones take no part in the save.
+        `batch` maps an opportunity id to its (actor, arguments of record_contribution) pairs, each
+        with the contribution id derived from its source message. Each is checked as
+        record_contribution checks it and answers its contribution id or the refusal it got (every
+        one of an opportunity that does not exist: OpportunityNotFound); the refused ones take no
+        part in the save. A SourceClaim saved with each makes its id unique across the ledger: the
+        same message naming another opportunity is refused (Conflict on `source_id`).
         """
         weights = self.incentive_policy_in_force(self.clock().date()).kind_weights
         answers: dict[str, list[str | DomainError]] = {}
         checked: dict[UUID, list[tuple[int, dict]]] = {}
         ids: dict[str, UUID] = {}
+        claims_in_batch: dict[str, UUID] = {}  # contribution id -> the opportunity it is for
         for opportunity_id, contributions in batch.items():
             answers[opportunity_id] = []
             try:
@@ -356,19 +361,31 @@ class Goldsplit(Application):
             for index, (actor, arguments) in enumerate(contributions):
                 try:
                     fields = self._contribution(actor, weights, **arguments)
+                    first_on = claims_in_batch.setdefault(fields["contribution_id"], oid)
+                    if first_on != oid:
+                        raise Conflict(f"this source_id is in the batch already, for opportunity "
+                                       f"{first_on}", field="source_id")
                     checked.setdefault(oid, []).append((index, fields))
                     answers[opportunity_id].append(fields["contribution_id"])
                 except DomainError as refusal:
                     answers[opportunity_id].append(refusal)
         refused: dict[UUID, dict[int, DomainError]] = {}
 
-        def decide(opportunity: Opportunity) -> None:
+        def decide(opportunity: Opportunity, retrying: bool) -> list[Aggregate]:
             refused[opportunity.id] = {}
+            claims = []
             for index, fields in checked[opportunity.id]:
+                cid = UUID(fields["contribution_id"])
                 try:
+                    if retrying and cid not in opportunity.contributions and self._claimed(cid):
+                        raise Conflict(f"this source_id is recorded already, on opportunity "
+                                       f"{self._claimed(cid)}", field="source_id")
                     opportunity.record_contribution(**fields)
                 except DomainError as refusal:  # checked before its event: nothing of it applied
                     refused[opportunity.id][index] = refusal
+                    continue
+                claims.append(SourceClaim(opportunity_id=str(opportunity.id), id=cid))
+            return claims
 
         missing = self._update_all(list(checked), Opportunity, decide)
         for opportunity_id, oid in ids.items():
@@ -380,18 +397,26 @@ class Goldsplit(Application):
                 given[:] = [refused.get(oid, {}).get(i, answer) for i, answer in enumerate(given)]
         return answers
 
+    def _claimed(self, claim_id: UUID) -> str | None:
+        """The opportunity a source message was recorded on, if it was."""
+        try:
+            return self.repository.get(claim_id).opportunity_id
+        except AggregateNotFoundError:
+            return None
+
     def _update_all(self, aggregate_ids: Sequence[UUID], cls: type,
-                    decide: Callable[[Any], None]) -> set[UUID]:
-        """Load each aggregate, decide on it, and save every one that changed in one transaction;
-        answer the ids that name no such aggregate. As `_update`, for many aggregates at once: their
-        writer locks are taken in one order, and a writer in another process that got to one of
-        them first makes us load and decide on all of them again."""
+                    decide: Callable[[Any, bool], Sequence[Aggregate]]) -> set[UUID]:
+        """Load each aggregate, decide on it (with the other aggregates to save with it), and save
+        every one that changed in one transaction; answer the ids that name no such aggregate. As
+        `_update`, for many aggregates at once: their writer locks are taken in one order, and a
+        save the store refuses (another writer got to one of them first, or an aggregate to create
+        exists already) makes us load and decide on all of them again, `retrying`."""
         stripes = sorted({a.int % len(self._writers) for a in aggregate_ids})
         with contextlib.ExitStack() as held:
             for stripe in stripes:
                 held.enter_context(self._writers[stripe])
             for attempt in range(ATTEMPTS):
-                loaded, missing = [], set()
+                loaded, others, missing = [], [], set()
                 for aggregate_id in aggregate_ids:
                     aggregate = self._kept_up_to_date(aggregate_id)
                     if aggregate is None:
@@ -403,9 +428,9 @@ class Goldsplit(Application):
                     if not isinstance(aggregate, cls):
                         missing.add(aggregate_id)
                         continue
-                    decide(aggregate)
+                    others += decide(aggregate, attempt > 0)
                     loaded.append(aggregate)
-                changed = [a for a in loaded if a.pending_events]
+                changed = [a for a in loaded if a.pending_events] + others
                 try:
                     if changed:
                         self.save(*changed)

@@ -247,15 +247,25 @@ def test_a_closed_deal_takes_no_corrections_from_the_crm(app: Goldsplit, stage: 
     assert (deal(app, oid).stage, deal(app, oid).amount) == (stage, 500000)
 
 
-@pytest.mark.xfail(strict=True, reason="contributions are checked for a repeat per opportunity: "
-                   "a (source, source_id) sent again naming another opportunity records twice")
 def test_a_source_id_repeated_on_another_opportunity_records_once(app: Goldsplit) -> None:
     first, second = opened(app, "OPP-A"), opened(app, "OPP-B")
     send(app, CONTRIBUTIONS, contribution(first))
     before = head(app)
-    with pytest.raises(Rejected):
+    with pytest.raises(Rejected) as rejected:
         send(app, CONTRIBUTIONS, contribution(second))
+    assert rejected.value.reason.startswith("source_id:") and first in rejected.value.reason
     assert head(app) == before
+
+
+def test_a_source_id_twice_in_one_batch_on_two_opportunities_records_once(app: Goldsplit) -> None:
+    first, second = opened(app, "OPP-A"), opened(app, "OPP-B")
+    outcomes = inbound.accept_batch(app, [
+        (CONTRIBUTIONS, json.dumps(contribution(first)).encode(), 0, 1),
+        (CONTRIBUTIONS, json.dumps(contribution(second)).encode(), 0, 2)])
+    assert outcomes[0] == inbound.ACCEPTED
+    assert isinstance(outcomes[1], Rejected) and outcomes[1].reason.startswith("source_id:")
+    assert len(app.repository.get(UUID(first)).contributions) == 1
+    assert not app.repository.get(UUID(second)).contributions
 
 
 # -- what is not a message ----------------------------------------------------------------------
