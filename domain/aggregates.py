@@ -745,11 +745,12 @@ DEFAULT_POLICY_DOCUMENTS: dict[str, dict] = {
 
 
 class SourceClaim(Aggregate):
-    """That a message of another system, (source, source_id), has been recorded, and on what.
+    """That a message of another system, or a payment id, has been recorded, and on what deal.
 
-    Its id is the one the message's contribution gets (uuid5 of them), and it is saved in the same
-    transaction as the contribution: the store refuses a second claim on the same id, so the same
-    message naming another opportunity cannot be recorded twice across the ledger.
+    Its id is derived from what it claims (a contribution's id from its (source, source_id), or
+    uuid5 of "payment:<id>"), and it is saved in the same transaction as what it claims: the store
+    refuses a second claim on the same id, so the same message or payment naming another
+    opportunity cannot be recorded twice across the ledger.
     """
 
     @event("Claimed")

@@ -21,6 +21,7 @@ from domain import values
 from domain.aggregates import (
     DEFAULT_POLICY_DOCUMENTS,
     DEPARTMENTS,
+    GOLDSPLIT,
     POLICY_KINDS,
     Account,
     Allocation,
@@ -887,6 +888,7 @@ class Goldsplit(Application):
         if on > self.clock().date():
             raise InvalidInput("is in the future", field="received_on")
         pid = values.key(payment_id, "payment_id") if payment_id is not None else str(uuid4())
+        claim_id = uuid5(GOLDSPLIT, f"payment:{pid}")  # a payment id is the ledger's, not a deal's
         repeated = [False]
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
@@ -894,18 +896,22 @@ class Goldsplit(Application):
                 raise InvalidInput(f"the deal is in {opportunity.currency}, not {str(currency)[:8]!r}",
                                    field="currency")
             minor = parse_amount(amount, opportunity.currency)
+            if pid not in opportunity.payments and (elsewhere := self._claimed(claim_id)):
+                raise Conflict(f"payment {pid} is recorded already, on opportunity {elsewhere}",
+                               field="payment_id")
             repeated[0] = not opportunity.receive_payment(
                 payment_id=pid, amount=minor, received_on=on, actor=actor.member_id, source=source)
             if repeated[0]:
                 return []
+            claim = SourceClaim(opportunity_id=str(opportunity.id), id=claim_id)
             allocation = self._allocation(Allocation.create_id(opportunity.id))
             if not allocation.approved:
-                return []
+                return [claim]
             entries = self._entries(allocation, opportunity, _owed(allocation, opportunity),
                                     f"payment:{pid}", "release", "release", on)
             entries, periods = self._booked(entries, f"payment:{pid}", self.clock().date())
             allocation.release(pid, entries, actor.member_id, at=self.clock().isoformat())
-            return [allocation, *periods]
+            return [allocation, *periods, claim]
 
         recorded = self._change(opportunity_id, decide)
         return Recorded(pid, recorded.position, {"repeated": True} if repeated[0] else {})

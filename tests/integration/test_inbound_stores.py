@@ -7,7 +7,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from api.services import Services
-from consumers.inbound import ACCEPTED, CONTRIBUTIONS, Rejected, accept_batch
+from consumers.inbound import ACCEPTED, CONTRIBUTIONS, DUPLICATE, PAYMENTS, Rejected, accept_batch
 from domain.application import Actor
 
 ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
@@ -32,3 +32,27 @@ def test_a_source_message_naming_another_opportunity_later_is_refused(services: 
     assert deals[0] in refused.reason
     assert app.recorder.max_notification_id() == head  # nothing recorded
     assert [len(app.repository.get(UUID(oid)).contributions) for oid in deals] == [1, 0]
+
+
+def test_a_payment_naming_another_deal_with_the_same_id_is_refused(services: Services) -> None:
+    app = services.app
+    app.register_member(ADMIN, "alice", "Alice", "sales")
+    today = app.clock().date().isoformat()
+    deals = []
+    for n in range(2):
+        oid = app.open_opportunity(ALICE, account_id="acme", name=f"Acme {n}", amount="100.00",
+                                   currency="USD", expected_close=today).id
+        app.win(ALICE, oid, closed_on=today)
+        deals.append(oid)
+
+    def paid(oid: str) -> bytes:
+        return json.dumps({"source": "erp", "source_id": "INV-1", "opportunity_id": oid,
+                           "amount": "40.00", "currency": "USD", "received_on": today}).encode()
+
+    assert accept_batch(app, [(PAYMENTS, paid(deals[0]), 0, 1)]) == [ACCEPTED]
+    assert accept_batch(app, [(PAYMENTS, paid(deals[0]), 0, 1)]) == [DUPLICATE]  # delivered again
+    head = app.recorder.max_notification_id()
+    [refused] = accept_batch(app, [(PAYMENTS, paid(deals[1]), 0, 2)])
+    assert isinstance(refused, Rejected) and refused.reason.startswith("source_id:")
+    assert app.recorder.max_notification_id() == head
+    assert [app.repository.get(UUID(oid)).cash for oid in deals] == [4000, 0]
