@@ -99,20 +99,24 @@ class ProjectionRunner:
                     start=start, limit=self.batch_size, inclusive_of_start=False)
                 if not notifications:
                     return start
+                whole = len(notifications) < self.batch_size  # the log's head, as of this read
                 try:
                     changes = self._project(notifications, positions)
                 except _EventFailed as failure:
                     if failure.index == 0:
                         self.stalled = ProjectionStalled(notifications[0].id, failure.error)
                         raise self.stalled from failure.error
-                    notifications = notifications[:failure.index]
+                    notifications, whole = notifications[:failure.index], False
                     changes = self._project(notifications, positions)
                 last = notifications[-1].id
                 moves = {name: (c, last) for name, c in checkpoints.items() if c.position < last}
                 if not self.store.commit(moves, changes.written):
                     log.info("another runner moved the projections first; re-reading")
-                elif self.stalled is not None and last >= self.stalled.position:
+                    continue
+                if self.stalled is not None and last >= self.stalled.position:
                     self.stalled = None
+                if whole:  # no need to ask again: what comes later wakes us (NOTIFY, or the poll)
+                    return last
 
     def _project(self, notifications: Sequence[Any], positions: dict[str, int]) -> Changes:
         changes = Changes(self.store)
