@@ -26,7 +26,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"refusing to serve on {host} with the development secret: anyone could sign "
               "tokens; set GOLDSPLIT_SECRET", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(settings), host=host, port=args.port or settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=args.port or settings.port, log_level="info",
+                access_log=settings.access_log)
     return 0
 
 

@@ -30,6 +30,7 @@ class Settings:
     read_wait_seconds: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8000
+    access_log: bool = True  # uvicorn's line per request (about 2.5% of the API's CPU)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -153,11 +153,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_answers_health_as_a_real_process(tmp_path) -> None:
+@pytest.mark.parametrize("access_log", ["true", "false"])
+def test_serve_answers_health_as_a_real_process(tmp_path, access_log: str) -> None:
     port = _free_port()
-    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+           "GOLDSPLIT_ACCESS_LOG": access_log}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as errors:
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+                                   env=env, stdout=errors, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -173,6 +177,9 @@ def test_serve_answers_health_as_a_real_process(tmp_path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+    logged = log.read_text()
+    assert "Uvicorn running" in logged  # the server's own lines, either way
+    assert ('"GET /health HTTP/1.1" 200' in logged) is (access_log == "true")
 
 
 def test_the_demo_pays_the_team_and_closes_last_month_by_replay(demo: DemoRun) -> None:
