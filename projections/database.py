@@ -110,6 +110,21 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read-only statement. On PostgreSQL it runs outside a transaction block
+        (one round trip, not BEGIN, the statement and COMMIT): a single statement reads one
+        snapshot anyway."""
+        if self.kind != "postgresql":
+            with self.transaction() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        with self._postgres().connection() as conn:
+            conn.autocommit = True
+            try:
+                return conn.execute(sql.replace("?", "%s"), params).fetchall()
+            finally:
+                conn.autocommit = False
+
     def _connect_sqlite(self) -> sqlite3.Connection:
         if self._sqlite is None:
             target = ":memory:" if self.kind == "memory" else self.sqlite_path

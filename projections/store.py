@@ -52,27 +52,21 @@ class ViewStore:
     def get(self, view: str, key: str) -> dict | None:
         if "\x00" in key:  # no stored key has one, and PostgreSQL refuses NUL in a query's text
             return None
-        with self.db.transaction() as cur:
-            cur.execute("SELECT doc FROM goldsplit_views WHERE view = ? AND key = ?", (view, key))
-            row = cur.fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self.db.read("SELECT doc FROM goldsplit_views WHERE view = ? AND key = ?", (view, key))
+        return json.loads(rows[0][0]) if rows else None
 
     def all(self, view: str) -> dict[str, dict]:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT key, doc FROM goldsplit_views WHERE view = ? ORDER BY key", (view,))
-            return {key: json.loads(doc) for key, doc in cur.fetchall()}
+        rows = self.db.read("SELECT key, doc FROM goldsplit_views WHERE view = ? ORDER BY key", (view,))
+        return {key: json.loads(doc) for key, doc in rows}
 
     def position(self, projection: str) -> int:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT position FROM goldsplit_tracking WHERE projection = ?", (projection,))
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
+        rows = self.db.read("SELECT position FROM goldsplit_tracking WHERE projection = ?", (projection,))
+        return int(rows[0][0]) if rows else 0
 
     def positions(self) -> dict[str, int]:
         """Every tracked position: the projections', and the relay's (`relay:<topic>`)."""
-        with self.db.transaction() as cur:
-            cur.execute("SELECT projection, position FROM goldsplit_tracking ORDER BY projection")
-            return {name: int(position) for name, position in cur.fetchall()}
+        rows = self.db.read("SELECT projection, position FROM goldsplit_tracking ORDER BY projection")
+        return {name: int(position) for name, position in rows}
 
     def checkpoints(self, projections: Iterable[str]) -> dict[str, Checkpoint]:
         with self.db.transaction() as cur:
