@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from consumers.health import Health, run_rounds
 from consumers.inbound import Rejected, accept_batch, dlq_topic
 from domain.application import Goldsplit
 from projections.counts import Counts
@@ -90,29 +91,27 @@ class Consume:
         ends = self.consumer.end_offsets(assigned) if assigned else {}
         return sum(max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned)
 
-    def run(self, stop: threading.Event, health: Any, check_every: float = 10.0,
+    def run(self, stop: threading.Event, health: Health, check_every: float = 10.0,
             probe: Callable[[], None] | None = None) -> None:
         """Consume until `stop`, backing off while Kafka or the database is down.
 
         The polls of a consumer whose broker is gone only come back empty, so every `check_every`
         seconds it also calls `probe` (which raises when the broker does not answer).
         """
-        pause, checked = 0.5, 0.0
-        while not stop.is_set():
-            try:
-                self.poll_once()
-                figures = {"consumer_messages_total": sum(self.seen.values())}
-                if time.monotonic() - checked > check_every:
-                    if probe is not None:
-                        probe()
-                    figures["consumer_lag_messages"] = self.lag()
-                    checked = time.monotonic()
-                health.ok(**figures)
-                pause = 0.5
-            except Exception as error:  # noqa: BLE001 - report, back off, keep the offsets
-                log.warning("consumer round failed, retrying in %.1f s: %s", pause, error)
-                health.failing(f"{type(error).__name__}: {error}")
-                self.producer.reset()  # a producer failed for good would fail every round
-                checked = 0.0
-                stop.wait(pause)
-                pause = min(pause * 2, 30.0)
+        checked = [0.0]
+
+        def round_() -> tuple[dict, bool]:
+            self.poll_once()  # waits up to half a second for messages itself
+            figures = {"consumer_messages_total": sum(self.seen.values())}
+            if time.monotonic() - checked[0] > check_every:
+                if probe is not None:
+                    probe()
+                figures["consumer_lag_messages"] = self.lag()
+                checked[0] = time.monotonic()
+            return figures, False
+
+        def failed() -> None:
+            self.producer.reset()  # a producer failed for good would fail every round
+            checked[0] = 0.0
+
+        run_rounds(stop, health, round_, on_failure=failed, idle_wait=0.0, first_pause=0.5)

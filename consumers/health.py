@@ -9,9 +9,14 @@ runs), `GET /health` (200 while the last round worked recently, else 503 with th
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+log = logging.getLogger(__name__)
+MOST_PAUSE_SECONDS = 30.0
 
 
 class Health:
@@ -79,3 +84,26 @@ class Health:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def run_rounds(stop: threading.Event, health: Health, round_: Callable[[], tuple[dict, bool]], *,
+               on_failure: Callable[[], None], idle_wait: float, first_pause: float) -> None:
+    """Run `round_` until `stop`. It answers the figures to report and whether it found nothing
+    to do (then the loop waits `idle_wait`). A round that raises (Kafka or the database does not
+    answer) is reported, `on_failure` runs, and the next round waits, doubling up to 30 s: the
+    process backs off and keeps its position, it never dies of an outage."""
+    pause = first_pause
+    while not stop.is_set():
+        try:
+            figures, idle = round_()
+        except Exception as error:  # noqa: BLE001 - report, back off, try again
+            log.warning("%s round failed, retrying in %.1f s: %s", health.name, pause, error)
+            health.failing(f"{type(error).__name__}: {error}")
+            on_failure()
+            stop.wait(pause)
+            pause = min(pause * 2, MOST_PAUSE_SECONDS)
+            continue
+        health.ok(**figures)
+        pause = first_pause
+        if idle:
+            stop.wait(idle_wait)

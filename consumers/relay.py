@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from consumers.health import Health, run_rounds
 from domain.aggregates import event_id
 from domain.application import Goldsplit
 from projections.audit import GENESIS, digest_of, link
@@ -109,30 +110,26 @@ class Relay:
             pass
         return self.position()
 
-    def run(self, stop: threading.Event, health: Any, interval: float = 0.2,
+    def run(self, stop: threading.Event, health: Health, interval: float = 0.2,
             probe: Callable[[], None] | None = None, check_every: float = 10.0) -> None:
         """Follow the log until `stop`, retrying with backoff while Kafka or the database is down.
 
         An idle relay does not talk to Kafka, so every `check_every` seconds it calls `probe`
         (which raises when the broker does not answer) to keep its health true.
         """
-        pause, checked = interval, time.monotonic()
-        while not stop.is_set():
-            try:
-                published = self.publish_batch()
-                if not published and probe is not None and time.monotonic() - checked > check_every:
-                    probe()
-                    checked = time.monotonic()
-                head = self.app.recorder.max_notification_id() or 0
-                health.ok(relay_position=self.position(), relay_lag_events=head - self.position(),
-                          relay_published_total=self.published)
-                if not published:
-                    stop.wait(interval)
-                pause = interval
-            except Exception as error:  # noqa: BLE001 - report, back off, keep the position
-                log.warning("relay round failed, retrying in %.1f s: %s", pause, error)
-                health.failing(f"{type(error).__name__}: {error}")
-                self.producer.reset()  # a producer failed for good would fail every round
-                checked = 0.0
-                stop.wait(pause)
-                pause = min(pause * 2, 30.0)
+        checked = [time.monotonic()]
+
+        def round_() -> tuple[dict, bool]:
+            published = self.publish_batch()
+            if not published and probe is not None and time.monotonic() - checked[0] > check_every:
+                probe()
+                checked[0] = time.monotonic()
+            position, head = self.position(), self.app.recorder.max_notification_id() or 0
+            return {"relay_position": position, "relay_lag_events": head - position,
+                    "relay_published_total": self.published}, not published
+
+        def failed() -> None:
+            self.producer.reset()  # a producer failed for good would fail every round
+            checked[0] = 0.0
+
+        run_rounds(stop, health, round_, on_failure=failed, idle_wait=interval, first_pause=interval)
