@@ -19,6 +19,8 @@ Opportunity grading (A, B, C) and the triangle roles each grade requires:
 
 The amount band of the deal's currency gives a grade (a currency without bands starts at C);
 each strategic attribute that is `true` on the opportunity raises it by its steps, up to A.
+A document has at most 100 bands per currency and 100 strategic attributes; criteria are bounded
+as in scoring.py.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import ClassVar
 
 from domain.exceptions import InvalidAmount, InvalidInput, InvalidPolicy, UnknownCurrency
 from domain.money import exponent, format_amount, parse_amount
-from domain.policy import GRADES, TRIANGLE_ROLES, Versioned, header, mapping, name_of
+from domain.policy import GRADES, TRIANGLE_ROLES, Versioned, at_most_entries, header, mapping, name_of
 from domain.scoring import (
     Criterion,
     ascending_from_zero,
@@ -181,6 +183,7 @@ class OpportunityGradingPolicy(Versioned):
                 raise InvalidPolicy(unknown.detail, field=field) from None
             if not isinstance(given, list) or not given:
                 raise InvalidPolicy("must be a non-empty list of {from, grade}", field=field)
+            at_most_entries(given, field, "bands")
             parsed: list[tuple[Decimal, str]] = []
             for i, band in enumerate(given):
                 if not isinstance(band, Mapping) or set(band) - {"from_minor"} != {"from", "grade"}:
@@ -207,7 +210,9 @@ class OpportunityGradingPolicy(Versioned):
                 raise InvalidPolicy("a larger amount must never give a lower grade", field=field)
             bands[currency] = tuple((int(start), grade) for start, grade in parsed)
         strategic: dict[str, int] = {}
-        for attribute, steps in mapping(doc, "strategic_attributes").items():
+        strategic_in = mapping(doc, "strategic_attributes")
+        at_most_entries(strategic_in, "strategic_attributes", "attributes")
+        for attribute, steps in strategic_in.items():
             name_of(attribute, "strategic_attributes", "attribute")
             if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 2:
                 raise InvalidPolicy(f"must be 0, 1 or 2 grade steps, got {steps!r}",

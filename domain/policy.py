@@ -14,6 +14,9 @@ Document format (all numbers as decimal strings or integers, never floats):
      "kind_weights": {"visit": 1, "solution_design": 5, ...},
      "member_cap": "0.5" | null, "holdback": "0.2" | null}
 
+Pool rates are from 0 to 0.5, role shares from 0 to 1 and sum to 1, kind weights whole points from
+0 to 1000 (at most 100 kinds), the member cap in (0, 1] and the holdback in [0, 1).
+
 The version number is given by the policy book (1, 2, ...); the hash is sha256 over the canonical
 JSON of the whole version (keys sorted, no spaces), so anyone can recompute it.
 """
@@ -23,13 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar, TypeVar
 
-from domain.exceptions import InvalidPolicy
+from domain.exceptions import InvalidInput, InvalidPolicy
 from domain.values import EARLIEST, plain_decimal, storable
 
 ROLES = ("AR", "SR", "FR", "SUPPORT")
@@ -57,6 +60,9 @@ DEFAULT_INCENTIVE_DOCUMENT: dict = {
 }
 
 MAX_PLACES = 12  # rates, shares, cap and holdback: plain decimals, so sums and hashes are exact
+MAX_POOL_RATE = Decimal("0.5")  # a bonus pool above half the deal is a typo, not a policy
+MAX_KIND_WEIGHT = 1000
+MAX_ENTRIES = 100  # kinds, criteria, levels, bands, attributes: a policy people read and review
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 P = TypeVar("P", bound="Versioned")
 
@@ -73,15 +79,19 @@ def fraction_field(value: object, field: str, *, low: Decimal, high: Decimal,
 
 
 def _fractions(doc: Mapping, key: str, names: tuple[str, ...], what: str,
-               high_open: bool = False) -> dict[str, Decimal]:
-    """A fraction in [0, 1] (or [0, 1)) for each of `names`; a name left out is 0."""
+               high: Decimal = Decimal(1)) -> dict[str, Decimal]:
+    """A fraction in [0, high] for each of `names`; a name left out is 0."""
     given = mapping(doc, key)
     unknown = set(given) - set(names)
     if unknown:
         raise InvalidPolicy(f"unknown {what} {sorted(unknown)}; {what} are {list(names)}", field=key)
-    return {name: fraction_field(given.get(name, "0"), f"{key}.{name}", low=Decimal(0),
-                                  high=Decimal(1), high_open=high_open)
+    return {name: fraction_field(given.get(name, "0"), f"{key}.{name}", low=Decimal(0), high=high)
             for name in names}
+
+
+def at_most_entries(entries: Sized, field: str, what: str) -> None:
+    if len(entries) > MAX_ENTRIES:
+        raise InvalidPolicy(f"has {len(entries)} {what}; at most {MAX_ENTRIES} are allowed", field=field)
 
 
 class Versioned:
@@ -119,7 +129,10 @@ def header(doc: object, keys: tuple[str, ...]) -> tuple[str, date]:
     name = doc.get("name", "default")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise InvalidPolicy("must be a non-empty string of at most 100 characters", field="name")
-    storable(name, "name")
+    try:
+        storable(name.strip(), "name", single_line=True)
+    except InvalidInput as unsafe:  # a policy refusal is InvalidPolicy, whatever the cause
+        raise InvalidPolicy(unsafe.detail, field="name") from None
     given = doc.get("effective_from")
     try:
         effective_from = date.fromisoformat(given) if isinstance(given, str) else None
@@ -167,7 +180,7 @@ class IncentivePolicy(Versioned):
         name, effective_from = header(doc, ("pool_rate_by_grade", "role_shares", "kind_weights",
                                             "member_cap", "holdback"))
 
-        rates = _fractions(doc, "pool_rate_by_grade", GRADES, "grades", high_open=True)
+        rates = _fractions(doc, "pool_rate_by_grade", GRADES, "grades", high=MAX_POOL_RATE)
         shares = _fractions(doc, "role_shares", ROLES, "roles")
         if sum(shares.values()) != 1:
             raise InvalidPolicy(f"role shares sum to {sum(shares.values())}, not 1", field="role_shares")
@@ -175,11 +188,15 @@ class IncentivePolicy(Versioned):
         weights_in = mapping(doc, "kind_weights")
         if not weights_in:
             raise InvalidPolicy("must name at least one contribution kind", field="kind_weights")
+        at_most_entries(weights_in, "kind_weights", "kinds")
         weights: dict[str, int] = {}
         for kind, weight in weights_in.items():
             name_of(kind, "kind_weights", "kind")
             if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
                 raise InvalidPolicy(f"must be a whole number of points >= 0, got {weight!r}",
+                                    field=f"kind_weights.{kind}")
+            if weight > MAX_KIND_WEIGHT:
+                raise InvalidPolicy(f"must be at most {MAX_KIND_WEIGHT} points, got {weight}",
                                     field=f"kind_weights.{kind}")
             weights[kind] = weight
 

@@ -4,6 +4,8 @@ A criterion has a weight (the weights of a policy sum to 1) and turns one answer
 from 0 to 100, either by named levels (`{"none": 0, "met": 50, "trusted": 100}`) or, for a
 number, by ascending bands (`[{"from": "0", "score": 0}, {"from": "1000000", "score": 60}]`: a
 value scores the band with the largest `from` at or below it). The weighted sum is exact.
+A policy has at most 100 criteria, a criterion at most 100 levels or bands, and a band starts
+below 10^15 (the money limit: the numbers banded are amounts and shares).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from domain.exceptions import InvalidInput, InvalidPolicy
-from domain.policy import MAX_PLACES, fraction_field, mapping, name_of
+from domain.money import MAX_WHOLE_DIGITS
+from domain.policy import MAX_PLACES, at_most_entries, fraction_field, mapping, name_of
 from domain.values import plain_decimal
 
 
@@ -62,6 +65,7 @@ def parse_criteria(doc: Mapping, key: str, *, bands: bool) -> dict[str, Criterio
     given = mapping(doc, key)
     if not given:
         raise InvalidPolicy("must name at least one criterion", field=key)
+    at_most_entries(given, key, "criteria")
     criteria: dict[str, Criterion] = {}
     for name, spec in given.items():
         field = f"{key}.{name}"
@@ -80,6 +84,7 @@ def parse_criteria(doc: Mapping, key: str, *, bands: bool) -> dict[str, Criterio
             levels = mapping(spec, "levels") if isinstance(spec.get("levels"), Mapping) else None
             if not levels:
                 raise InvalidPolicy("must be an object naming at least one level", field=f"{field}.levels")
+            at_most_entries(levels, f"{field}.levels", "levels")
             criteria[name] = Criterion(name, weight, levels={
                 name_of(level, f"{field}.levels", "level"): _score(score, f"{field}.levels.{level}")
                 for level, score in levels.items()})
@@ -94,12 +99,16 @@ def parse_criteria(doc: Mapping, key: str, *, bands: bool) -> dict[str, Criterio
 def _bands(value: object, field: str) -> tuple[tuple[Decimal, int], ...]:
     if not isinstance(value, list) or not value:
         raise InvalidPolicy("must be a non-empty list of {from, score}", field=field)
+    at_most_entries(value, field, "bands")
     bands: list[tuple[Decimal, int]] = []
     for i, band in enumerate(value):
         if not isinstance(band, Mapping) or set(band) != {"from", "score"}:
             raise InvalidPolicy("each band is {from, score}", field=f"{field}[{i}]")
         start = plain_decimal(str(band["from"]) if isinstance(band["from"], int) else band["from"],
                               f"{field}[{i}].from", places=MAX_PLACES, error=InvalidPolicy)
+        if start >= 10**MAX_WHOLE_DIGITS:
+            raise InvalidPolicy(f"{start} is too large (over {MAX_WHOLE_DIGITS} digits)",
+                                field=f"{field}[{i}].from")
         bands.append((start, _score(band["score"], f"{field}[{i}].score")))
     ascending_from_zero(bands, field)
     return tuple(bands)

@@ -1,7 +1,10 @@
 """Parsing and checking the plain values commands carry: text, dates, decimals, ids, attributes.
 
-Every refusal is an InvalidInput naming the field. Text must be storable anywhere: no NUL and no
-unpaired surrogates. Decimals are plain (`123.45`): no exponents, signs or inner spaces (spaces
+Every refusal is an InvalidInput naming the field. Text must be storable and safe to show anywhere:
+no control characters but tab and line breaks (none of those either in a single-line value), no
+bidi embeddings, overrides or isolates (they can make text read other than it is stored; the
+U+200E/U+200F marks stay), no unpaired surrogates. A refusal gives the character and its offset
+from 0. Decimals are plain (`123.45`): no exponents, signs or inner spaces (spaces
 around are trimmed), so the same number is always spelled, stored and hashed the same way.
 """
 
@@ -11,6 +14,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from domain.exceptions import DomainError, InvalidInput
@@ -24,11 +28,19 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_KEYS = ("_type_", "_data_")  # the event store's JSON transcoder owns these keys
 MAX_ATTRIBUTE_DEPTH = 6
 MAX_ATTRIBUTES_CHARACTERS = 16_000
+MAX_URL_CHARACTERS = 2000
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab, LF, CR; DEL; C1
+BIDI_OVERRIDE = re.compile("[\u202a-\u202e\u2066-\u2069]")  # the "Trojan Source" characters
+LINE_BREAK = re.compile("[\t\n\r\u2028\u2029]")
+WEB_SCHEMES = ("http", "https")
 
 
-def storable(value: str, field: str) -> str:
-    if "\x00" in value:
-        raise InvalidInput("must not contain NUL characters", field=field)
+def storable(value: str, field: str, *, single_line: bool = False) -> str:
+    """`value`, if it is safe to store and show (see the module docstring)."""
+    _refuse(CONTROL, value, field, "control characters")
+    _refuse(BIDI_OVERRIDE, value, field, "bidi override characters")
+    if single_line:
+        _refuse(LINE_BREAK, value, field, "tabs or line breaks")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -36,7 +48,15 @@ def storable(value: str, field: str) -> str:
     return value
 
 
-def text(value: object, field: str, *, required: bool = True, limit: int = 2000) -> str:
+def _refuse(characters: re.Pattern[str], value: str, field: str, what: str) -> None:
+    found = characters.search(value)
+    if found:
+        raise InvalidInput(f"must not contain {what} (U+{ord(found.group()):04X} at {found.start()})",
+                           field=field)
+
+
+def text(value: object, field: str, *, required: bool = True, limit: int = 2000,
+         single_line: bool = False) -> str:
     """A trimmed string of at most `limit` characters ('' when optional and absent)."""
     if value is None and not required:
         return ""
@@ -44,7 +64,33 @@ def text(value: object, field: str, *, required: bool = True, limit: int = 2000)
         raise InvalidInput("must be a non-empty string", field=field)
     if len(value) > limit:
         raise InvalidInput(f"must be at most {limit} characters", field=field)
-    return storable(value.strip(), field)
+    return storable(value.strip(), field, single_line=single_line)
+
+
+def evidence_url(value: object, field: str = "evidence_url") -> str | None:
+    """An absolute http(s) link without credentials (None when absent or blank).
+
+    Links are shown to reviewers as clickable: another scheme (javascript:, data:, file:) could run
+    or read something, a relative link points into goldsplit itself, and credentials leak.
+    """
+    link = text(value, field, required=False, limit=MAX_URL_CHARACTERS)
+    if not link:
+        return None
+    if any(character.isspace() for character in link):
+        raise InvalidInput("must be one link without spaces", field=field)
+    try:
+        parts = urlsplit(link)
+        parts.port  # noqa: B018 - a port that is not a number from 0 to 65535 raises here
+    except ValueError:
+        raise InvalidInput("is not a well-formed link", field=field) from None
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        given = f", not {parts.scheme}:" if parts.scheme else " (it has no scheme)"
+        raise InvalidInput(f"must be an http or https link{given}", field=field)
+    if not parts.hostname:
+        raise InvalidInput("must name a host, as in https://crm.example/notes/1", field=field)
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("must not carry credentials (user:password@)", field=field)
+    return link
 
 
 def plain_decimal(value: object, field: str, *, places: int, error: type[DomainError] = InvalidInput,

@@ -358,7 +358,7 @@ def policies(draw, caps=st.none() | CAPS) -> IncentivePolicy:
     return IncentivePolicy.from_document({
         "name": "generated",
         "effective_from": "2000-01-01",
-        "pool_rate_by_grade": {g: _decimal(draw(st.integers(0, 99_999)), 5) for g in GRADES},
+        "pool_rate_by_grade": {g: _decimal(draw(st.integers(0, 50_000)), 5) for g in GRADES},
         "role_shares": draw(role_shares()),
         "kind_weights": draw(st.dictionaries(st.sampled_from(KINDS[:4]), st.integers(0, 9), min_size=1)),
         "member_cap": draw(caps),

@@ -84,6 +84,20 @@ def refused_document(policy: type, document: dict, field: str) -> InvalidPolicy:
 ONE_CRITERION = {"fit": {"weight": "1", "levels": {"low": 0, "high": 100}}}
 
 
+def criteria(count: int) -> dict:
+    """`count` criteria of equal weight (count divides 1 exactly in 12 places: 100 or 101 is
+    refused for the count before the weights are summed)."""
+    return {f"c{n}": {"weight": str(Decimal(1) / 100), "levels": {"x": 100}} for n in range(count)}
+
+
+def levels(count: int) -> dict:
+    return {f"level_{n}": n % 101 for n in range(count)}
+
+
+def bands(count: int) -> list:
+    return [{"from": str(n), "score": n % 101} for n in range(count)]
+
+
 @pytest.mark.parametrize(("changes", "field"), [
     # weights that do not add up
     ([(("criteria", "annual_potential", "weight"), "0.50")], "criteria"),
@@ -95,6 +109,14 @@ ONE_CRITERION = {"fit": {"weight": "1", "levels": {"low": 0, "high": 100}}}
     ([(("criteria",), {})], "criteria"),
     ([(("criteria",), None)], "criteria"),
     ([(("criteria",), {"Annual Potential": ONE_CRITERION["fit"]})], "criteria"),
+    # no more than 100 criteria, levels or bands, and bands within the money limit
+    ([(("criteria",), criteria(101))], "criteria"),
+    ([(("criteria", "strategic_fit", "levels"), levels(101))], "criteria.strategic_fit.levels"),
+    ([(("criteria", "annual_potential", "bands"), bands(101))], "criteria.annual_potential.bands"),
+    ([(("criteria", "annual_potential", "bands", 3, "from"), "1" + "0" * 15)],
+     "criteria.annual_potential.bands[3].from"),
+    ([(("criteria", "annual_potential", "bands", 3, "from"), "9" * 30)],
+     "criteria.annual_potential.bands[3].from"),
     # bands that do not start at 0 or do not ascend
     ([(("criteria", "annual_potential", "bands", 0, "from"), "1")], "criteria.annual_potential.bands"),
     ([(("criteria", "annual_potential", "bands", 2, "from"), "1000000")],
@@ -140,6 +162,9 @@ ONE_CRITERION = {"fit": {"weight": "1", "levels": {"low": 0, "high": 100}}}
     ([(("effective_from",), None)], "effective_from"),
     ([(("name",), "")], "name"),
     ([(("name",), 7)], "name"),
+    ([(("name",), "fy27\nrevised")], "name"),
+    ([(("name",), "\u202efy27")], "name"),
+    ([(("name",), "fy27\x07")], "name"),
 ])
 def test_refuses_an_account_grading_document_naming_the_field(changes, field) -> None:
     refused_document(AccountGradingPolicy, changed(ACCOUNT, *changes), field)
@@ -156,6 +181,18 @@ def test_an_account_grading_document_with_weights_summing_to_exactly_one_is_acce
         "c": {"weight": "0.333333333334", "levels": {"x": 100}}})), version=2)
     assert sum(c.weight for c in policy.criteria.values()) == 1
     assert policy.grade({"a": "x", "b": "x", "c": "x"}).score == "100.00"
+
+
+def test_an_account_grading_document_at_the_limits_is_accepted() -> None:
+    policy = AccountGradingPolicy.from_document(changed(
+        ACCOUNT, (("criteria", "strategic_fit", "levels"), levels(100)),
+        (("criteria", "annual_potential", "bands"), bands(99) + [
+            {"from": "999999999999999.999999999999", "score": 100}])), version=2)
+    assert len(policy.criteria["strategic_fit"].levels or {}) == 100
+    assert policy.grade({"annual_potential": "999999999999999.999999999999"}).reasons[0] == (
+        "annual_potential=999999999999999.999999999999: 100 x 0.40")
+    assert len(AccountGradingPolicy.from_document(changed(ACCOUNT, (("criteria",), criteria(100))),
+                                                  version=3).criteria) == 100
 
 
 # -- opportunity grading documents ---------------------------------------------------------------
@@ -182,12 +219,15 @@ def test_an_account_grading_document_with_weights_summing_to_exactly_one_is_acce
     ([(("amount_bands", "CNY"), [])], "amount_bands.CNY"),
     ([(("amount_bands", "CNY"), {"from": "0", "grade": "C"})], "amount_bands.CNY"),
     ([(("amount_bands",), None)], "amount_bands"),
+    ([(("amount_bands", "CNY"), [{"from": str(n), "grade": "C"} for n in range(101)])],
+     "amount_bands.CNY"),
     # strategic attributes: names, and 0, 1 or 2 whole steps
     ([(("strategic_attributes", "new_logo"), 1.0)], "strategic_attributes.new_logo"),
     ([(("strategic_attributes", "new_logo"), True)], "strategic_attributes.new_logo"),
     ([(("strategic_attributes", "new_logo"), "1")], "strategic_attributes.new_logo"),
     ([(("strategic_attributes", "new_logo"), 3)], "strategic_attributes.new_logo"),
     ([(("strategic_attributes", "New Logo"), 1)], "strategic_attributes"),
+    ([(("strategic_attributes",), {f"flag_{n}": 1 for n in range(101)})], "strategic_attributes"),
     # required roles: for every grade, distinct triangle roles
     ([(("required_roles", "A"), ["AR", "SR", "SUPPORT"])], "required_roles.A"),
     ([(("required_roles", "B"), ["AR", "CEO"])], "required_roles.B"),
@@ -205,6 +245,15 @@ def test_required_roles_are_kept_in_triangle_order_whatever_order_they_are_given
     policy = OpportunityGradingPolicy.from_document(
         changed(OPPORTUNITY, (("required_roles", "A"), ["FR", "AR", "SR"])), version=1)
     assert policy.required("A") == ("AR", "SR", "FR")
+
+
+def test_an_opportunity_grading_document_at_the_limits_is_accepted() -> None:
+    policy = OpportunityGradingPolicy.from_document(changed(
+        OPPORTUNITY, (("amount_bands", "JPY"), [{"from": str(n), "grade": "C"} for n in range(99)] + [
+            {"from": "999999999999999", "grade": "A"}]),
+        (("strategic_attributes",), {f"flag_{n}": 1 for n in range(100)})), version=2)
+    assert len(policy.amount_bands["JPY"]) == 100 and len(policy.strategic_attributes) == 100
+    assert policy.grade(999999999999999, "JPY", {}).grade == "A"
 
 
 # -- relationship standard documents -------------------------------------------------------------
@@ -233,6 +282,9 @@ def test_required_roles_are_kept_in_triangle_order_whatever_order_they_are_given
     ([(("win_probability", 1), {"from_score": 20})], "win_probability[1]"),
     ([(("win_probability",), [])], "win_probability"),
     ([(("win_probability",), {"0": "0.05"})], "win_probability"),
+    ([(("criteria",), criteria(101))], "criteria"),
+    ([(("criteria", "coach_inside", "levels"), levels(101))], "criteria.coach_inside.levels"),
+    ([(("name",), "v2\u2066")], "name"),
 ])
 def test_refuses_a_relationship_standard_naming_the_field(changes, field) -> None:
     refused_document(RelationshipStandard, changed(STANDARD, *changes), field)

@@ -437,6 +437,21 @@ def test_a_contribution_with_a_bad_value_is_rejected_by_the_field(
 
 
 @pytest.mark.parametrize("changes, field", [
+    ({"evidence_url": "javascript:alert(1)"}, "evidence_url"),
+    ({"evidence_url": "file:///etc/passwd"}, "evidence_url"),
+    ({"evidence_url": "https://ana:secret@crm.example/1"}, "evidence_url"),
+    ({"summary": "on site\u202e"}, "summary"),
+    ({"summary": "on\x1b[2Jsite"}, "summary"),
+])
+def test_a_contribution_with_an_unsafe_link_or_hidden_characters_goes_to_the_dlq_naming_the_field(
+        app: Goldsplit, changes: dict, field: str) -> None:
+    oid = opened(app)
+    reason = rejected(app, CONTRIBUTIONS, contribution(oid, **changes)).reason
+    assert reason.startswith(f"{field}: must ")
+    assert all(hidden not in reason for hidden in ("\x1b", "\u202e", "secret"))  # the DLQ header quotes none
+
+
+@pytest.mark.parametrize("changes, field", [
     ({"amount": 1.5}, "amount"),
     ({"amount": 400.0}, "amount"),
     ({"amount": 10**40}, "amount"),

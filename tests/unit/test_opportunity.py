@@ -488,17 +488,25 @@ def test_the_policy_hash_follows_the_content() -> None:
     ({"kind_weights": {"visit": 1.5}}, "kind_weights.visit"),
     ({"kind_weights": {}}, "kind_weights"),
     ({"kind_weights": {"Site Visit": 1}}, "kind_weights"),
+    ({"kind_weights": {"visit": 1001}}, "kind_weights.visit"),
+    ({"kind_weights": {"visit": 1, "poc": 10**18}}, "kind_weights.poc"),
+    ({"kind_weights": {f"kind_{n}": 1 for n in range(101)}}, "kind_weights"),
     ({"pool_rate_by_grade": {"A": "1", "B": "0.02", "C": "0.01"}}, "pool_rate_by_grade.A"),
     ({"pool_rate_by_grade": {"A": "1.5", "B": "0.02", "C": "0.01"}}, "pool_rate_by_grade.A"),
     ({"pool_rate_by_grade": {"A": "0.03", "B": "-0.01", "C": "0.01"}}, "pool_rate_by_grade.B"),
     ({"pool_rate_by_grade": {"A": "0.03", "S": "0.05"}}, "pool_rate_by_grade"),
     ({"pool_rate_by_grade": {"A": "lots"}}, "pool_rate_by_grade.A"),
+    ({"pool_rate_by_grade": {"A": "0.6", "B": "0.02", "C": "0.01"}}, "pool_rate_by_grade.A"),
+    ({"pool_rate_by_grade": {"A": "0.03", "B": "0.500000000001", "C": "0.01"}}, "pool_rate_by_grade.B"),
     ({"member_cap": "0"}, "member_cap"),
     ({"member_cap": "1.01"}, "member_cap"),
     ({"holdback": "1"}, "holdback"),
     ({"holdback": "-0.1"}, "holdback"),
     ({"effective_from": "next monday"}, "effective_from"),
     ({"name": ""}, "name"),
+    ({"name": "fy27\nrevised"}, "name"),
+    ({"name": "fy27\u202e"}, "name"),
+    ({"name": "fy\x1b[2J27"}, "name"),
     ({"role_shares": None}, "role_shares"),
 ])
 def test_refuses_invalid_policy_documents_naming_the_field(changes: dict, field: str) -> None:
@@ -509,10 +517,26 @@ def test_refuses_invalid_policy_documents_naming_the_field(changes: dict, field:
 
 def test_accepts_the_edges_of_the_policy_ranges() -> None:
     policy = IncentivePolicy.from_document(policy_document(
-        member_cap="1", holdback="0", pool_rate_by_grade={"A": "0", "B": "0.999", "C": "0.01"},
+        member_cap="1", holdback="0", pool_rate_by_grade={"A": "0", "B": "0.5", "C": "0.01"},
         role_shares={"AR": "1"}), version=3)
     assert (policy.member_cap, policy.holdback, policy.version) == (Decimal(1), Decimal(0), 3)
     assert policy.role_shares == {"AR": Decimal(1), "SR": 0, "FR": 0, "SUPPORT": 0}
+    assert policy.pool_rate_by_grade["B"] == Decimal("0.5")
+
+
+def test_accepts_a_hundred_kinds_weighted_from_0_to_1000_points() -> None:
+    weights = {f"kind_{n:03d}": n * 10 for n in range(101)}
+    del weights["kind_050"]
+    policy = IncentivePolicy.from_document(policy_document(kind_weights=weights), version=1)
+    assert len(policy.kind_weights) == 100
+    assert (policy.kind_weights["kind_000"], policy.kind_weights["kind_100"]) == (0, 1000)
+
+
+def test_a_kind_weight_over_1000_is_refused_as_a_typo() -> None:
+    with pytest.raises(InvalidPolicy) as refusal:
+        IncentivePolicy.from_document(policy_document(kind_weights={"visit": 1, "poc": 8000}), version=1)
+    assert (refusal.value.field, refusal.value.detail) == ("kind_weights.poc",
+                                                           "must be at most 1000 points, got 8000")
 
 
 def test_a_stored_policy_version_reads_back_equal_without_being_validated_again() -> None:
