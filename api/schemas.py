@@ -227,6 +227,8 @@ class ProjectedLineOut(Out):
 class ProjectedSplitOut(Out):
     as_of: str
     policy: PolicyRef
+    grade: str = Field(description="the grade a win today would take: a lead's override, else the "
+                                   "grading policy in force today on the current amount")
     pool: Money
     lines: list[ProjectedLineOut]
     unallocated: Money
@@ -270,6 +272,26 @@ class AllocationLineOut(Out):
     upfront: str
     held: str
     exact: int | str = Field(description="the exact amount in minor units before rounding (n/d)")
+    approved: str | None = Field(description="the line at approval; null before")
+    current: str = Field(description="what the member is owed now, after late facts and upheld "
+                                     "disputes (the target's upfront + held)")
+    paid: str = Field(description="the sum of the member's entries so far")
+    paid_parts: dict[str, str] = Field(description="paid by what it pays for: amount, upfront, release")
+    target: dict[str, str] = Field(description="current by part: amount, upfront, held")
+
+
+class CurrentSplitOut(Out):
+    deal: Money
+    grade: str
+    pool: Money
+    unallocated: Money
+    cancelled: bool
+
+
+class ReviewFlagOut(Out):
+    code: str = Field(description="won_above_pipeline | backdated_close | confirmed_work_excluded | "
+                                   "reversed_after_win | cap_reached | unallocated_pool")
+    message: str
 
 
 class AllocationOut(Out):
@@ -284,7 +306,13 @@ class AllocationOut(Out):
     policy: PolicyRef
     lines: list[AllocationLineOut]
     unallocated: Money
+    current: CurrentSplitOut = Field(description="the deal, pool and unallocated as the facts stand now")
     visible_lines: str = Field(description="all | own (a member sees only their own line)")
+    won_by: str | None
+    win_reason: str | None = Field(description="a lead's reason when the win was a lead's call")
+    lead_call: list[str] = Field(description="why the win was a lead's call")
+    review: list[ReviewFlagOut] = Field(description="what makes finance look twice; a member sees "
+                                                    "only the flags about their own line")
     position: int
 
 
@@ -312,16 +340,40 @@ class ExcludedContributionOut(CitedContributionOut):
     reason: str
 
 
+class AdjustmentEntryOut(Out):
+    entry_id: str
+    amount: str
+    pays: str
+    kind: str
+    period: str
+
+
+class AdjustmentOut(Out):
+    cause: str = Field(description="reversal:<cid> | correction:<n> | refund:<id> | cancellation | "
+                                   "dispute:<id>")
+    reason: str | None
+    event_id: str
+    position: int
+    before: str
+    after: str
+    entries: list[AdjustmentEntryOut]
+
+
 class ExplainOut(Out):
     allocation_id: str
     opportunity_id: str
     member_id: str
-    amount: str
+    amount: str = Field(description="the line's current amount")
+    approved_amount: str | None
+    paid: str
+    cancelled: bool
     currency: str
     minor_units_per_unit: int
     steps: list[StepOut] = Field(description="the arithmetic in minor units, exact fractions")
     contributions: list[CountedContributionOut]
     excluded: list[ExcludedContributionOut]
+    adjustments: list[AdjustmentOut] = Field(description="each fact after the proposal that changed "
+                                                         "this member's line")
     policy: PolicyRef
 
 
@@ -360,7 +412,11 @@ class MemberBoardOut(Out):
     requests_to_me: list[dict[str, Any]]
     requests_from_me: list[dict[str, Any]]
     contributions: list[dict[str, Any]]
-    projected_earnings: dict[str, Any]
+    earned: dict[str, Any] = Field(description="allocations of won deals the member has a line in, "
+                                               "their current amounts and totals per status")
+    projected: dict[str, Any] = Field(description="open deals' lines if won today; never added to "
+                                                  "what is earned")
+    projected_earnings: dict[str, Any] = Field(description="the same as projected (kept for clients)")
     position: int
 
 

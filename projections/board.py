@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.aggregates import Allocation, Dispute, Opportunity, SupportRequest, event_id
 from domain.allocation import CountedContribution, allocate
+from domain.grading import OpportunityGradingPolicy
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
 from projections.base import Changes, Projection
@@ -255,8 +256,18 @@ def warnings(doc: dict) -> list[dict]:
             for role in doc.get("required_roles", []) if doc["triangle"].get(role) is None]
 
 
+def grade_if_won(doc: dict, grading: OpportunityGradingPolicy | None) -> str:
+    """The grade a win today would split the pool by: a lead's override if one stands, else the
+    grade of the deal's current amount by `grading` (the policy in force today; without one, the
+    grade the board has)."""
+    if grading is None or (doc.get("grading") or {}).get("overridden"):
+        return doc["grade"]
+    return grading.grade(doc["amount"], doc["currency"], doc.get("attributes") or {}).grade
+
+
 def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int,
-                  only_member: str | None = None) -> dict:
+                  only_member: str | None = None,
+                  grading: OpportunityGradingPolicy | None = None) -> dict:
     """The board as clients read it: points by the policy in force and the split if won today.
 
     `position` is how far the board projection had read when `doc` was fetched: the board shows
@@ -264,6 +275,7 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
     points are open to the whole team; of the money, `only_member` sees only their own line (and
     only their own disputes: `open_disputes` counts the disputes still open that the reader sees).
     Requests carry their due state as of `today`; `warnings` name the empty seats the grade requires.
+    The split if won today is at the grade the win would take (`grade_if_won`, by `grading`).
     """
     weights = policy.kind_weights
     currency = doc["currency"]
@@ -280,11 +292,12 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
             tally[c["member_id"]] = tally.get(c["member_id"], 0) + c["points"]
     projected = None
     if doc["stage"] == "open":
-        result = allocate(amount=doc["amount"], grade=doc["grade"], closed_on=today,
+        grade = grade_if_won(doc, grading)
+        result = allocate(amount=doc["amount"], grade=grade, closed_on=today,
                           contributions=[CountedContribution.from_record(c)
                                          for c in doc["contributions"]], policy=policy)
         projected = {
-            "as_of": today.isoformat(), "policy": policy.reference(),
+            "as_of": today.isoformat(), "policy": policy.reference(), "grade": grade,
             "pool": {"amount": format_amount(result.pool, currency), "currency": currency},
             "lines": [{"member_id": line.member_id, "roles": line.roles,
                        "points": line.total_points,

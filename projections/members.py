@@ -1,4 +1,5 @@
-"""The member board: my tasks, requests to me and from me, my contributions, my projected earnings.
+"""The member board: my tasks, requests to me and from me, my contributions, what I earned and
+what I would if my open deals were won today.
 
 One document per member id; requests addressed to a department live on a document of their own,
 `department:<dept>`, which the board of each member of that department shows as well. A document
@@ -22,9 +23,11 @@ from decimal import Decimal
 from typing import Any
 
 from domain.aggregates import Dispute, Member, Opportunity, SupportRequest, Task
+from domain.grading import OpportunityGradingPolicy
 from domain.money import exponent, format_amount
 from domain.policy import IncentivePolicy
 from projections.accounts import is_overdue
+from projections.allocations import line_figures
 from projections.base import Changes, Projection
 from projections.board import OPEN_STATUSES, apply_request, new_request, present_board, present_request
 
@@ -287,7 +290,8 @@ def _minor(amount: str, currency: str) -> int:
 def present_member_board(doc: dict, *, today: date, position: int, policy: IncentivePolicy,
                          board_of: Callable[[str], dict | None],
                          allocation_of: Callable[[str], dict | None],
-                         department_doc: dict | None = None) -> dict:
+                         department_doc: dict | None = None,
+                         grading: OpportunityGradingPolicy | None = None) -> dict:
     """The member board as clients read it, as of `today`.
 
     Tasks (a list, soonest due first) are flagged overdue; requests carry their due state and
@@ -295,11 +299,13 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
     with `via_department`. Tasks, requests and disputes are every open one and the `LATEST`
     latest closed ones (a verified task, a declined, delivered or rated request, a resolved
     dispute). `contributions` are the latest `LATEST` of `contributions_total`, each with its
-    points by `policy` (reversed: 0); `points` counts all of them, confirmed and pending, by
+    points by `policy` (reversed: 0); `points` counts them all, confirmed and pending, by
     `policy`. `list_limits` says how many of each are kept.
-    `projected_earnings` has, per open opportunity the member is on, their line of the split if won
-    today (`board_of(opportunity_id)` gives the board document) and, per won one, their line of the
-    allocation (`allocation_of(opportunity_id)`), with totals per currency as decimal strings.
+    `earned` lists the allocations of won deals the member has a line in (`allocation_of(opportunity_id)`
+    gives the allocation document), each with its current amount and what is paid, totals per
+    allocation status and currency; `projected` their line of the split if each open deal they
+    are on were won today (`board_of(opportunity_id)` gives the board document; `grading` grades
+    it), totals per currency. The two are never added up (`projected_earnings` is `projected`).
     """
     doc = _upgraded(doc)
     member_id = doc["member_id"]
@@ -323,6 +329,8 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
         return sum(n * weights.get(kind, 0) for kind, n in counts.get(status, {}).items())
 
     positions = [doc["position"], *([department_doc["position"]] if department_doc else [])]
+    earned, projected = _earnings(member_id, doc.get("opportunities", []), today, position, policy,
+                                  board_of, allocation_of, grading)
     return {
         **{k: v for k, v in doc.items()
            if k not in ("tasks", TO_ME, FROM_ME, "contributions", COUNTS, "position")},
@@ -340,49 +348,64 @@ def present_member_board(doc: dict, *, today: date, position: int, policy: Incen
         "disputes": doc.get("disputes", []),
         "open_disputes": sum(d["status"] == "open" for d in doc.get("disputes", [])),
         "points": {"confirmed": points("confirmed"), "pending": points("recorded")},
-        "projected_earnings": _earnings(member_id, doc.get("opportunities", []), today, position,
-                                        policy, board_of, allocation_of),
+        "earned": earned,
+        "projected": projected,
+        "projected_earnings": projected,
     }
+
+
+def _add(tally: dict[str, int], currency: str, minor: int) -> None:
+    tally[currency] = tally.get(currency, 0) + minor
+
+
+def _formatted(tally: dict[str, int]) -> dict[str, str]:
+    return {c: format_amount(m, c) for c, m in sorted(tally.items())}
 
 
 def _earnings(member_id: str | None, opportunities: list[str], today: date, position: int,
               policy: IncentivePolicy, board_of: Callable[[str], dict | None],
-              allocation_of: Callable[[str], dict | None]) -> dict:
-    lines: list[dict] = []
-    totals: dict[str, dict[str, int]] = {"projected_split": {}, "allocation": {}}
+              allocation_of: Callable[[str], dict | None],
+              grading: OpportunityGradingPolicy | None) -> tuple[dict, dict]:
+    """(earned, projected): the member's lines of won deals' allocations, and of the open deals'
+    splits if won today; lost deals show in neither, a cancelled one earns 0."""
+    earned: list[dict] = []
+    by_status: dict[str, dict[str, int]] = {"proposed": {}, "approved": {}}
+    paid: dict[str, int] = {}
+    projected: list[dict] = []
+    projected_totals: dict[str, int] = {}
     for oid in opportunities:
         board = board_of(oid)
         if board is None or board["stage"] == "lost":
             continue
-        currency = board["currency"]
-        line: dict[str, Any] = {"opportunity_id": oid, "name": board["name"], "stage": board["stage"],
-                                "currency": currency}
         if board["stage"] == "open":
-            split = present_board(board, policy, today, position, only_member=member_id)
-            own = split["projected_split"]["lines"]
-            minor = _minor(own[0]["amount"], currency) if own else 0
-            line.update(basis="projected_split", as_of=today.isoformat())
-        else:
-            allocation = allocation_of(oid)
-            if allocation is None:
-                continue
-            currency = line["currency"] = allocation["currency"]
-            own = [x for x in allocation["result"]["lines"] if x["member_id"] == member_id]
-            minor = own[0]["amount"] if own else 0
-            line.update(basis="allocation", allocation_id=allocation["id"],
-                        allocation_status=allocation["status"])
-        line["amount"] = format_amount(minor, currency)
-        lines.append(line)
-        tally = totals[line["basis"]]
-        tally[currency] = tally.get(currency, 0) + minor
-    overall: dict[str, int] = {}
-    for tally in totals.values():
-        for currency, minor in tally.items():
-            overall[currency] = overall.get(currency, 0) + minor
-
-    def formatted(tally: dict[str, int]) -> dict[str, str]:
-        return {c: format_amount(m, c) for c, m in sorted(tally.items())}
-
-    return {"as_of": today.isoformat(), "opportunities": lines, "totals": formatted(overall),
-            "projected_totals": formatted(totals["projected_split"]),
-            "allocated_totals": formatted(totals["allocation"])}
+            split = present_board(board, policy, today, position, only_member=member_id,
+                                  grading=grading)["projected_split"]
+            currency = board["currency"]
+            minor = _minor(split["lines"][0]["amount"], currency) if split["lines"] else 0
+            projected.append({"opportunity_id": oid, "name": board["name"], "stage": "open",
+                              "currency": currency, "basis": "projected_split",
+                              "grade": split["grade"], "amount": format_amount(minor, currency)})
+            _add(projected_totals, currency, minor)
+            continue
+        allocation = allocation_of(oid)
+        figures = None if allocation is None else line_figures(allocation, member_id or "")
+        if figures is None:
+            continue
+        currency = allocation["currency"]
+        cancelled = bool(allocation.get("cancelled"))
+        earned.append({
+            "opportunity_id": oid, "name": board["name"],
+            "stage": "cancelled" if cancelled else board["stage"], "currency": currency,
+            "allocation_id": allocation["id"], "allocation_status": allocation["status"],
+            "amount": format_amount(figures["amount"], currency),
+            "approved": None if figures["approved"] is None else format_amount(figures["approved"],
+                                                                               currency),
+            "current": format_amount(figures["current"], currency),
+            "paid": format_amount(figures["paid"], currency)})
+        _add(by_status.setdefault(allocation["status"], {}), currency, figures["current"])
+        _add(paid, currency, figures["paid"])
+    return ({"allocations": earned,
+             "totals": {status: _formatted(tally) for status, tally in by_status.items()},
+             "paid_totals": _formatted(paid)},
+            {"as_of": today.isoformat(), "opportunities": projected,
+             "totals": _formatted(projected_totals)})

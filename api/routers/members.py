@@ -33,7 +33,8 @@ def get_member(member_id: str, actor: ActorDep, services: ServicesDep) -> dict:
 
 @router.get("/{member_id}/board", response_model=MemberBoardOut)
 def board(member_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
-    """My tasks, requests to me and from me, my contributions and my projected earnings.
+    """My tasks, requests to me and from me, my contributions, what I earned and what I would if
+    my open deals were won today (never added up).
 
     `contributions` lists the latest 100 of `contributions_total`; `points` counts them all. Tasks,
     requests and disputes are every open one and the latest 100 closed ones (`list_limits`).
@@ -49,6 +50,7 @@ def board(member_id: str, actor: ActorDep, services: ServicesDep, after: After =
     department = doc.get("department")
     return present_member_board(
         doc, today=today, position=position, policy=services.app.incentive_policy_in_force(today),
+        grading=services.app.policy_in_force("opportunity-grading", today),
         board_of=lambda oid: services.views.get(BOARDS, oid),
         allocation_of=lambda oid: services.views.get(
             ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),

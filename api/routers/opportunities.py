@@ -169,7 +169,8 @@ def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: Af
     doc = readable_board(services, opportunity_id, actor)
     today = services.app.clock().date()
     return present_board(doc, services.app.incentive_policy_in_force(today), today, position,
-                         only_member=own_line_only(actor))
+                         only_member=own_line_only(actor),
+                         grading=services.app.policy_in_force("opportunity-grading", today))
 
 
 @router.get("/{opportunity_id}/allocation", response_model=AllocationOut)

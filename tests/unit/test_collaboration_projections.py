@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from uuid import UUID
 
 import pytest
@@ -384,18 +383,22 @@ def test_the_member_board_shows_my_requests_contributions_and_projected_earnings
     assert [(c["kind"], c["status"], c["points"]) for c in alice["contributions"]] == [
         ("visit", "confirmed", 1), ("visit", "reversed", 0), ("visit", "confirmed", 1)]
     assert alice["points"] == {"confirmed": 2, "pending": 0}
-    earnings = alice["projected_earnings"]
     # Open deal: AR, SR, FR active -> 4/9, 3/9, 2/9 of 12,000,000 cents; the odd cent goes to carol.
     # Won deal: AR, SR active -> 4/7 and 3/7 of 200,000 cents: 114,285.71 and 85,714.29 -> alice +1.
-    assert [(e["opportunity_id"], e["basis"], e["amount"]) for e in earnings["opportunities"]] == [
-        (big, "projected_split", "53333.33"), (small, "allocation", "1142.86")]
-    assert earnings["opportunities"][1]["allocation_id"] == won.extra["allocation_id"]
-    assert earnings["totals"] == {"CNY": "54476.19"}
-    assert (earnings["projected_totals"], earnings["allocated_totals"]) == (
-        {"CNY": "53333.33"}, {"CNY": "1142.86"})
-    assert member_board(world, "carol")["projected_earnings"]["totals"] == {"CNY": "26666.67"}
-    assert member_board(world, "bob")["projected_earnings"]["totals"] == {
-        "CNY": str(Decimal("40000.00") + Decimal("857.14"))}
+    # What is earned (the won deal's allocation) and what is projected are never added up.
+    projected, earned = alice["projected"], alice["earned"]
+    assert [(e["opportunity_id"], e["basis"], e["amount"]) for e in projected["opportunities"]] == [
+        (big, "projected_split", "53333.33")]
+    assert projected["totals"] == {"CNY": "53333.33"} and alice["projected_earnings"] == projected
+    assert [(e["opportunity_id"], e["allocation_id"], e["allocation_status"], e["current"], e["paid"])
+            for e in earned["allocations"]] == [
+        (small, won.extra["allocation_id"], "proposed", "1142.86", "0.00")]
+    assert earned["totals"] == {"proposed": {"CNY": "1142.86"}, "approved": {}}
+    carol = member_board(world, "carol")
+    assert (carol["projected"]["totals"], carol["earned"]["allocations"]) == ({"CNY": "26666.67"}, [])
+    bob = member_board(world, "bob")
+    assert (bob["projected"]["totals"], bob["earned"]["totals"]["proposed"]) == (
+        {"CNY": "40000.00"}, {"CNY": "857.14"})
     assert set(alice["opportunities"]) == {big, small}
 
 

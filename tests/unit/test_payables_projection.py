@@ -399,7 +399,8 @@ def test_the_allocation_shows_approval_targets_paid_and_its_disputes(world: Serv
     oid, aid, _ = won_deal(world.app, clock)
     proposed = allocation(world, aid)
     assert (proposed["status"], proposed["approved_by"], proposed["open_disputes"]) == ("proposed", None, 0)
-    assert proposed["lines"][0]["paid"] == {"amount": "0.00", "upfront": "0.00", "release": "0.00"}
+    assert proposed["lines"][0]["paid_parts"] == {"amount": "0.00", "upfront": "0.00", "release": "0.00"}
+    assert (proposed["lines"][0]["paid"], proposed["lines"][0]["approved"]) == ("0.00", None)
 
     world.app.approve_allocation(FINANCE, aid)
     rejected = world.app.raise_dispute(CAROL, aid, member_id="carol", reason="forgot my workshop").id
@@ -411,7 +412,8 @@ def test_the_allocation_shows_approval_targets_paid_and_its_disputes(world: Serv
         "approved", "fiona", MONDAY.isoformat())
     alice = shown["lines"][0]
     assert alice["target"] == {"amount": "53333.33", "upfront": "32000.00", "held": "21333.33"}
-    assert alice["paid"] == {"amount": "32000.00", "upfront": "32000.00", "release": "0.00"}
+    assert alice["paid_parts"] == {"amount": "32000.00", "upfront": "32000.00", "release": "0.00"}
+    assert (alice["approved"], alice["current"], alice["paid"]) == ("53333.33", "53333.33", "32000.00")
     assert shown["open_disputes"] == 1
     assert [(d["member_id"], d["status"]) for d in shown["disputes"]] == [("carol", "rejected"),
                                                                          ("bob", "open")]
@@ -436,7 +438,8 @@ def test_an_upheld_dispute_shows_the_corrected_target_and_its_reason(world: Serv
     bob = next(line for line in shown["lines"] if line["member_id"] == "bob")
     assert bob["amount"] == "40000.00"  # the approved proposal stays as it was
     assert bob["target"] == {"amount": "50000.00", "upfront": "30000.00", "held": "20000.00"}
-    assert bob["paid"] == {"amount": "50000.00", "upfront": "30000.00", "release": "20000.00"}
+    assert bob["paid_parts"] == {"amount": "50000.00", "upfront": "30000.00", "release": "20000.00"}
+    assert (bob["approved"], bob["current"], bob["paid"]) == ("40000.00", "50000.00", "50000.00")
     assert shown["overrides"] == {"bob": "50000.00"}
     assert [c["cause"].split(":")[0] for c in shown["history"]] == ["payment", "reversal", "dispute",
                                                                     "payment"]
