@@ -131,3 +131,17 @@ def test_a_late_reversal_after_the_close_is_booked_in_the_open_month(books) -> N
     assert [line["amount"] for line in october["lines"]] == ["9142.86"]  # the closed month is as it was
     allocation = b.read(deal["allocation"], "fin")
     assert {line["member_id"]: line["target"]["amount"] for line in allocation["lines"]}["sam"] == "20000.00"
+    # every read shows ana's line as it stands now: approved 11,428.57, now nothing, all clawed back
+    [line] = b.read(deal["allocation"], "ana")["lines"]
+    assert (line["amount"], line["approved"], line["current"], line["paid"]) == (
+        "11428.57", "11428.57", "0.00", "0.00")
+    explained = b.read(f"{deal['allocation']}/explain?member_id=ana", "ana")
+    assert (explained["amount"], explained["approved_amount"], explained["paid"]) == (
+        "0.00", "11428.57", "0.00")
+    assert [(c["contribution_id"], c["reason"]) for c in explained["excluded"]] == [
+        (deal["visit"], "reversed")]
+    [adjustment] = explained["adjustments"]
+    assert [e["amount"] for e in adjustment["entries"]] == [clawback["amount"]]
+    [earned] = b.read("/v1/members/ana/board", "ana")["earned"]["allocations"]
+    assert (earned["approved"], earned["current"], earned["paid"]) == ("11428.57", "0.00", "0.00")
+    assert [f["code"] for f in b.read(deal["allocation"], "ana")["review"]] == ["reversed_after_win"]

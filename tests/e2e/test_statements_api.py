@@ -199,7 +199,8 @@ def test_a_dispute_is_read_by_its_member_leads_finance_and_auditors(
     allocation = get(client, token("fin", "finance"), f"/v1/allocations/{books['aid']}", books).json()
     assert allocation["open_disputes"] == 1 and allocation["status"] == "approved"
     ana = next(line for line in allocation["lines"] if line["member_id"] == "ana")
-    assert ana["paid"] == {"amount": "48000.00", "upfront": "41142.86", "release": "6857.14"}
+    assert ana["paid_parts"] == {"amount": "48000.00", "upfront": "41142.86", "release": "6857.14"}
+    assert (ana["approved"], ana["current"], ana["paid"]) == ("53333.33", "68571.43", "48000.00")
     assert ana["target"] == {"amount": "68571.43", "upfront": "41142.86", "held": "27428.57"}
     board = get(client, token("lee", "lead"), f"/v1/opportunities/{books['oid']}/board", books).json()
     assert board["open_disputes"] == 1 and len(board["disputes"]) == 2
