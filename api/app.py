@@ -13,6 +13,7 @@ from api.limits import BodyLimit
 from api.routers import (
     accounts,
     allocations,
+    asks,
     audit,
     calibration,
     disputes,
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency,
                        secret=settings.secret)
     app.add_middleware(BodyLimit)  # added last: runs first, before anything reads the body
-    for module in (members, accounts, tasks, opportunities, requests, allocations, policies,
+    for module in (members, accounts, tasks, opportunities, asks, requests, allocations, policies,
                    calibration, audit, periods, disputes, system):
         app.include_router(module.router)
     return app

@@ -40,6 +40,7 @@ TEAM = [  # id, name, department, team
     ("bob", "Bob Li", "presales", "east"),
     ("carol", "Carol Chen", "delivery", "east"),
     ("dave", "Dave Sun", "finance", "east"),
+    ("fiona", "Fiona Ma", "finance", "east"),
     ("erin", "Erin Zhao", "commercial", "east"),
     ("mia", "Mia Huang", "sales", "east"),
     ("noah", "Noah Xu", "sales", "west"),
@@ -113,7 +114,7 @@ def _story(services: Services, clock: DemoClock) -> None:
     app = services.app
     today = clock.now.date()
     admin, lead = Actor("admin", "admin"), Actor("lena", "lead")
-    alice, finance = Actor("alice", "member"), Actor("dave", "finance")
+    alice, finance = Actor("alice", "member"), Actor("fiona", "finance")  # dave, of finance, has a line
     for member_id, name, department, team in TEAM:
         app.register_member(admin, member_id, name, department, team=team)
 
@@ -138,19 +139,21 @@ def _story(services: Services, clock: DemoClock) -> None:
     services.runner.wait_for(position)
     today = clock.now.date()
     policy = app.incentive_policy_in_force(today)
+    grading = app.policy_in_force("opportunity-grading", today)
     _print_account(present_account_board(services.views.get(ACCOUNTS, account), today, position))
-    board = present_board(services.views.get(BOARDS, won.id), policy, today, position)
+    board = present_board(services.views.get(BOARDS, won.id), policy, today, position, grading=grading)
     allocation_doc = services.views.get(ALLOCATIONS, won.extra["allocation_id"])
     _print_board(board)
     _print_allocation(present_allocation(allocation_doc))
     _print_explanation(explain(allocation_doc, "bob"))
-    _print_next_deal(present_board(services.views.get(BOARDS, next_deal), policy, today, position))
+    _print_next_deal(present_board(services.views.get(BOARDS, next_deal), policy, today, position,
+                                   grading=grading))
     carol = services.views.get(MEMBERS, "carol")
     _print_member(present_member_board(
         carol, today=today, position=position, policy=policy,
         board_of=lambda oid: services.views.get(BOARDS, oid),
         allocation_of=lambda oid: services.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
-        department_doc=services.views.get(MEMBERS, "department:delivery")))
+        department_doc=services.views.get(MEMBERS, "department:delivery"), grading=grading))
     for by in ("member", "standard_version"):
         _print_calibration(present_calibration(services.views, by))
     _print_money(paid, services)
@@ -247,6 +250,7 @@ def _won_deal(services: Services, lead: Actor, alice: Actor, account: str):
         lead, account_id=account, name="Warehouse automation, phase 2",
         amount="4837650.00", currency="CNY",
         expected_close=app.clock().date().isoformat(), grade="A",
+        reason="a strategic logistics account",
         attributes={"industry": "logistics", "lighthouse": True})
     oid = opened.id
     app.assign_triangle_role(lead, oid, "AR", "alice")
@@ -292,9 +296,10 @@ def _next_deal(services: Services, clock: DemoClock, alice: Actor, account: str)
     clock.now += timedelta(hours=3, minutes=30)
     app.accept_request(carol, request)
     clock.now += timedelta(days=2)
-    app.deliver_request(carol, request, summary="Plan for both sites, 14 weeks, three waves",
-                        hours="10", evidence_url="https://crm.example/northwind/plan-3")
+    delivered = app.deliver_request(carol, request, summary="Plan for both sites, 14 weeks, three waves",
+                                    hours="10", evidence_url="https://crm.example/northwind/plan-3")
     clock.now += timedelta(hours=1)
+    app.confirm_contribution(alice, oid, delivered.extra["contribution_id"])  # the AR, not carol
     app.rate_request(alice, request, 4, comment="Solid; the wave plan convinced the COO")
     late = app.open_request(alice, oid, to_member="erin", kind="contract_review",
                             summary="Review the customer's framework amendments",
@@ -393,9 +398,12 @@ def _print_member(board: dict) -> None:
         print(f"  request  {r['summary'][:44]:<44} {r['status']:<9} due {r['due']}")
     for c in board["contributions"]:
         print(f"  work     {c['kind']:<44} {c['status']:<9} {c['points']} points")
-    earnings = board["projected_earnings"]
-    print("  earnings " + ", ".join(f"{amount} {currency}"
-                                    for currency, amount in earnings["totals"].items()))
+    earned, projected = board["earned"]["totals"], board["projected"]["totals"]
+    for status in ("approved", "proposed"):
+        print(f"  earned   {status:<9} " + (", ".join(
+            f"{amount} {currency}" for currency, amount in earned.get(status, {}).items()) or "-"))
+    print("  projected if won today " + (", ".join(
+        f"{amount} {currency}" for currency, amount in projected.items()) or "-"))
 
 
 def _print_calibration(calibration: dict) -> None:

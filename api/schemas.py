@@ -58,6 +58,9 @@ class OpportunityPatchIn(In):
     attributes: dict[str, Any] | None = Field(default=None, description="merged; null removes one")
     grade: str | None = Field(default=None, description="a lead's override of the policy's grade; "
                                                         "null gives the grade back to the policy")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="why, for a lead's call: a grade override, raising the "
+                                           "amount, any correction after the win")
 
 
 class RequestIn(In):
@@ -96,6 +99,8 @@ class OpportunityIn(In):
     expected_close: str = Field(description="ISO date")
     grade: str | None = Field(default=None, description="a lead's override; by default the "
                                                         "opportunity grading policy gives it")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="why the lead overrides the grade (required with grade)")
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -120,6 +125,21 @@ class ReasonIn(In):
 class WinIn(In):
     amount: str | None = Field(default=None, description="the won amount; default the opportunity's")
     closed_on: str = Field(description="ISO date, not in the future")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="a lead's reason, when the win is a lead's call (above "
+                                           "the open amount, or dated back)")
+
+
+class AskIn(In):
+    action: str = Field(description="win | correct | reverse: the lead's call the AR asks for")
+    reason: str = Field(min_length=1, max_length=2000)
+    amount: str | None = Field(default=None, description="win: the won amount; correct: the new amount")
+    closed_on: str | None = Field(default=None, description="win: the close date")
+    contribution_id: str | None = Field(default=None, description="reverse: the confirmed work")
+
+
+class DecisionIn(In):
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class LoseIn(In):

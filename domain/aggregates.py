@@ -122,6 +122,21 @@ class Opportunity(Aggregate):
     def is_on(self, member_id: str) -> bool:
         return bool(self.roles_of(member_id))
 
+    def has_stake(self, member_id: str) -> bool:
+        """Whether the member's amount depends on this deal: a seat, or work not reversed."""
+        return self.is_on(member_id) or any(
+            c["member_id"] == member_id and c["status"] != "reversed"
+            for c in self.contributions.values())
+
+    def confirmed_after(self, day: date) -> list[dict]:
+        """Confirmed work that occurred after `day` (a close date then would exclude it)."""
+        return [c for c in self.contributions.values() if c["status"] == "confirmed"
+                and datetime.fromisoformat(c["occurred_at"]).date() > day]
+
+    def open_dispute_of(self, member_id: str) -> str | None:
+        """The id of the member's open dispute on this deal's allocation, if they have one."""
+        return getattr(self, "open_disputes", {}).get(member_id)  # snapshots before disputes were noted
+
     # -- commands ------------------------------------------------------------------------------
 
     def grade_by(self, grading: Grading, actor: str, overridden: bool = False,
@@ -148,7 +163,7 @@ class Opportunity(Aggregate):
         self.grading_policy = policy
 
     def correct(self, *, amount: int | None, expected_close: str | None, attributes: dict | None,
-                actor: str) -> None:
+                actor: str, reason: str | None = None) -> None:
         """Correct the deal's facts while it is open; of a won deal, only its amount (a late fact
         its allocation follows)."""
         if self.stage == "won" and expected_close is None and attributes is None:
@@ -163,10 +178,11 @@ class Opportunity(Aggregate):
         if (amount, expected_close, attributes) == (self.amount, self.expected_close, self.attributes):
             return
         self._corrected(amount=amount, expected_close=expected_close, attributes=attributes,
-                        actor=actor)
+                        actor=actor, **({"reason": reason} if reason else {}))
 
     @event("Corrected")
-    def _corrected(self, amount: int, expected_close: str, attributes: dict, actor: str) -> None:
+    def _corrected(self, amount: int, expected_close: str, attributes: dict, actor: str,
+                   reason: str | None = None) -> None:
         self.amount = amount
         self.expected_close = expected_close
         self.attributes = attributes
@@ -288,14 +304,19 @@ class Opportunity(Aggregate):
         self.contributions[contribution_id]["status"] = "reversed"
         self.contributions[contribution_id]["reversal_reason"] = reason
 
-    def win(self, amount: int, closed_on: date, actor: str, today: date) -> None:
+    def win(self, amount: int, closed_on: date, actor: str, today: date, *, at: str | None = None,
+            reason: str | None = None, lead_call: list[str] | None = None) -> None:
+        """Win the deal; `lead_call` names why it was a lead's call (decided with `reason`)."""
         self.require_open("win it")
         if closed_on > today:
             raise InvalidInput("is in the future", field="closed_on")
-        self._won(amount=amount, closed_on=closed_on.isoformat(), actor=actor)
+        self._won(amount=amount, closed_on=closed_on.isoformat(), actor=actor,
+                  **({"at": at} if at else {}),
+                  **({"reason": reason, "lead_call": list(lead_call)} if lead_call else {}))
 
     @event("Won")
-    def _won(self, amount: int, closed_on: str, actor: str) -> None:
+    def _won(self, amount: int, closed_on: str, actor: str, at: str | None = None,
+             reason: str | None = None, lead_call: list[str] | None = None) -> None:
         self.stage = "won"
         self.amount = amount
         self.closed_on = closed_on
@@ -324,6 +345,25 @@ class Opportunity(Aggregate):
     @event("SplitApproved")
     def _split_approved(self, allocation_id: str, actor: str) -> None:
         self.split_approved = True
+
+    def note_dispute(self, dispute_id: str, member_id: str, actor: str) -> None:
+        """A member disputed their line: one open dispute per member per line."""
+        if self.open_dispute_of(member_id) is not None:
+            raise Conflict("you have an open dispute on this line already; it is resolved first",
+                           field="member_id")
+        self._dispute_opened(dispute_id=dispute_id, member_id=member_id, actor=actor)
+
+    @event("DisputeOpened")
+    def _dispute_opened(self, dispute_id: str, member_id: str, actor: str) -> None:
+        self.open_disputes = {**getattr(self, "open_disputes", {}), member_id: dispute_id}
+
+    def note_dispute_resolved(self, dispute_id: str, member_id: str, actor: str) -> None:
+        if self.open_dispute_of(member_id) == dispute_id:
+            self._dispute_resolved(dispute_id=dispute_id, member_id=member_id, actor=actor)
+
+    @event("DisputeResolved")
+    def _dispute_resolved(self, dispute_id: str, member_id: str, actor: str) -> None:
+        self.open_disputes = {m: d for m, d in getattr(self, "open_disputes", {}).items() if m != member_id}
 
     def _require_won(self, doing: str) -> None:
         if self.stage != "won":
@@ -609,8 +649,9 @@ class SupportRequest(_Transitions, Aggregate):
     def __init__(self, opportunity_id: UUID, requested_by: str, to_member: str | None,
                  to_department: str | None, kind: str, summary: str, due: str, actor: str,
                  id: UUID | None = None,  # noqa: A002 - eventsourcing's caller-chosen id
-                 at: str | None = None) -> None:
+                 at: str | None = None, seats: bool | None = None) -> None:
         self.opportunity_id = opportunity_id
+        self.seats = seats  # whether its requester could add supporters (None: asked before this was kept)
         self.requested_by = requested_by
         self.to_member = to_member
         self.to_department = to_department
@@ -660,6 +701,42 @@ class SupportRequest(_Transitions, Aggregate):
     def _rated(self, score: int, comment: str, actor: str, at: str | None = None) -> None:
         self.status = "rated"
         self.rating = score
+
+
+class Ask(_Transitions, Aggregate):
+    """The AR asks for a lead's call on a fact that would move teammates' money: open -> approved
+    (the lead's decision, with a reason, does it) | rejected (with a reason)."""
+
+    noun = "ask"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("win", "correct", "reverse")
+
+    @event("Opened")
+    def __init__(self, opportunity_id: UUID, action: str, arguments: dict, reason: str,
+                 calls: list[str], actor: str, at: str | None = None,
+                 id: UUID | None = None) -> None:  # noqa: A002 - eventsourcing's caller-chosen id
+        self.opportunity_id = opportunity_id
+        self.action = action
+        self.arguments = arguments
+        self.reason = reason
+        self.calls = calls
+        self.asked_by = actor
+        self.status = "open"
+
+    def approve(self, reason: str, actor: str, at: str | None = None) -> None:
+        self.require_state("approved", ("open",))
+        self._approved(reason=reason, actor=actor, at=at)
+
+    @event("Approved")
+    def _approved(self, reason: str, actor: str, at: str | None = None) -> None:
+        self.status = "approved"
+
+    def reject(self, reason: str, actor: str, at: str | None = None) -> None:
+        self.require_state("rejected", ("open",))
+        self._rejected(reason=reason, actor=actor, at=at)
+
+    @event("Rejected")
+    def _rejected(self, reason: str, actor: str, at: str | None = None) -> None:
+        self.status = "rejected"
 
 
 class Period(Aggregate):

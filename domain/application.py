@@ -25,6 +25,7 @@ from domain.aggregates import (
     POLICY_KINDS,
     Account,
     Allocation,
+    Ask,
     Dispute,
     Member,
     Opportunity,
@@ -39,12 +40,14 @@ from domain.exceptions import (
     AccountNotFound,
     AllocationAlreadyApproved,
     AllocationNotFound,
+    AskNotFound,
     ConcurrencyConflict,
     Conflict,
     DisputeNotFound,
     DomainError,
     InvalidAmount,
     InvalidInput,
+    LeadsCall,
     MemberAlreadyExists,
     MemberNotFound,
     NotAllowed,
@@ -84,6 +87,16 @@ KEPT_AGGREGATES = 256  # aggregates kept between commands on them (see Goldsplit
 SYSTEM = "system"
 WON_STAGES = ("won", "closed_won", "closed won")  # a CRM's words for a won or a lost deal
 LOST_STAGES = ("lost", "closed_lost", "closed lost")
+LEAD_CALLS = {  # the facts that are a lead's call (four eyes), and how a refusal names them
+    "grade_override": "a grade override sets the pool rate",
+    "amount_raised": "raising an open deal's amount raises everyone's split",
+    "won_amount": "the deal is won: correcting its amount moves booked money",
+    "above_open_amount": "a win above the open amount raises everyone's split",
+    "earlier_month": "a close date in an earlier month",
+    "before_confirmed_work": "a close date before confirmed work leaves that work out",
+    "other_policy": "a close date under other policy versions than today's",
+    "reverse_confirmed": "reversing someone else's confirmed work moves their share to the others",
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,11 @@ def _replayed(aggregate: Any, events: Iterable[Any]) -> Any:
 
 def _owed(allocation: Allocation, opportunity: Opportunity) -> dict[str, dict[str, int]]:
     return due(as_targets(allocation.targets), allocation.paid, opportunity.cash, opportunity.amount)
+
+
+def _lead_reason(reason: object) -> str | None:
+    """A lead's reason for their call, when one is given (the call itself demands it)."""
+    return None if reason is None else values.text(reason, "reason")
 
 
 def _known_department(value: object, field: str) -> str:
@@ -201,12 +219,13 @@ class Goldsplit(Application):
 
     def open_opportunity(self, actor: Actor, *, account_id: str, name: str, amount: object,
                          currency: str, expected_close: str, grade: str | None = None,
-                         attributes: dict | None = None,
+                         attributes: dict | None = None, reason: str | None = None,
                          opportunity_id: UUID | None = None, upsert: dict | None = None) -> Recorded:
         """Open an opportunity on an account; a member who opens it takes its AR seat.
 
         The opportunity grading policy in force gives the grade and the triangle roles it
-        requires; a lead may set the grade instead (the override stands through corrections).
+        requires; a lead may set the grade instead, with a `reason` (the override stands through
+        corrections and the win).
         """
         if grade is not None and not actor.leads:
             raise NotAllowed("only a lead overrides the grade; leave grade out and the opportunity "
@@ -215,11 +234,14 @@ class Goldsplit(Application):
             self._member(actor.member_id, "member_id")
         if grade is not None and grade not in GRADES:
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
+        why = _lead_reason(reason) if grade is not None else None
+        if grade is not None and why is None:
+            raise InvalidInput("a grade override sets the pool rate: say why", field="reason")
         minor = parse_amount(amount, currency)
         attributes = values.attributes(attributes)
         self._require_lead_for_strategic(actor, attributes)
         grading = self._opportunity_grading(minor, currency, attributes, override=grade,
-                                            actor=actor)
+                                            actor=actor, reason=why)
         opportunity = Opportunity(
             account_id=values.text(account_id, "account_id", limit=200),
             name=values.text(name, "name", limit=200),
@@ -243,16 +265,20 @@ class Goldsplit(Application):
 
     def correct_opportunity(self, actor: Actor, opportunity_id: str, *, amount: object = None,
                             expected_close: str | None = None, attributes: dict | None = None,
-                            grade: str | None = None, release_grade: bool = False) -> Recorded:
+                            grade: str | None = None, release_grade: bool = False,
+                            reason: str | None = None) -> Recorded:
         """Correct an open deal's amount, expected close or attributes; the grade follows the policy.
 
         Attributes merge into the ones it has (a null removes one). A lead may set the grade, or
-        release an override back to the policy's grade.
+        release an override back to the policy's grade, with a `reason`. Raising an open deal's
+        amount, and any correction of a won one, is a lead's call.
         """
         if (grade is not None or release_grade) and not actor.leads:
             raise NotAllowed("only a lead overrides the grade", field="grade")
         if grade is not None and grade not in GRADES:
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
+        why = _lead_reason(reason) if grade is not None or release_grade else (
+            None if reason is None else values.text(reason, "reason"))
         close = None if expected_close is None else values.iso_date(
             expected_close, "expected_close").isoformat()
         changes = None if attributes is None else values.attributes(attributes)
@@ -262,21 +288,38 @@ class Goldsplit(Application):
             self._require_ar_or_lead(opportunity, actor, "correct it")
             if grade is not None or release_grade:
                 opportunity.require_open("change its grade")
+                self._require_lead_call(opportunity, actor, ["grade_override"], "grade", why)
+            self._require_lead_for_strategic(actor, changes or {}, opportunity)
             minor = None if amount is None else parse_amount(amount, opportunity.currency)
-            merged = None if changes is None else _merged(opportunity.attributes, changes)
-            opportunity.correct(amount=minor, expected_close=close, attributes=merged,
-                                actor=actor.member_id)
-            if opportunity.stage == "won":
-                self._require_lead_after_win(opportunity, actor, "correct its amount")
-                return self._follow_late_fact(
-                    opportunity, f"correction:{opportunity.version}",
-                    f"deal amount corrected to {opportunity.amount} minor units", actor)
-            self._regrade_open(opportunity, actor, grade, release_grade)
-            return None
+            return self._corrected(opportunity, actor, minor, close, changes, why, grade, release_grade)
 
         recorded = self._change(opportunity_id, decide)
         return Recorded(recorded.id, recorded.position,
                         {"grade": self._opportunity(recorded.id).grade})
+
+    def _corrected(self, opportunity: Opportunity, actor: Actor, minor: int | None, close: str | None,
+                   changes: dict | None, reason: str | None, grade: str | None = None,
+                   release_grade: bool = False) -> list[Aggregate] | None:
+        """Correct the deal as decided (by its AR, a lead, or a lead approving an ask)."""
+        if opportunity.stage != "won" or close is not None or changes is not None:
+            opportunity.require_open("correct it")  # of a won deal, only its amount
+        merged = None if changes is None else _merged(opportunity.attributes, changes)
+        amount_before, version_before = opportunity.amount, opportunity.version
+        opportunity.correct(amount=minor, expected_close=close, attributes=merged,
+                            actor=actor.member_id, reason=reason)
+        if opportunity.stage == "won":
+            self._require_lead_after_win(opportunity, actor, "correct its amount")
+            self._require_lead_call(opportunity, actor, ["won_amount"], "amount", reason)
+            if opportunity.version == version_before:
+                return None
+            self._grade_won(opportunity, actor, date.fromisoformat(opportunity.closed_on))
+            return self._follow_late_fact(
+                opportunity, f"correction:{opportunity.version}",
+                f"deal amount corrected to {opportunity.amount} minor units: {reason}", actor)
+        if opportunity.amount > amount_before:
+            self._require_lead_call(opportunity, actor, ["amount_raised"], "amount", reason)
+        self._regrade_open(opportunity, actor, grade, release_grade, reason)
+        return None
 
     def assess(self, actor: Actor, opportunity_id: str, answers: object,
                assessment_id: UUID | None = None) -> Recorded:
@@ -306,6 +349,7 @@ class Goldsplit(Application):
 
         def decide(opportunity: Opportunity) -> None:
             self._require_ar_or_lead(opportunity, actor, "change the triangle")
+            self._require_one_seat(opportunity, actor, member_id, keeping=role)
             opportunity.assign_role(role, member_id, actor.member_id)
 
         return self._change(opportunity_id, decide)
@@ -316,6 +360,7 @@ class Goldsplit(Application):
 
         def decide(opportunity: Opportunity) -> None:
             self._require_ar_or_lead(opportunity, actor, "add supporters")
+            self._require_one_seat(opportunity, actor, member_id, keeping="SUPPORT")
             opportunity.add_supporter(member_id, actor.member_id)
 
         return self._change(opportunity_id, decide)
@@ -460,7 +505,7 @@ class Goldsplit(Application):
             contribution_id=str(contribution_id or uuid4()), member_id=member_id, role=role,
             kind=kind, summary=values.text(summary, "summary"), hours=_hours_worked(hours),
             occurred_at=values.iso_datetime(occurred_at, "occurred_at"),
-            evidence_url=values.text(evidence_url, "evidence_url", required=False) or None,
+            evidence_url=values.evidence_url(evidence_url),
             actor=actor.member_id, now=self.clock())
 
     def confirm_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str) -> Recorded:
@@ -477,37 +522,160 @@ class Goldsplit(Application):
 
     def reverse_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str,
                              reason: str) -> Recorded:
-        """Reverse a contribution with a reason; it stays on the record, never edited or deleted."""
+        """Reverse a contribution with a reason; it stays on the record, never edited or deleted.
+        Someone else's confirmed work is a lead's call."""
         reason = values.text(reason, "reason")
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             self._require_ar_or_lead(opportunity, actor, "reverse contributions")
-            self._require_lead_after_win(opportunity, actor, "reverse contributions")
-            opportunity.reverse_contribution(contribution_id, reason, actor.member_id)
-            return self._follow_late_fact(opportunity, f"reversal:{contribution_id}",
-                                          f"contribution {contribution_id} reversed: {reason}",
-                                          actor)
+            return self._reversed(opportunity, actor, contribution_id, reason)
 
         return Recorded(contribution_id, self._change(opportunity_id, decide).position)
 
+    def _reversed(self, opportunity: Opportunity, actor: Actor, contribution_id: str,
+                  reason: str) -> list[Aggregate]:
+        self._require_lead_after_win(opportunity, actor, "reverse contributions")
+        contribution = opportunity.contribution(contribution_id)
+        if contribution["status"] == "confirmed" and contribution["member_id"] != actor.member_id:
+            self._require_lead_call(opportunity, actor, ["reverse_confirmed"], "contribution_id",
+                                    reason)
+        opportunity.reverse_contribution(contribution_id, reason, actor.member_id)
+        return self._follow_late_fact(opportunity, f"reversal:{contribution_id}",
+                                      f"contribution {contribution_id} reversed: {reason}", actor)
+
     def win(self, actor: Actor, opportunity_id: str, *, closed_on: str,
-            amount: object = None) -> Recorded:
-        """Win the deal and propose its allocation by the incentive policy in force on the close date."""
+            amount: object = None, reason: str | None = None) -> Recorded:
+        """Win the deal and propose its allocation by the incentive policy in force on the close
+        date, at the pool rate of the won amount's grade. A win above the open amount or dated
+        back (to an earlier month, before confirmed work, or under other policies) is a lead's
+        call, with a `reason`."""
         closed = values.iso_date(closed_on, "closed_on")
-        policy = self.incentive_policy_in_force(closed)
+        why = _lead_reason(reason)
 
         def decide(opportunity: Opportunity) -> list[Allocation]:
             self._require_ar_or_lead(opportunity, actor, "win it")
             minor = (opportunity.amount if amount is None
                      else parse_amount(amount, opportunity.currency))
-            opportunity.win(minor, closed, actor.member_id, today=self.clock().date())
-            return [Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
-                               result=split(opportunity, policy), policy=policy.as_dict(),
-                               actor=actor.member_id)]
+            return self._won(opportunity, actor, minor, closed, why)
 
         recorded = self._change(opportunity_id, decide)
         allocation_id = Allocation.create_id(UUID(recorded.id))
         return Recorded(recorded.id, recorded.position, {"allocation_id": str(allocation_id)})
+
+    def _won(self, opportunity: Opportunity, actor: Actor, minor: int, closed: date,
+             reason: str | None, checked: bool = True) -> list[Allocation]:
+        """Win the deal at `minor` on `closed` and propose its split (`checked`: as a member or a
+        lead decides it; a CRM's stage is the system's fact, not a person's call)."""
+        opportunity.require_open("win it")
+        today = self.clock().date()
+        calls = self._win_calls(opportunity, minor, closed, today) if checked else []
+        self._require_lead_call(opportunity, actor, calls,
+                                "amount" if calls[:1] == ["above_open_amount"] else "closed_on", reason)
+        policy = self.incentive_policy_in_force(closed)
+        opportunity.win(minor, closed, actor.member_id, today=today, at=self.clock().isoformat(),
+                        reason=reason if calls else None, lead_call=calls)
+        if not opportunity.grade_overridden:
+            self._grade_won(opportunity, actor, closed)
+        return [Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
+                           result=split(opportunity, policy), policy=policy.as_dict(),
+                           actor=actor.member_id)]
+
+    def _win_calls(self, opportunity: Opportunity, minor: int, closed: date, today: date) -> list[str]:
+        """Why winning this way would be a lead's call (empty: the AR may do it)."""
+        calls = []
+        if minor > opportunity.amount:
+            calls.append("above_open_amount")
+        if month_of(closed) != month_of(today):
+            calls.append("earlier_month")
+        if opportunity.confirmed_after(closed):
+            calls.append("before_confirmed_work")
+        if closed != today and any(
+                self.policy_in_force(kind, closed).reference() != self.policy_in_force(kind, today).reference()
+                for kind in ("incentive", "opportunity-grading")):
+            calls.append("other_policy")
+        return calls
+
+    def ask(self, actor: Actor, opportunity_id: str, *, action: str, reason: str, amount: object = None,
+            closed_on: str | None = None, contribution_id: str | None = None,
+            ask_id: UUID | None = None) -> Recorded:
+        """The AR asks a lead to make a lead's call: to win above the open amount or dated back
+        (`win`), to raise the open amount (`correct`), or to reverse someone else's confirmed
+        work (`reverse`). Nothing changes until a lead approves it."""
+        reason = values.text(reason, "reason")
+        if action not in Ask.ACTIONS:
+            raise InvalidInput(f"{str(action)[:20]!r} is not an action to ask for; use one of "
+                               f"{list(Ask.ACTIONS)}", field="action")
+        closed = None if closed_on is None else values.iso_date(closed_on, "closed_on")
+        if action == "win" and closed is None:
+            raise InvalidInput("a win needs its close date", field="closed_on")
+        if action == "correct" and amount is None:
+            raise InvalidInput("a correction asks for the new amount", field="amount")
+        if action == "reverse":
+            contribution_id = values.text(contribution_id, "contribution_id", limit=64)
+        aid = ask_id or uuid4()
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            if aid in self.repository:  # the same ask sent again
+                return []
+            if opportunity.triangle["AR"] != actor.member_id:
+                raise NotAllowed("only the AR of this opportunity asks a lead for a call on it")
+            minor = None if amount is None else parse_amount(amount, opportunity.currency)
+            if action == "win":
+                opportunity.require_open("win it")
+                arguments = {"amount": minor if minor is not None else opportunity.amount,
+                             "closed_on": closed.isoformat()}
+                calls = self._win_calls(opportunity, arguments["amount"], closed, self.clock().date())
+            elif action == "correct":
+                opportunity.require_open("correct its amount before the win")
+                arguments = {"amount": minor}
+                calls = ["amount_raised"] if minor > opportunity.amount else []
+            else:
+                contribution = opportunity.contribution(contribution_id)
+                arguments = {"contribution_id": contribution_id}
+                calls = ["reverse_confirmed"] if contribution["status"] == "confirmed" and \
+                    contribution["member_id"] != actor.member_id else []
+            if not calls:
+                raise InvalidInput("this is not a lead's call: the AR does it directly", field="action")
+            return [Ask(opportunity_id=opportunity.id, action=action, arguments=arguments,
+                        reason=reason, calls=calls, actor=actor.member_id,
+                        at=self.clock().isoformat(), id=aid)]
+
+        recorded = self._change(opportunity_id, decide)
+        return Recorded(str(aid), recorded.position)
+
+    def decide_ask(self, actor: Actor, ask_id: str, *, decision: str, reason: str) -> Recorded:
+        """A lead with no stake in the deal approves an ask (and so makes the call, with their
+        reason) or rejects it."""
+        reason = values.text(reason, "reason")
+        if decision not in ("approve", "reject"):
+            raise InvalidInput(f"{str(decision)[:20]!r} is not a decision; use approve or reject",
+                               field="decision")
+        ask = self._ask(ask_id)
+        if not actor.leads:
+            raise NotAllowed("only a lead decides what an AR asks")
+        if actor.member_id == ask.asked_by:
+            raise NotAllowed("nobody decides their own ask: another lead does")
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            fresh = self._ask(ask.id)
+            at = self.clock().isoformat()
+            if decision == "reject":
+                fresh.reject(reason, actor.member_id, at=at)
+                return [fresh]
+            self._require_lead_call(opportunity, actor, fresh.calls, "decision", reason)
+            fresh.approve(reason, actor.member_id, at=at)
+            arguments = fresh.arguments
+            if fresh.action == "win":
+                done = self._won(opportunity, actor, arguments["amount"],
+                                 date.fromisoformat(arguments["closed_on"]), reason)
+            elif fresh.action == "correct":
+                done = self._corrected(opportunity, actor, arguments["amount"], None, None, reason) or []
+            else:
+                done = self._reversed(opportunity, actor, arguments["contribution_id"], reason)
+            return [fresh, *done]
+
+        recorded = self._change(str(ask.opportunity_id), decide)
+        return Recorded(str(ask.id), recorded.position)
 
     def lose(self, actor: Actor, opportunity_id: str, *, reason: str, closed_on: str) -> Recorded:
         """Record the deal as lost, with a reason."""
@@ -542,7 +710,6 @@ class Goldsplit(Application):
             recorded, outcome = None, "unchanged"
         close = values.iso_date(expected_close, "expected_close")
         closed_on = min(close, self.clock().date())
-        policy = self.incentive_policy_in_force(closed_on) if stage in WON_STAGES else None
         done: list[str] = [outcome]
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
@@ -561,12 +728,9 @@ class Goldsplit(Application):
                     self._regrade_open(opportunity, actor)
                     done.append("corrected")
             if stage in WON_STAGES:
-                opportunity.win(opportunity.amount, closed_on, actor.member_id,
-                                today=self.clock().date())
+                result = self._won(opportunity, actor, opportunity.amount, closed_on, None,
+                                   checked=False)
                 done.append("won")
-                result = [Allocation(opportunity_id=opportunity.id, currency=opportunity.currency,
-                                     result=split(opportunity, policy), policy=policy.as_dict(),
-                                     actor=actor.member_id)]
             else:
                 result = []
                 if stage in LOST_STAGES:
@@ -742,6 +906,7 @@ class Goldsplit(Application):
                                  to_member=to_member, to_department=to_department, kind=kind,
                                  summary=summary, due=due_on.isoformat(), actor=actor.member_id,
                                  at=self.clock().isoformat(),
+                                 seats=actor.leads or opportunity.triangle["AR"] == actor.member_id,
                                  **({"id": request_id} if request_id else {}))
         try:
             return self._saved(str(request.id), request, status="open")
@@ -772,8 +937,7 @@ class Goldsplit(Application):
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
             opportunity.require_open("take on requests for it")
             request.accept(supporter, actor.member_id, at=self.clock().isoformat())
-            if not opportunity.is_on(supporter):
-                opportunity.add_supporter(supporter, actor.member_id)
+            self._seat_supporter(opportunity, request, supporter, actor)
 
         return self._request_change(request_id, decide)
 
@@ -790,11 +954,12 @@ class Goldsplit(Application):
 
     def deliver_request(self, actor: Actor, request_id: str, *, summary: str | None = None,
                         hours: object = None, evidence_url: str | None = None) -> Recorded:
-        """The supporter delivers; the work becomes their confirmed support_delivered contribution,
-        pointing to the request (the evidence finance rewards the back office on)."""
+        """The supporter delivers; the work becomes their support_delivered contribution, pointing
+        to the request (the evidence finance rewards the back office on). It counts once the AR or
+        a lead, never the supporter, confirms it, as any contribution."""
         summary = values.text(summary, "summary", required=False)
         hours = _hours_worked(hours)
-        evidence_url = values.text(evidence_url, "evidence_url", required=False) or None
+        evidence_url = values.evidence_url(evidence_url)
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
             request.require_state("delivered", ("accepted",))  # before accepting there is no supporter yet
@@ -805,8 +970,7 @@ class Goldsplit(Application):
                 not_counted = f"the opportunity was already {opportunity.stage}"
             else:
                 contribution_id = str(uuid5(request.id, "delivered"))
-                if not opportunity.is_on(request.supporter):
-                    opportunity.add_supporter(request.supporter, actor.member_id)
+                self._seat_supporter(opportunity, request, request.supporter, actor)
                 roles = opportunity.roles_of(request.supporter)
                 opportunity.record_contribution(
                     contribution_id=contribution_id, member_id=request.supporter,
@@ -814,7 +978,6 @@ class Goldsplit(Application):
                     summary=summary or f"Delivered: {request.summary}", hours=hours,
                     occurred_at=self.clock(), evidence_url=evidence_url, actor=actor.member_id,
                     now=self.clock(), request_id=str(request.id))
-                opportunity.confirm_contribution(contribution_id, SYSTEM)
             request.deliver(summary=summary, hours=hours, evidence_url=evidence_url,
                             contribution_id=contribution_id, not_counted=not_counted,
                             actor=actor.member_id, at=self.clock().isoformat())
@@ -822,6 +985,21 @@ class Goldsplit(Application):
         recorded = self._request_change(request_id, decide)
         return Recorded(recorded.id, recorded.position,
                         {"contribution_id": self._request(request_id).contribution_id})
+
+    @staticmethod
+    def _seat_supporter(opportunity: Opportunity, request: SupportRequest, supporter: str,
+                        actor: Actor) -> None:
+        """Bring the supporter onto the deal, as its requester could have done directly: only a
+        request of the AR or a lead (or a lead acting on it) seats someone new."""
+        if opportunity.is_on(supporter):
+            return
+        seats = request.seats if getattr(request, "seats", None) is not None else (
+            opportunity.triangle["AR"] == request.requested_by)
+        if not (seats or actor.leads):
+            raise NotAllowed("this request cannot bring a new member onto the opportunity: only "
+                             "its AR or a lead adds supporters; ask them to add the supporter first",
+                             field="member_id")
+        opportunity.add_supporter(supporter, actor.member_id)
 
     def rate_request(self, actor: Actor, request_id: str, score: object,
                      comment: str | None = None) -> Recorded:
@@ -845,6 +1023,8 @@ class Goldsplit(Application):
         become payable, in the period of the win date (or the current one if that is closed)."""
         self._require_finance(actor, "approves allocations")
         allocation = self._allocation(allocation_id)
+        if actor.member_id in allocation.targets:
+            raise NotAllowed("you have a line in this allocation: another member of finance approves it")
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             fresh = self._allocation(allocation.id)
@@ -934,31 +1114,44 @@ class Goldsplit(Application):
         self._require_finance(actor, "records refunds")
         reason = values.text(reason, "reason")
         rid = values.key(refund_id, "refund_id") if refund_id is not None else str(uuid4())
+        claim_id = uuid5(GOLDSPLIT, f"refund:{rid}")  # a refund id is the ledger's, not a deal's
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             minor = parse_amount(amount, opportunity.currency)
+            if rid not in opportunity.refunds and (elsewhere := self._claimed(claim_id)):
+                raise Conflict(f"refund {rid} is recorded already, on another opportunity"
+                               if elsewhere != str(opportunity.id) else f"refund {rid} is recorded already",
+                               field="refund_id")
             if not opportunity.refund(refund_id=rid, amount=minor, refunded_on=self.clock().date(),
                                       reason=reason, actor=actor.member_id):
                 return []  # a retried refund id is recorded once
-            return self._follow_late_fact(opportunity, f"refund:{rid}", f"refund: {reason}", actor)
+            return [*self._follow_late_fact(opportunity, f"refund:{rid}", f"refund: {reason}", actor),
+                    SourceClaim(opportunity_id=str(opportunity.id), id=claim_id)]
 
         return self._change(opportunity_id, decide)
 
     def raise_dispute(self, actor: Actor, allocation_id: str, *, member_id: str, reason: str,
                       dispute_id: UUID | None = None) -> Recorded:
-        """A member disputes their own line of an allocation, with a reason."""
+        """A member disputes their own line of an allocation, with a reason; one open dispute per
+        member per line."""
         if actor.member_id != member_id:
             raise NotAllowed("a member disputes only their own line", field="member_id")
         reason = values.text(reason, "reason")
         allocation = self._allocation(allocation_id)
         if member_id not in allocation.targets and member_id not in allocation.paid:
             raise NotFound(f"{member_id} has no line in this allocation", field="member_id")
-        dispute = Dispute(allocation_id=allocation.id, member_id=member_id, reason=reason,
-                          actor=actor.member_id, **({"id": dispute_id} if dispute_id else {}))
-        try:
-            return self._saved(str(dispute.id), dispute, status="open")
-        except IntegrityError:
-            return Recorded(str(dispute.id), self._head(), {"status": self._dispute(dispute.id).status})
+        did = dispute_id or uuid4()
+
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            if did in self.repository:  # the same dispute sent again
+                return []
+            dispute = Dispute(allocation_id=allocation.id, member_id=member_id, reason=reason,
+                              actor=actor.member_id, id=did)
+            opportunity.note_dispute(str(did), member_id, actor.member_id)
+            return [dispute]
+
+        recorded = self._change(str(allocation.opportunity_id), decide)
+        return Recorded(str(did), recorded.position, {"status": self._dispute(did).status})
 
     def resolve_dispute(self, actor: Actor, dispute_id: str, *, decision: str, reason: str,
                         corrected_amount: object = None) -> Recorded:
@@ -970,12 +1163,15 @@ class Goldsplit(Application):
             raise InvalidInput(f"{str(decision)[:20]!r} is not a decision; use reject or uphold",
                                field="decision")
         dispute = self._dispute(dispute_id)
+        if dispute.member_id == actor.member_id:
+            raise NotAllowed("nobody resolves their own dispute: another member of finance does")
         allocation = self._allocation(dispute.allocation_id)
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             fresh = self._dispute(dispute.id)
             if decision == "reject":
                 fresh.reject(reason, actor.member_id)
+                opportunity.note_dispute_resolved(str(fresh.id), fresh.member_id, actor.member_id)
                 return [fresh]
             if corrected_amount is None:
                 raise InvalidInput("upholding needs the corrected amount of the line",
@@ -986,6 +1182,7 @@ class Goldsplit(Application):
             corrected = 0 if zero else parse_amount(corrected_amount, opportunity.currency,
                                                     field="corrected_amount")
             fresh.uphold(corrected, actor.member_id, reason=reason)
+            opportunity.note_dispute_resolved(str(fresh.id), fresh.member_id, actor.member_id)
             line = self._allocation(allocation.id)
             overrides = {**line.overrides, fresh.member_id: corrected}
             return [fresh, *self._follow_late_fact(
@@ -1105,13 +1302,24 @@ class Goldsplit(Application):
         return versions
 
     def _opportunity_grading(self, amount: int, currency: str, attributes: dict,
-                             override: str | None, actor: Actor) -> Grading:
-        policy = self.policy_in_force("opportunity-grading", self.clock().date())
+                             override: str | None, actor: Actor, reason: str | None = None,
+                             on: date | None = None) -> Grading:
+        """The grade by the opportunity grading policy in force `on` (today), or a lead's override
+        that records who set it and why."""
+        policy = self.policy_in_force("opportunity-grading", on or self.clock().date())
         grading = policy.grade(amount, currency, attributes)
         if override is None:
             return grading
-        return Grading(override, (f"set by {actor.member_id} (lead); the policy gives {grading.grade}",),
+        return Grading(override, (f"set by {actor.member_id} (lead): {reason}; the policy gives "
+                                  f"{grading.grade}",),
                        policy.reference(), required_roles=policy.required(override))
+
+    def _grade_won(self, opportunity: Opportunity, actor: Actor, closed: date) -> None:
+        """The pool rate's grade is the won amount's, by the grading policy in force on the close
+        date, unless a lead's override stands."""
+        opportunity.grade_by(self._opportunity_grading(
+            opportunity.amount, opportunity.currency, opportunity.attributes, override=None,
+            actor=actor, on=closed), actor.member_id)
 
     @staticmethod
     def _require_lead_after_win(opportunity: Opportunity, actor: Actor, doing: str) -> None:
@@ -1127,6 +1335,10 @@ class Goldsplit(Application):
     def _allocation(self, allocation_id: str | UUID) -> Allocation:
         aid = values.identifier(allocation_id, "allocation", AllocationNotFound)
         return self._get(aid, Allocation, AllocationNotFound, "allocation_id", allocation_id)
+
+    def _ask(self, ask_id: str | UUID) -> Ask:
+        aid = values.identifier(ask_id, "ask", AskNotFound)
+        return self._get(aid, Ask, AskNotFound, "ask_id", ask_id)
 
     def _dispute(self, dispute_id: str | UUID) -> Dispute:
         did = values.identifier(dispute_id, "dispute", DisputeNotFound)
@@ -1206,15 +1418,36 @@ class Goldsplit(Application):
             period.book(sum(e["period"] == month for e in booked), cause)
         return booked, list(periods.values())
 
-    def _require_lead_for_strategic(self, actor: Actor, attributes: dict) -> None:
-        """Strategic attributes raise the grade, and the grade sets the pool rate: a lead's call."""
-        if actor.leads:
-            return
+    def _require_lead_for_strategic(self, actor: Actor, attributes: dict,
+                                    opportunity: Opportunity | None = None) -> None:
+        """Strategic attributes raise the grade, and the grade sets the pool rate: a lead's call,
+        by a lead with no stake in the deal."""
         policy = self.policy_in_force("opportunity-grading", self.clock().date())
         strategic = sorted(set(attributes) & set(policy.strategic_attributes))
-        if strategic:
+        if not strategic:
+            return
+        if not actor.leads:
             raise NotAllowed(f"{strategic[0]} raises the grade, which sets the pool rate: only a lead "
                              "sets it", field=f"attributes.{strategic[0]}")
+        if opportunity is not None and opportunity.has_stake(actor.member_id):
+            raise LeadsCall(f"{strategic[0]} raises the grade of a deal you have a stake in: another "
+                            "lead sets it", field=f"attributes.{strategic[0]}")
+
+    def _require_lead_call(self, opportunity: Opportunity, actor: Actor, calls: Sequence[str],
+                           field: str, reason: str | None) -> None:
+        """Four eyes: a fact that would raise its decider's own amount or lower a teammate's is
+        decided by a lead with no stake in the deal (no seat, no work), with a reason."""
+        if not calls:
+            return
+        what = LEAD_CALLS[calls[0]]
+        if not actor.leads:
+            raise LeadsCall(f"{what}: that is a lead's call; the AR may ask a lead "
+                            f"(POST /v1/opportunities/{opportunity.id}/asks)", field=field)
+        if opportunity.has_stake(actor.member_id):
+            raise LeadsCall(f"{what}: you have a stake in this deal, so another lead decides it",
+                            field=field)
+        if reason is None:
+            raise InvalidInput(f"{what}: a lead's call needs a reason", field="reason")
 
     def _regrade_accounts(self, actor: str) -> Recorded:
         policy = self.policy_in_force("account-grading", self.clock().date())
@@ -1347,11 +1580,20 @@ class Goldsplit(Application):
         return aggregate
 
     def _regrade_open(self, opportunity: Opportunity, actor: Actor, grade: str | None = None,
-                      release: bool = False) -> None:
+                      release: bool = False, reason: str | None = None) -> None:
         """Grade an open deal again by the policy in force (or a lead's `grade`) after a change."""
         grading = self._opportunity_grading(opportunity.amount, opportunity.currency,
-                                            opportunity.attributes, override=grade, actor=actor)
+                                            opportunity.attributes, override=grade, actor=actor,
+                                            reason=reason)
         opportunity.grade_by(grading, actor.member_id, overridden=grade is not None, release=release)
+
+    @staticmethod
+    def _require_one_seat(opportunity: Opportunity, actor: Actor, member_id: str, keeping: str) -> None:
+        """One member holds one seat (AR, SR, FR or supporter) unless a lead seats them."""
+        others = [r for r in opportunity.roles_of(member_id) if r != keeping]
+        if others and not actor.leads:
+            raise NotAllowed(f"this member holds the {others[0]} seat already; one member holds one "
+                             "seat unless a lead seats them", field="member_id")
 
     @staticmethod
     def _require_ar_or_lead(opportunity: Opportunity, actor: Actor, doing: str) -> None:

@@ -74,6 +74,10 @@ class DisputeNotFound(NotFound):
     pass
 
 
+class AskNotFound(NotFound):
+    pass
+
+
 class NotOnAccountTeam(NotFound):
     """The member holds no seat on the account team to take away."""
 
@@ -81,6 +85,11 @@ class NotOnAccountTeam(NotFound):
 # 403: the actor may not do this here.
 class NotAllowed(DomainError):
     """The actor's role or place on the opportunity does not allow the command."""
+
+
+class LeadsCall(NotAllowed):
+    """The fact would raise the decider's own amount or lower a teammate's: a lead who has no
+    stake in the deal decides it, with a reason (the AR may ask one)."""
 
 
 # 409: the state does not allow the command now.

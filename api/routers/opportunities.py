@@ -43,7 +43,7 @@ def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep,
     return recorded(services.app.open_opportunity(
         actor, account_id=body.account_id, name=body.name, amount=body.amount,
         currency=body.currency, expected_close=body.expected_close, grade=body.grade,
-        attributes=body.attributes, opportunity_id=created_id(actor, key)))
+        reason=body.reason, attributes=body.attributes, opportunity_id=created_id(actor, key)))
 
 
 @router.post("/regrade", response_model=CommandOut)
@@ -58,7 +58,7 @@ def correct(opportunity_id: str, body: OpportunityPatchIn, actor: Writer, servic
     release = "grade" in body.model_fields_set and body.grade is None  # null: back to the policy
     return recorded(services.app.correct_opportunity(
         actor, opportunity_id, amount=body.amount, expected_close=body.expected_close,
-        attributes=body.attributes, grade=body.grade, release_grade=release))
+        attributes=body.attributes, grade=body.grade, release_grade=release, reason=body.reason))
 
 
 @router.post("/{opportunity_id}/requests", status_code=201, response_model=CommandOut)
@@ -121,7 +121,7 @@ def reverse_contribution(opportunity_id: str, contribution_id: str, body: Reason
 def win(opportunity_id: str, body: WinIn, actor: Writer, services: ServicesDep) -> dict:
     """Win the deal; its allocation is proposed by the policy in force on the close date."""
     return recorded(services.app.win(actor, opportunity_id, amount=body.amount,
-                                     closed_on=body.closed_on))
+                                     closed_on=body.closed_on, reason=body.reason))
 
 
 @router.post("/{opportunity_id}/lose", response_model=CommandOut)

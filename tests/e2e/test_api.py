@@ -148,7 +148,7 @@ class Story:
 def opportunity_body(**changes: Any) -> dict:
     return changed({"account_id": "acme", "name": "Acme core banking", "amount": "1234567.89",
                     "currency": "CNY", "expected_close": day(60), "grade": "A",
-                    "attributes": {"segment": "banking"}}, changes)
+                    "reason": "a lighthouse deal", "attributes": {"segment": "banking"}}, changes)
 
 
 @pytest.fixture
@@ -192,7 +192,7 @@ def test_a_won_deal_is_recorded_split_and_explained_end_to_end(story: Story) -> 
     for c in recorded.values():
         story.confirm(c["id"])
     story.confirm(demo["id"])
-    story.reverse(demo["id"])
+    story.reverse(demo["id"], who="lead")  # sam's confirmed work: a lead's call, not the AR's
     won = story.win()
 
     board = story.board(after=won["position"])

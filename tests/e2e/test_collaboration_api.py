@@ -127,8 +127,10 @@ def test_a_support_request_is_delivered_rated_and_rewarded_on_the_won_deal(api: 
     assert "sam" in board["supporters"]
     [work] = [c for c in board["contributions"] if c["kind"] == "support_delivered"]
     assert (work["id"], work["member_id"], work["status"]) == (
-        delivered["contribution_id"], "sam", "confirmed")
+        delivered["contribution_id"], "sam", "recorded")  # it counts once the AR confirms it
     assert work["request_id"] == request["id"]
+    refused(api, "POST", f"{path}/contributions/{work['id']}/confirm", "sam", None, 403)
+    api.ok("POST", f"{path}/contributions/{work['id']}/confirm", "ana")
     assert {w["role"] for w in board["warnings"]} == {"SR"}
 
     sams = api.read("/v1/members/sam/board", "sam")
@@ -254,10 +256,12 @@ def test_the_grade_is_a_leads_call_and_a_lead_can_give_it_back_to_the_policy(api
         "account_id": "acme", "name": "Tiny", "amount": "10.00", "currency": "CNY",
         "expected_close": day(30)}, status=201)
     path = f"/v1/opportunities/{opened['id']}"
-    assert api.ok("PATCH", path, "lee", {"grade": "A"})["grade"] == "A"
-    assert api.ok("PATCH", path, "ana", {"amount": "20.00"})["grade"] == "A"  # the override stands
+    refused(api, "PATCH", path, "lee", {"grade": "A"}, 422, "reason")  # who and why
+    assert api.ok("PATCH", path, "lee", {"grade": "A", "reason": "a lighthouse logo"})["grade"] == "A"
+    assert api.ok("PATCH", path, "ana", {"amount": "5.00"})["grade"] == "A"  # the override stands
+    refused(api, "PATCH", path, "ana", {"amount": "20.00"}, 403, "amount")  # raising it: a lead's call
     refused(api, "PATCH", path, "ana", {"grade": None}, 403, "grade")
-    assert api.ok("PATCH", path, "lee", {"grade": None})["grade"] == "C"
+    assert api.ok("PATCH", path, "lee", {"grade": None, "reason": "back to the policy"})["grade"] == "C"
     assert api.read(f"{path}/board", "ana")["grading"]["overridden"] is False
 
 

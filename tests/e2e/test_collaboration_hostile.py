@@ -152,7 +152,8 @@ COMMANDS: dict[str, tuple[str, Callable[[World], str], str, dict, set[str]]] = {
     "assess the relationship": ("POST", lambda w: f"{w.path}/assessments", "ana", {"answers": WARM},
                                 {"answers"}),
     "correct an opportunity": ("PATCH", lambda w: w.path, "lee", {
-        "amount": "60000.00", "expected_close": day(40), "attributes": {}, "grade": "A"}, set()),
+        "amount": "60000.00", "expected_close": day(40), "attributes": {}, "grade": "A",
+        "reason": "a lighthouse deal"}, set()),
     "register a member": ("POST", lambda w: "/v1/members", "root", {
         "id": "zed", "name": "Zed", "department": "sales", "team": "north"}, {"id", "name", "department"}),
 }

@@ -70,7 +70,8 @@ def books(client: TestClient, token: Callable[..., str]) -> tuple[Books, dict]:
         status=201)["id"]
     b.ok("POST", f"{path}/contributions/{visit}/confirm", "lee")
     b.ok("POST", f"{path}/contributions/{poc}/confirm", "ana")
-    won = b.ok("POST", f"{path}/win", "ana", {"closed_on": "2026-10-15"})
+    b.refused("POST", f"{path}/win", "ana", {"closed_on": "2026-10-15"}, 403, "closed_on")  # backdated
+    won = b.ok("POST", f"{path}/win", "lee", {"closed_on": "2026-10-15", "reason": "signed on the 15th"})
     return b, {"path": path, "allocation": f"/v1/allocations/{won['allocation_id']}", "visit": visit}
 
 

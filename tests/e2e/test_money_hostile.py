@@ -84,7 +84,8 @@ def books(client: TestClient, token: Callable[..., str]) -> Books:
                                            summary="work", occurred_at=f"{b.won_on}T08:00:00+00:00").id
             app.confirm_contribution(LEAD, oid, work)
         b.deals[currency] = oid
-        b.allocations[currency] = app.win(LEAD, oid, closed_on=b.won_on).extra["allocation_id"]
+        b.allocations[currency] = app.win(LEAD, oid, closed_on=b.won_on,
+                                                    reason="signed on that day").extra["allocation_id"]
         b.disputes[currency] = app.raise_dispute(Actor("ana", "member"), b.allocations[currency],
                                                  member_id="ana", reason="my visits").id
     app.approve_allocation(FINANCE, b.allocations["CNY"])

@@ -55,7 +55,7 @@ def play_story(app: Goldsplit) -> Story:
         story.note(app.register_member(ADMIN, member_id, member_id.title(), department))
     oid = story.opportunity_id = story.note(app.open_opportunity(
         LEAD, account_id="acme", name="Acme core banking", amount="1000000.00", currency="CNY",
-        expected_close="2026-12-31", grade="A"))
+        expected_close="2026-12-31", grade="A", reason="strategic account"))
     story.note(app.assign_triangle_role(LEAD, oid, "AR", "alice"))
     story.note(app.assign_triangle_role(ALICE, oid, "SR", "bob"))
     story.note(app.assign_triangle_role(ALICE, oid, "FR", "carol"))

@@ -72,7 +72,7 @@ def open_deal(app: Goldsplit, opener: Actor = ALICE, **changes) -> str:
     fields = dict(account_id="acme", name="Acme core banking", amount="1000000.00",
                   currency="CNY", expected_close="2026-06-30")
     if opener.leads:
-        fields["grade"] = "A"
+        fields.update(grade="A", reason="a lighthouse deal")
     oid = app.open_opportunity(opener, **{**fields, **changes}).id
     return oid
 
@@ -345,7 +345,7 @@ def test_winning_proposes_an_allocation_that_splits_the_whole_pool(
     app.confirm_contribution(ALICE, oid, contribute(app, oid, DAVE, "pricing_review"))
     poc = contribute(app, oid, BOB, "poc")
     app.confirm_contribution(ALICE, oid, poc)
-    app.reverse_contribution(ALICE, oid, poc, "the PoC was cancelled")
+    app.reverse_contribution(LEAD, oid, poc, "the PoC was cancelled")  # bob's confirmed work: a lead's call
     contribute(app, oid, CAROL, "poc")  # never confirmed
 
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat())

@@ -179,7 +179,7 @@ def test_a_support_request_shows_its_due_state_and_measured_hours_through_its_li
     assert (shown["open_requests"], shown["overdue_requests"]) == (0, 0)
     [work] = shown["contributions"]
     assert (work["kind"], work["member_id"], work["status"], work["request_id"]) == (
-        "support_delivered", "carol", "confirmed", rid)
+        "support_delivered", "carol", "recorded", rid)  # it counts once the AR confirms it
 
 
 def test_a_declined_request_shows_the_reason_and_how_long_the_answer_took(
@@ -296,8 +296,8 @@ def test_opportunities_show_on_their_account_even_when_opened_before_it_was_regi
 
     world.app.register_account(ALICE, name="Globex", attributes={}, account_id="globex")
     late = open_deal(world.app, account_id="globex", name="Globex roll-out")
-    world.app.correct_opportunity(ALICE, early, amount="250000.00")
-    world.app.win(ALICE, early, closed_on=clock.day(0), amount="260000.00")
+    world.app.correct_opportunity(LEAD, early, amount="250000.00", reason="a second site")
+    world.app.win(LEAD, early, closed_on=clock.day(0), amount="260000.00", reason="signed with options")
     world.app.lose(ALICE, late, reason="budget frozen", closed_on=clock.day(0))
 
     shown = account_board(world, "globex")
@@ -362,7 +362,8 @@ def test_the_member_board_shows_my_requests_contributions_and_projected_earnings
         (rid, "delivery", "open_on_time")]
     app.accept_request(CAROL, rid)
     clock.advance(days=1)
-    app.deliver_request(CAROL, rid, summary="Plan over three sites", hours="8")  # FR 3
+    delivered = app.deliver_request(CAROL, rid, summary="Plan over three sites", hours="8")  # FR 3
+    app.confirm_contribution(ALICE, big, delivered.extra["contribution_id"])
 
     small = open_deal(app, amount="200000.00", name="Acme spare parts")  # C: pool 1% = 2,000.00
     app.assign_triangle_role(ALICE, small, "SR", "bob")

@@ -478,6 +478,8 @@ def test_no_version_is_in_force_before_the_first_is_effective(app: Goldsplit) ->
 def open_deal(app: Goldsplit, opener: Actor = ALICE, **changes: Any) -> str:
     fields = dict(account_id="acme", name="Acme core banking", amount="1000000.00", currency="CNY",
                   expected_close="2026-06-30")
+    if "grade" in changes:
+        changes.setdefault("reason", "a lighthouse deal")
     return app.open_opportunity(opener, **{**fields, **changes}).id
 
 
@@ -518,7 +520,7 @@ def test_a_lead_overrides_the_grade_and_it_takes_the_roles_of_that_grade(app: Go
     deal = opportunity(app, oid)
     assert (deal.grade, deal.required_roles, deal.grade_overridden) == ("A", ["AR", "SR", "FR"], True)
     [graded] = graded_events(app, oid)
-    assert graded.reasons == ["set by lin (lead); the policy gives C"]
+    assert graded.reasons == ["set by lin (lead): a lighthouse deal; the policy gives C"]
     assert graded.actor == "lin"
 
 
@@ -535,21 +537,21 @@ def test_a_member_cannot_set_the_grade(app: Goldsplit, call: str) -> None:
 def test_the_lead_override_stands_through_corrections(app: Goldsplit) -> None:
     oid = open_deal(app, opener=LEAD, amount="100.00", grade="B")
     app.assign_triangle_role(LEAD, oid, "AR", "alice")
-    for amount in ("5000000.00", "10.00"):
-        assert app.correct_opportunity(ALICE, oid, amount=amount).extra["grade"] == "B"
+    assert app.correct_opportunity(LEAD, oid, amount="5000000.00", reason="scope grew").extra["grade"] == "B"
+    assert app.correct_opportunity(ALICE, oid, amount="10.00").extra["grade"] == "B"
     assert app.correct_opportunity(LEAD, oid, attributes={"new_logo": True}).extra["grade"] == "B"
     deal = opportunity(app, oid)
     assert (deal.amount, deal.grade, deal.grade_overridden) == (1000, "B", True)
     assert len(graded_events(app, oid)) == 1
     # only a lead changes it again
-    app.correct_opportunity(LEAD, oid, grade="C")
+    app.correct_opportunity(LEAD, oid, grade="C", reason="scope cut")
     assert (opportunity(app, oid).grade, opportunity(app, oid).required_roles) == ("C", ["AR"])
 
 
 def test_correcting_the_amount_regrades_the_deal_by_the_policy(app: Goldsplit) -> None:
     oid = open_deal(app, amount="999999.99")
     assert opportunity(app, oid).grade == "C"
-    recorded = app.correct_opportunity(ALICE, oid, amount="3000000.00")
+    recorded = app.correct_opportunity(LEAD, oid, amount="3000000.00", reason="scope grew")
     assert recorded.extra["grade"] == "A"
     deal = opportunity(app, oid)
     assert (deal.amount, deal.grade, deal.required_roles) == (300_000_000, "A", ["AR", "SR", "FR"])
@@ -587,7 +589,7 @@ def test_a_correction_that_changes_nothing_records_nothing(app: Goldsplit) -> No
 
 def test_a_correction_that_keeps_the_grade_records_no_second_grade(app: Goldsplit) -> None:
     oid = open_deal(app)
-    app.correct_opportunity(ALICE, oid, amount="1500000.00")
+    app.correct_opportunity(LEAD, oid, amount="1500000.00", reason="scope grew")
     assert [g.grade for g in graded_events(app, oid)] == ["B"]
     assert opportunity(app, oid).amount == 150_000_000
 
@@ -601,7 +603,7 @@ def test_refuses_correcting_a_closed_opportunity(app: Goldsplit, closing: str) -
         app.lose(ALICE, oid, reason="price", closed_on=TODAY.isoformat())
     refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, expected_close="2026-09-30")
     refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, attributes={"region": "x"})
-    refused(app, OpportunityClosed, app.correct_opportunity, LEAD, oid, grade="A")
+    refused(app, OpportunityClosed, app.correct_opportunity, LEAD, oid, grade="A", reason="late")
     if closing == "lose":
         refused(app, OpportunityClosed, app.correct_opportunity, ALICE, oid, amount="5000000.00")
     assert (opportunity(app, oid).amount, opportunity(app, oid).grade) == (100_000_000, "B")
@@ -641,7 +643,7 @@ def test_a_new_grading_version_in_force_regrades_open_deals_but_not_closed_or_ov
 
 def test_a_lead_releases_an_override_back_to_the_policy(app: Goldsplit) -> None:
     oid = open_deal(app, opener=LEAD, grade="A")
-    app.correct_opportunity(LEAD, oid, release_grade=True)
+    app.correct_opportunity(LEAD, oid, release_grade=True, reason="back to the policy")
     assert (opportunity(app, oid).grade, opportunity(app, oid).grade_overridden) == ("B", False)
     refused(app, NotAllowed, app.correct_opportunity, ALICE, oid, release_grade=True, field="grade")
 

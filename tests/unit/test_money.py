@@ -106,7 +106,8 @@ def won(app: Goldsplit, clock: Clock, *, policy: dict | None = HELD, amount: str
     if policy is not None:
         app.add_policy(FINANCE, "incentive", policy)
     oid = app.open_opportunity(LEAD, account_id="acme", name="Acme core banking", amount=amount,
-                               currency=currency, expected_close="2026-03-31", grade="A").id
+                               currency=currency, expected_close="2026-03-31", grade="A",
+                               reason="the rate this test pins").id
     contributions = {}
     for role, member, kind in TRIANGLE:
         app.assign_triangle_role(LEAD, oid, role, member)
@@ -310,7 +311,7 @@ def test_before_approval_a_late_fact_changes_the_proposal_and_books_nothing(
     if fact == "reversal":
         app.reverse_contribution(LEAD, deal.oid, deal.contributions["bob"], "a recorded demo")
     elif fact == "correction":
-        app.correct_opportunity(LEAD, deal.oid, amount="1200000.00")
+        app.correct_opportunity(LEAD, deal.oid, amount="1200000.00", reason="the signed contract")
     elif fact == "refund":
         app.refund(FINANCE, deal.oid, amount="100000.00", reason="one module returned")
     else:
@@ -375,7 +376,8 @@ def test_refuses_a_payment_on_a_deal_that_is_not_won(app: Goldsplit, clock: Cloc
     else:
         clock.now = MARCH
         oid = app.open_opportunity(LEAD, account_id="acme", name="Acme", amount="1000.00",
-                                   currency="CNY", expected_close="2026-03-31", grade="B").id
+                                   currency="CNY", expected_close="2026-03-31", grade="B",
+                                   reason="the rate this test pins").id
         if outcome == "lost":
             app.lose(LEAD, oid, reason="budget frozen", closed_on="2026-03-01")
     error = refused(app, OpportunityClosed, app.receive_payment, FINANCE, oid, amount="10.00",
@@ -498,7 +500,7 @@ def test_a_reversed_contribution_claws_back_its_line_and_raises_the_others(
 
 def test_an_amount_correction_after_the_win_adjusts_lines_and_releases(app: Goldsplit, clock: Clock) -> None:
     deal = approved_and_a_third_paid(app, clock)
-    app.correct_opportunity(LEAD, deal.oid, amount="1200000.00")
+    app.correct_opportunity(LEAD, deal.oid, amount="1200000.00", reason="the signed contract")
     cause = f"correction:{opportunity(app, deal.oid).version}"
     booked = entries(app, deal.aid, cause)
     assert_adjusts_forward(booked, deal, cause)
@@ -591,7 +593,7 @@ def test_entries_keep_following_the_rule_through_a_run_of_late_facts(app: Goldsp
     assert_follows_the_rule(app, deal)
     app.refund(FINANCE, deal.oid, amount="50000.00", reason="training dropped", refund_id="r1")
     assert_follows_the_rule(app, deal)
-    app.correct_opportunity(LEAD, deal.oid, amount="900000.00")
+    app.correct_opportunity(LEAD, deal.oid, amount="900000.00", reason="the signed contract")
     assert_follows_the_rule(app, deal)
     outstanding = opportunity(app, deal.oid).amount - opportunity(app, deal.oid).cash
     pay(app, deal, format_amount(outstanding, "CNY"), "2026-04-06", "rest")
@@ -756,7 +758,8 @@ def test_an_upheld_amount_survives_a_later_late_fact(app: Goldsplit, clock: Cloc
     app.resolve_dispute(FINANCE, dispute(app, deal), decision="uphold", reason="agreed",
                         corrected_amount="10000.00")
     clock.now = APRIL
-    app.correct_opportunity(LEAD, deal.oid, amount="1100000.00")  # pool 3,300,000, cap 990,000
+    app.correct_opportunity(LEAD, deal.oid, amount="1100000.00",
+                            reason="the signed contract")  # pool 3,300,000, cap 990,000
     targets = allocation(app, deal.aid).targets
     assert {m: t["upfront"] + t["held"] for m, t in targets.items()} == {
         "alice": 990_000, "bob": 990_000, "carol": 1_000_000}

@@ -111,7 +111,8 @@ def story_of(history: dict) -> Iterator[Story]:
             "member_cap": history["cap"], "holdback": history["holdback"]})
         oid = app.open_opportunity(LEAD, account_id="acme", name="Acme", currency="CNY",
                                    amount=format_amount(history["amount"], "CNY"),
-                                   expected_close="2026-03-31", grade=history["grade"]).id
+                                   expected_close="2026-03-31", grade=history["grade"],
+                                   reason="the rate this property pins").id
         for role, member, _ in SEATS:
             app.assign_triangle_role(LEAD, oid, role, member)
         contributions = []
@@ -159,7 +160,8 @@ def take(story: Story, step: tuple) -> None:
             case ("correct", factor):
                 amount = max(deal.cash, int(deal.amount * factor), 1)
                 if amount != deal.amount:
-                    app.correct_opportunity(LEAD, story.oid, amount=format_amount(amount, "CNY"))
+                    app.correct_opportunity(LEAD, story.oid, amount=format_amount(amount, "CNY"),
+                                            reason="the signed contract")
             case ("dispute", seat, upheld, part):
                 dispute(story, SEATS[seat][1], upheld, part)
             case ("month", days):

@@ -88,7 +88,8 @@ def won_deal(app: Goldsplit, clock: Clock, amount: str = "4000000.00", currency:
     """A deal won today with one confirmed contribution each from alice (AR), bob (SR) and carol
     (FR): the opportunity id, the allocation id and the contribution ids."""
     oid = app.open_opportunity(LEAD, account_id="acme", name=f"Acme {currency}", amount=amount,
-                               currency=currency, expected_close="2026-06-30", grade=grade).id
+                               currency=currency, expected_close="2026-06-30", grade=grade,
+                               reason="the rate this test pins").id
     contributions = {}
     for member, role in ROLES.items():
         app.assign_triangle_role(LEAD, oid, role, member)
@@ -507,7 +508,8 @@ def play_history(app: Goldsplit, clock: Clock, currency: str, steps: list[Step])
                                 received_on=clock.day(0))
         elif action == "reverse" and deal().contributions[cids[member]]["status"] != "reversed":
             late_fact(app, app.reverse_contribution, LEAD, oid, cids[member], "not done")
-        elif action == "dispute" and member in lines().targets:
+        elif action == "dispute" and member in lines().targets and \
+                deal().open_dispute_of(member) is None:  # one open dispute per member per line
             disputes.append(app.raise_dispute(Actor(member, "member"), aid, member_id=member,
                                               reason="too low").id)
         elif action in ("uphold", "reject") and disputes:
@@ -522,7 +524,8 @@ def play_history(app: Goldsplit, clock: Clock, currency: str, steps: list[Step])
                                 corrected_amount=format_amount(corrected, currency) if corrected else "0")
         elif action == "correct" and deal().cash < deal().amount:
             bigger = deal().amount + deal().amount * n // 10000
-            late_fact(app, app.correct_opportunity, LEAD, oid, amount=format_amount(bigger, currency))
+            late_fact(app, app.correct_opportunity, LEAD, oid, amount=format_amount(bigger, currency),
+                      reason="the signed contract")
         elif action == "wait":
             clock.advance(days=n % 45)
     if not lines().approved:

@@ -137,7 +137,7 @@ def staffed_deal(app: Goldsplit) -> str:
     """A lead opened it (grade A) with alice as AR; bob is SR, carol FR; nobody supports yet."""
     oid = app.open_opportunity(LEAD, account_id="acme", name="Acme core banking",
                                amount="1000000.00", currency="CNY", expected_close="2026-06-30",
-                               grade="A").id
+                               grade="A", reason="strategic account").id
     app.assign_triangle_role(LEAD, oid, "AR", "alice")
     app.assign_triangle_role(ALICE, oid, "SR", "bob")
     app.assign_triangle_role(ALICE, oid, "FR", "carol")
@@ -291,8 +291,29 @@ def test_the_requester_never_takes_on_their_own_request(app: Goldsplit) -> None:
             due="2099-01-01", to_member="bob", field="to_member")
     to_own_department = ask(app, oid, by=BOB, to_department="presales")
     refused(app, NotAllowed, app.accept_request, BOB, to_own_department, field="member_id")
+    app.add_supporter(ALICE, oid, "erin")  # bob may not bring erin onto the deal: the AR does
     app.accept_request(ERIN, to_own_department)  # a colleague of the same department may
     assert request(app, to_own_department).supporter == "erin"
+
+
+def test_a_request_brings_nobody_onto_the_deal_its_requester_could_not_add_directly(
+        app: Goldsplit) -> None:
+    """Adding a supporter is the AR's or a lead's; a request of the SR is no way around that."""
+    oid = staffed_deal(app)
+    by_the_sr = ask(app, oid, by=BOB)
+    refused(app, NotAllowed, app.accept_request, RITA, by_the_sr, field="member_id")
+    assert opportunity(app, oid).supporters == []
+    by_the_ar = ask(app, oid, by=ALICE)
+    app.accept_request(RITA, by_the_ar)
+    assert opportunity(app, oid).supporters == ["rita"]
+    app.accept_request(RITA, by_the_sr)  # now on the deal, she may help the SR too
+    assert request(app, by_the_sr).supporter == "rita"
+
+
+def test_a_lead_accepting_for_a_member_may_bring_them_onto_the_deal(app: Goldsplit) -> None:
+    oid = staffed_deal(app)
+    app.accept_request(LEAD, ask(app, oid, by=BOB), member_id="rita")
+    assert opportunity(app, oid).supporters == ["rita"]
 
 
 def test_declining_records_the_reason_and_the_request_cannot_be_accepted_after(app: Goldsplit) -> None:
@@ -344,7 +365,7 @@ def test_refuses_delivering_before_the_request_is_accepted(app: Goldsplit) -> No
     assert opportunity(app, oid).contributions == {}
 
 
-def test_delivering_records_a_confirmed_support_delivered_contribution_pointing_to_the_request(
+def test_delivering_records_a_support_delivered_contribution_pointing_to_the_request(
         app: Goldsplit) -> None:
     oid = staffed_deal(app)
     rid = ask(app, oid)
@@ -356,18 +377,30 @@ def test_delivering_records_a_confirmed_support_delivered_contribution_pointing_
     contribution = opportunity(app, oid).contributions[cid]
     assert {k: contribution[k] for k in ("member_id", "role", "kind", "status", "request_id", "hours",
                                          "summary", "evidence_url", "occurred_at")} == {
-        "member_id": "rita", "role": "SUPPORT", "kind": "support_delivered", "status": "confirmed",
+        "member_id": "rita", "role": "SUPPORT", "kind": "support_delivered", "status": "recorded",
         "request_id": rid, "hours": "6", "summary": "PoC environment ready",
         "evidence_url": "https://wiki.example/poc", "occurred_at": NOW.isoformat()}
-    recorded_event, confirmed = events(app, oid)[-2:]
+    recorded_event = events(app, oid)[-1]
     assert (type(recorded_event), recorded_event.request_id, recorded_event.actor) == (
         Opportunity.ContributionRecorded, rid, "rita")
-    assert (type(confirmed), confirmed.contribution_id, confirmed.actor) == (
-        Opportunity.ContributionConfirmed, cid, "system")
     done = events(app, rid)[-1]
     assert (type(done), done.contribution_id, done.not_counted, done.hours) == (
         SupportRequest.Delivered, cid, None, "6")
     assert request(app, rid).status == "delivered"
+
+
+def test_delivered_support_counts_once_the_ar_or_a_lead_not_the_supporter_confirms_it(
+        app: Goldsplit) -> None:
+    """Otherwise two teammates asking each other for help would confirm each other's points."""
+    oid = staffed_deal(app)
+    rid = ask(app, oid, by=BOB, to_member="carol")  # the SR asks the FR, who is on the deal
+    app.accept_request(CAROL, rid)
+    cid = app.deliver_request(CAROL, rid, summary="delivery plan reviewed").extra["contribution_id"]
+    assert opportunity(app, oid).contributions[cid]["status"] == "recorded"
+    refused(app, NotAllowed, app.confirm_contribution, CAROL, oid, cid)
+    refused(app, NotAllowed, app.confirm_contribution, BOB, oid, cid)  # the requester is no checker
+    app.confirm_contribution(ALICE, oid, cid)
+    assert opportunity(app, oid).contributions[cid]["status"] == "confirmed"
 
 
 def test_a_delivery_without_a_summary_describes_itself_from_the_request(app: Goldsplit) -> None:
@@ -421,6 +454,7 @@ def test_a_delivery_counts_in_the_allocation_when_the_deal_is_won(app: Goldsplit
                                       summary=kind, occurred_at=EARLIER).id
         app.confirm_contribution(checker, oid, cid)
     rid = delivered(app, oid)
+    app.confirm_contribution(ALICE, oid, request(app, rid).contribution_id)
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat())
     allocation = app.repository.get(UUID(won.extra["allocation_id"]))
     assert isinstance(allocation, Allocation)
