@@ -440,6 +440,19 @@ class MemberBoardOut(Out):
     position: int
 
 
+class AskOut(Out):
+    id: str
+    opportunity_id: str
+    action: str = Field(description="win | correct | reverse")
+    arguments: dict[str, Any] = Field(description="what the AR asked for (amount as a decimal string)")
+    reason: str
+    calls: list[str] = Field(description="why it is a lead's call, e.g. above_open_amount")
+    asked_by: str
+    status: str = Field(description="open | approved | rejected")
+    decision: dict[str, Any] | None = Field(description="who decided, why, when")
+    position: int
+
+
 class CalibrationBinOut(Out):
     from_: str = Field(alias="from")
     to: str

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from domain.aggregates import Allocation, Dispute, Opportunity, SupportRequest, event_id
+from domain.aggregates import Allocation, Ask, Dispute, Opportunity, SupportRequest, event_id
 from domain.allocation import CountedContribution, allocate
 from domain.grading import OpportunityGradingPolicy
 from domain.money import format_amount
@@ -44,6 +44,9 @@ class BoardProjection(Projection):
             return
         if isinstance(event, Dispute.Event):
             self._dispute(event, position, changes)
+            return
+        if isinstance(event, Ask.Event):
+            self._ask(event, position, changes)
             return
         if not isinstance(event, Opportunity.Event):
             return
@@ -170,6 +173,45 @@ class BoardProjection(Projection):
                     dispute.update(status=status, resolved_position=position)
         doc["position"] = position
         changes.put(VIEW, link["opportunity_id"], doc)
+
+
+    @staticmethod
+    def _ask(event: Any, position: int, changes: Changes) -> None:
+        """What the AR asked a lead to decide, and how it was decided."""
+        ask_id = str(event.originator_id)
+        if isinstance(event, Ask.Opened):
+            link = {"opportunity_id": str(event.opportunity_id)}
+            changes.put(LINKS, f"ask:{ask_id}", link)
+        else:
+            link = changes.get(LINKS, f"ask:{ask_id}")
+        doc = link and changes.get(VIEW, link["opportunity_id"])
+        if not doc:
+            return
+        asks = doc.setdefault("asks", [])
+        at = getattr(event, "at", None) or event.timestamp.isoformat()
+        if isinstance(event, Ask.Opened):
+            asks.append({"id": ask_id, "opportunity_id": link["opportunity_id"], "action": event.action,
+                         "arguments": dict(event.arguments), "reason": event.reason,
+                         "calls": list(event.calls), "asked_by": event.actor, "asked_at": at,
+                         "status": "open", "decision": None, "position": position,
+                         "changed_at": position})
+        else:
+            status = {Ask.Approved: "approved", Ask.Rejected: "rejected"}.get(type(event))
+            item = next((a for a in asks if a["id"] == ask_id), None)
+            if item is None or status is None:
+                return
+            item.update(status=status, changed_at=position, decision={
+                "by": event.actor, "reason": event.reason, "at": at, "position": position})
+        doc["position"] = position
+        changes.put(VIEW, link["opportunity_id"], doc)
+
+
+def present_ask(ask: dict, currency: str) -> dict:
+    """An ask as clients read it: amounts as decimal strings of the deal's currency."""
+    arguments = dict(ask["arguments"])
+    if arguments.get("amount") is not None:
+        arguments["amount"] = format_amount(arguments["amount"], currency)
+    return {**ask, "arguments": arguments}
 
 
 def _contribution(doc: dict, contribution_id: str) -> dict:
@@ -334,4 +376,6 @@ def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int
         "overdue_requests": sum(r["due_state"] == "overdue" for r in requests),
         "disputes": disputes,
         "open_disputes": sum(d["status"] == "open" for d in disputes),
+        "asks": [present_ask(a, currency) for a in doc.get("asks", [])],
+        "open_asks": sum(a["status"] == "open" for a in doc.get("asks", [])),
     }

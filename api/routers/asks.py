@@ -2,8 +2,12 @@
 
 from fastapi import APIRouter
 
-from api.deps import IdempotencyKey, ServicesDep, Writer, created_id
-from api.schemas import PROBLEMS, AskIn, CommandOut, DecisionIn, recorded
+from api.access import readable_board
+from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
+from api.schemas import PROBLEMS, AskIn, AskOut, CommandOut, DecisionIn, recorded
+from domain.exceptions import AskNotFound
+from domain.values import identifier
+from projections.board import LINKS, present_ask
 
 router = APIRouter(tags=["asks"], responses=PROBLEMS)
 
@@ -29,3 +33,18 @@ def approve(ask_id: str, body: DecisionIn, actor: Writer, services: ServicesDep)
 def reject(ask_id: str, body: DecisionIn, actor: Writer, services: ServicesDep) -> dict:
     """A lead turns the ask down, with a reason."""
     return recorded(services.app.decide_ask(actor, ask_id, decision="reject", reason=body.reason))
+
+
+@router.get("/v1/asks/{ask_id}", response_model=AskOut)
+def get_ask(ask_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+    """An ask and its decision (whoever reads the opportunity's board)."""
+    wait_for(services, after)
+    aid = str(identifier(ask_id, "ask", AskNotFound))
+    link = services.views.get(LINKS, f"ask:{aid}")
+    if link is None:
+        raise AskNotFound(f"no ask {ask_id}", field="ask_id")
+    board = readable_board(services, link["opportunity_id"], actor)
+    found = next((a for a in board.get("asks", []) if a["id"] == aid), None)
+    if found is None:
+        raise AskNotFound(f"no ask {ask_id}", field="ask_id")
+    return present_ask(found, board["currency"])

@@ -73,7 +73,7 @@ def play_story(app: Goldsplit) -> Story:
     for name in ("visit", "design", "demo", "plan", "pricing", "contract"):
         confirmer = LEAD if name == "visit" else ALICE  # nobody confirms their own work
         story.note(app.confirm_contribution(confirmer, oid, story.contributions[name]))
-    story.note(app.reverse_contribution(ALICE, oid, story.contributions["demo"],
+    story.note(app.reverse_contribution(LEAD, oid, story.contributions["demo"],  # bob's: a lead's call
                                         "the demo was cancelled"))
     won = app.win(ALICE, oid, closed_on=app.clock().date().isoformat())
     story.note(won)
