@@ -442,7 +442,8 @@ class Allocation(Aggregate):
                  actor: str) -> None:
         self.opportunity_id = opportunity_id
         self.currency = currency
-        self.result = result
+        self.result = result  # as proposed, then as approved
+        self.latest = result  # as the facts stand now
         self.policy = policy
         self.status = "proposed"
         self.targets: dict[str, dict[str, int]] = {
@@ -480,10 +481,13 @@ class Allocation(Aggregate):
     def adjust(self, *, cause: str, reason: str, targets: dict[str, dict[str, int]],
                overrides: dict[str, int], entries: list[dict], result: dict | None, actor: str,
                at: str) -> None:
-        """Take new targets (a late fact, an upheld dispute) and book what they change."""
+        """Take the split as the facts now stand (a late fact, an upheld dispute): its targets and
+        what they change is booked. A late fact that moves no line still changes what the split
+        counts (a reversal is listed as excluded), so it is recorded unless the split is the same."""
         if cause in self.causes:
             return
-        if targets == self.targets and overrides == self.overrides and not entries:
+        if targets == self.targets and overrides == self.overrides and not entries and \
+                result == getattr(self, "latest", self.result):  # snapshots before `latest` was kept
             return  # the late fact changes nothing of the split
         self._adjusted(cause=cause, reason=reason, targets=targets, overrides=overrides,
                        entries=entries, result=result, actor=actor, at=at)
@@ -495,6 +499,7 @@ class Allocation(Aggregate):
         self.targets = targets
         self.overrides = overrides
         self.pool = 0 if result is None else result["pool"]
+        self.latest = result
         if result is not None and self.status == "proposed":
             self.result = result  # before approval a late fact simply changes the proposal
         self._book(entries)

@@ -5,25 +5,20 @@ overrides of upheld disputes, the disputes raised on it, and the facts of the de
 at twice (`deal`: the opened amount, its amount corrections while open, the win; and the
 contributions reversed after the win).
 
-`latest` is the latest Adjusted event's result (the Proposed one's before any); a late fact that
-moves no line records no Adjusted event, so after each late fact the split is also recomputed here
-from the same facts by the allocation's own policy version (the Adjusted event that follows, if
-any, replaces it)."""
+`latest` is the latest Adjusted event's result (the Proposed one's before any): the domain records
+an Adjusted event for every late fact that changes the split, also one that moves no line."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
 from fractions import Fraction
-from types import SimpleNamespace
 from typing import Any
 
 from domain.aggregates import Allocation, Dispute, Opportunity, event_id
 from domain.allocation import AFTER_CLOSE
-from domain.exceptions import DomainError, MemberNotFound
+from domain.exceptions import MemberNotFound
 from domain.money import exponent, format_amount
-from domain.payables import split
-from domain.policy import IncentivePolicy
 from projections.base import Changes, Projection
 
 VIEW = "allocation"
@@ -31,8 +26,7 @@ POSITIONS = "contribution_position"
 DISPUTES = "dispute"
 DEALS = "allocation_deal"  # opportunity id -> its opened amount, amount corrections while open, win
 BOOKINGS = (Allocation.Approved, Allocation.Released, Allocation.Adjusted)
-LATE_FACTS = (Opportunity.ContributionReversed, Opportunity.Corrected, Opportunity.Refunded,
-              Opportunity.Graded, Opportunity.Cancelled)
+LATE_FACTS = (Opportunity.ContributionReversed, Opportunity.Corrected)
 
 
 def _at(event: Any) -> str:
@@ -112,8 +106,9 @@ class AllocationProjection(Projection):
         changes.put(DEALS, str(event.originator_id), deal)
 
     def _late_fact(self, event: Any, position: int, changes: Changes) -> None:
-        """An amount correction while open goes to the deal's index; after the win each late fact
-        recomputes the allocation's `latest` split."""
+        """An amount correction while the deal is open goes to the deal's index; a reversal after
+        the win to the allocation's review (the Adjusted event that follows it, if any, carries
+        the split as it then stands)."""
         oid = str(event.originator_id)
         deal = changes.get(DEALS, oid)
         if deal is None:
@@ -127,33 +122,16 @@ class AllocationProjection(Projection):
                 changes.put(DEALS, oid, deal)
             return
         doc = changes.get(VIEW, str(Allocation.create_id(event.originator_id)))
-        if doc is None or doc.get("cancelled"):
+        if doc is None or not isinstance(event, Opportunity.ContributionReversed):
             return
-        if isinstance(event, Opportunity.Cancelled):
-            doc["cancelled"] = True
-        else:
-            latest = latest_result(doc)
-            amount, grade, reversed_id = latest["amount"], latest["grade"], None
-            if isinstance(event, Opportunity.Corrected):
-                amount = event.amount
-            elif isinstance(event, Opportunity.Refunded):
-                amount -= event.amount
-            elif isinstance(event, Opportunity.Graded):
-                grade = event.grade
-            else:
-                reversed_id = event.contribution_id
-                cited = next((c for c in _cited(latest) if c["contribution_id"] == reversed_id), None)
-                doc.setdefault("reversed_after_win", []).append({
-                    "contribution_id": reversed_id,
-                    "member_id": cited["member_id"] if cited else None,
-                    "kind": cited["kind"] if cited else None,
-                    "status_before": cited["status"] if cited else None,
-                    "by": event.actor, "reason": event.reason, "at": _at(event), "position": position})
-            try:
-                recomputed = _resplit(latest, doc["policy"], amount, grade, reversed_id)
-            except DomainError:  # the domain split the same facts when it recorded them; never stall
-                return
-            doc["latest"] = self._positioned(recomputed, changes, _positions(latest))
+        cited = next((c for c in _cited(latest_result(doc))
+                      if c["contribution_id"] == event.contribution_id), None)
+        doc.setdefault("reversed_after_win", []).append({
+            "contribution_id": event.contribution_id,
+            "member_id": cited["member_id"] if cited else None,
+            "kind": cited["kind"] if cited else None,
+            "status_before": cited["status"] if cited else None,
+            "by": event.actor, "reason": event.reason, "at": _at(event), "position": position})
         doc["position"] = position
         changes.put(VIEW, doc["id"], doc)
 
@@ -249,19 +227,6 @@ def _cited(result: dict) -> Iterator[dict]:
 
 def _positions(result: dict) -> dict[str, int | None]:
     return {c["event_id"]: c.get("position") for c in _cited(result)}
-
-
-def _resplit(latest: dict, policy: dict, amount: int, grade: str, reversed_id: str | None) -> dict:
-    """The split of the same contributions (one of them now reversed) at this amount and grade, as
-    domain.payables.split makes it of the opportunity."""
-    every = [*latest["counted"], *latest["excluded"]]
-    deal = SimpleNamespace(amount=amount, grade=grade, closed_on=latest["closed_on"], contributions={
-        c["contribution_id"]: {
-            "id": c["contribution_id"], "member_id": c["member_id"], "role": c["role"],
-            "kind": c["kind"], "occurred_at": c["occurred_on"], "event_id": c["event_id"],
-            "status": "reversed" if c["contribution_id"] == reversed_id else c["status"]}
-        for c in every})
-    return split(deal, IncentivePolicy.from_stored(policy))
 
 
 # -- reading an allocation -----------------------------------------------------------------------
