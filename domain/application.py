@@ -200,11 +200,11 @@ class Goldsplit(Application):
     def register_member(self, actor: Actor, member_id: str, name: str, department: str,
                         team: str | None = None) -> Recorded:
         """Register a member of the selling team; their team (for calibration) defaults to the department."""
-        member_id = values.text(member_id, "id", limit=64)
+        member_id = values.text(member_id, "id", limit=64, single_line=True)
         _known_department(department, "department")
-        member = Member(member_id=member_id, name=values.text(name, "name", limit=200),
+        member = Member(member_id=member_id, name=values.text(name, "name", limit=200, single_line=True),
                         department=department, actor=actor.member_id,
-                        **({"team": values.text(team, "team", limit=100)} if team is not None else {}))
+                        **({"team": values.text(team, "team", limit=100, single_line=True)} if team is not None else {}))
         try:
             return self._saved(member_id, member)
         except IntegrityError:
@@ -243,8 +243,8 @@ class Goldsplit(Application):
         grading = self._opportunity_grading(minor, currency, attributes, override=grade,
                                             actor=actor, reason=why)
         opportunity = Opportunity(
-            account_id=values.text(account_id, "account_id", limit=200),
-            name=values.text(name, "name", limit=200),
+            account_id=values.text(account_id, "account_id", limit=200, single_line=True),
+            name=values.text(name, "name", limit=200, single_line=True),
             amount=minor,
             currency=currency,
             expected_close=values.iso_date(expected_close, "expected_close").isoformat(),
@@ -758,8 +758,8 @@ class Goldsplit(Application):
         policy.check(attributes)
         if not actor.leads:
             self._member(actor.member_id, "member_id")
-        account = Account(account_id=aid, name=values.text(name, "name", limit=200),
-                          industry=values.text(industry, "industry", required=False, limit=100),
+        account = Account(account_id=aid, name=values.text(name, "name", limit=200, single_line=True),
+                          industry=values.text(industry, "industry", required=False, limit=100, single_line=True),
                           attributes=attributes, actor=actor.member_id)
         account.grade_by(policy.grade(attributes), "registered", actor.member_id)
         if not actor.leads:
@@ -832,7 +832,7 @@ class Goldsplit(Application):
         self._require_team_or_lead(account, actor, "plan its tasks")
         if assignee is not None:
             self._member(assignee, "assignee")
-        task = Task(account_id=account.account_id, title=values.text(title, "title", limit=500),
+        task = Task(account_id=account.account_id, title=values.text(title, "title", limit=500, single_line=True),
                     assignee=assignee, due=self._due(due).isoformat(), actor=actor.member_id,
                     **({"id": task_id} if task_id else {}))
         try:

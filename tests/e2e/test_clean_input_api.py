@@ -55,3 +55,13 @@ def test_keeps_a_summary_in_any_script_with_line_breaks_emoji_and_direction_mark
         "sam", summary=summary, evidence_url="HTTPS://crm.example/notes/7?tab=2#top"), 201)
     [shown] = [c for c in story.board()["contributions"] if c["id"] == recorded["id"]]
     assert (shown["summary"], shown["evidence_url"]) == (summary, "HTTPS://crm.example/notes/7?tab=2#top")
+
+
+@pytest.mark.parametrize("name", ["Acme\nPay the bearer", "Acme\u2028core"])
+def test_refuses_a_name_that_spans_lines(story: Story, name: str) -> None:
+    before = log_position(story.client)
+    opened = story.request("POST", "/v1/opportunities", "ana", {
+        "account_id": "acme", "name": name, "amount": "10.00", "currency": "CNY",
+        "expected_close": day(30)})
+    assert_problem(opened, 422, field="name")
+    assert log_position(story.client) == before
