@@ -202,9 +202,10 @@ class Goldsplit(Application):
         """Register a member of the selling team; their team (for calibration) defaults to the department."""
         member_id = values.text(member_id, "id", limit=64, single_line=True)
         _known_department(department, "department")
-        member = Member(member_id=member_id, name=values.text(name, "name", limit=200, single_line=True),
-                        department=department, actor=actor.member_id,
-                        **({"team": values.text(team, "team", limit=100, single_line=True)} if team is not None else {}))
+        name = values.text(name, "name", limit=200, single_line=True)
+        team = None if team is None else values.text(team, "team", limit=100, single_line=True)
+        member = Member(member_id=member_id, name=name, department=department, actor=actor.member_id,
+                        **({"team": team} if team is not None else {}))
         try:
             return self._saved(member_id, member)
         except IntegrityError:
@@ -277,8 +278,7 @@ class Goldsplit(Application):
             raise NotAllowed("only a lead overrides the grade", field="grade")
         if grade is not None and grade not in GRADES:
             raise InvalidInput(f"{grade!r} is not a grade; use one of {list(GRADES)}", field="grade")
-        why = _lead_reason(reason) if grade is not None or release_grade else (
-            None if reason is None else values.text(reason, "reason"))
+        why = _lead_reason(reason)
         close = None if expected_close is None else values.iso_date(
             expected_close, "expected_close").isoformat()
         changes = None if attributes is None else values.attributes(attributes)
@@ -590,7 +590,8 @@ class Goldsplit(Application):
         if opportunity.confirmed_after(closed):
             calls.append("before_confirmed_work")
         if closed != today and any(
-                self.policy_in_force(kind, closed).reference() != self.policy_in_force(kind, today).reference()
+                self.policy_in_force(kind, closed).reference()
+                != self.policy_in_force(kind, today).reference()
                 for kind in ("incentive", "opportunity-grading")):
             calls.append("other_policy")
         return calls
@@ -758,9 +759,10 @@ class Goldsplit(Application):
         policy.check(attributes)
         if not actor.leads:
             self._member(actor.member_id, "member_id")
-        account = Account(account_id=aid, name=values.text(name, "name", limit=200, single_line=True),
-                          industry=values.text(industry, "industry", required=False, limit=100, single_line=True),
-                          attributes=attributes, actor=actor.member_id)
+        name = values.text(name, "name", limit=200, single_line=True)
+        industry = values.text(industry, "industry", required=False, limit=100, single_line=True)
+        account = Account(account_id=aid, name=name, industry=industry, attributes=attributes,
+                          actor=actor.member_id)
         account.grade_by(policy.grade(attributes), "registered", actor.member_id)
         if not actor.leads:
             account.add_to_team(actor.member_id, "account_manager", actor.member_id)
@@ -832,8 +834,9 @@ class Goldsplit(Application):
         self._require_team_or_lead(account, actor, "plan its tasks")
         if assignee is not None:
             self._member(assignee, "assignee")
-        task = Task(account_id=account.account_id, title=values.text(title, "title", limit=500, single_line=True),
-                    assignee=assignee, due=self._due(due).isoformat(), actor=actor.member_id,
+        title = values.text(title, "title", limit=500, single_line=True)
+        task = Task(account_id=account.account_id, title=title, assignee=assignee,
+                    due=self._due(due).isoformat(), actor=actor.member_id,
                     **({"id": task_id} if task_id else {}))
         try:
             return self._saved(str(task.id), task, status=task.status)
@@ -1118,9 +1121,8 @@ class Goldsplit(Application):
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             minor = parse_amount(amount, opportunity.currency)
-            if rid not in opportunity.refunds and (elsewhere := self._claimed(claim_id)):
-                raise Conflict(f"refund {rid} is recorded already, on another opportunity"
-                               if elsewhere != str(opportunity.id) else f"refund {rid} is recorded already",
+            if rid not in opportunity.refunds and self._claimed(claim_id):
+                raise Conflict(f"refund {rid} is recorded already, on another opportunity",
                                field="refund_id")
             if not opportunity.refund(refund_id=rid, amount=minor, refunded_on=self.clock().date(),
                                       reason=reason, actor=actor.member_id):
