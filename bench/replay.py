@@ -153,7 +153,8 @@ def write_template(services: Services, deals: int, start: date, end: date) -> No
         if outcome < 0.3:
             app.lose(LEAD, oid, reason="lost on price", closed_on=won_on.isoformat())
             return
-        aid = app.win(LEAD, oid, closed_on=won_on.isoformat()).extra["allocation_id"]
+        aid = app.win(LEAD, oid, closed_on=won_on.isoformat(),  # dated back: a lead's call
+                      reason="the date the contract was signed").extra["allocation_id"]
         paid_on = won_on + timedelta(days=rng.randrange((end - won_on).days + 1))
         if rng.random() < 0.2:  # cash before approval: the approval releases it
             app.receive_payment(FINANCE, oid, amount=f"{amount // 3}.00", currency=currency,

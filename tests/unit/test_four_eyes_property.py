@@ -54,7 +54,6 @@ from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
@@ -602,5 +601,4 @@ FourEyes.TestCase.settings = settings(
     phases=[p for p in Phase if p is not Phase.explain],  # explaining a 30-step failure takes minutes
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                            HealthCheck.data_too_large])
-TestFourEyes = pytest.mark.xfail(strict=True, reason="issue 10: the four-eyes rules are being built")(
-    FourEyes.TestCase)
+TestFourEyes = FourEyes.TestCase
