@@ -33,8 +33,8 @@ decision about one's own amount. (So the cap changes only what an upheld dispute
 
 Who acted alone: the actor of every command, members, leads and finance alike (finance, and a
 lead who holds no seat and has no work on the deal, have nothing to gain, so the check costs
-nothing there). The one exception is deciding an ask: a lead approving what an AR asked is two
-people, so the decider is checked only when they decide their own ask.
+nothing there). Deciding an ask is checked the same way: the AR's amount may rise by a lead's
+approval (two people), the deciding lead's own may not.
 
 So that the game reaches the money: every run starts with a deal its AR opened and staffed, on
 which some of the team may have confirmed work already; a rule does confirmed work (recorded,
@@ -582,8 +582,7 @@ class FourEyes(RuleBasedStateMachine):
         (oid, ask_id, asker), actor = asked, as_actor(lead)
         decided = self.run(
             f"decides {asker}'s ask {ask_id[:8]} on {self.label(oid)}: {decision}", actor,
-            lambda: self.app.decide_ask(actor, ask_id, decision=decision, reason="looked at it"),
-            alone=asker == lead)
+            lambda: self.app.decide_ask(actor, ask_id, decision=decision, reason="looked at it"))
         if decided is not None:
             self.ask_ids.remove(asked)
 
