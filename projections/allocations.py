@@ -19,7 +19,7 @@ from domain.aggregates import Allocation, Dispute, Opportunity, event_id
 from domain.allocation import AFTER_CLOSE
 from domain.exceptions import MemberNotFound
 from domain.money import exponent, format_amount
-from projections.base import Changes, Projection
+from projections.base import Changes, Projection, happened_at
 
 VIEW = "allocation"
 POSITIONS = "contribution_position"
@@ -27,11 +27,6 @@ DISPUTES = "dispute"
 DEALS = "allocation_deal"  # opportunity id -> its opened amount, amount corrections while open, win
 BOOKINGS = (Allocation.Approved, Allocation.Released, Allocation.Adjusted)
 LATE_FACTS = (Opportunity.ContributionReversed, Opportunity.Corrected)
-
-
-def _at(event: Any) -> str:
-    """When an event happened by the application's clock (events without `at`: their timestamp)."""
-    return getattr(event, "at", None) or event.timestamp.isoformat()
 
 
 def _amounts(targets: dict) -> dict[str, int]:
@@ -100,7 +95,7 @@ class AllocationProjection(Projection):
         if deal is None:
             return
         deal["won"] = {"amount": event.amount, "closed_on": event.closed_on, "by": event.actor,
-                       "at": _at(event), "reason": getattr(event, "reason", None),
+                       "at": happened_at(event), "reason": getattr(event, "reason", None),
                        "lead_call": list(getattr(event, "lead_call", None) or []),
                        "position": position}
         changes.put(DEALS, str(event.originator_id), deal)
@@ -117,7 +112,7 @@ class AllocationProjection(Projection):
             if isinstance(event, Opportunity.Corrected) and event.amount != deal["amount"]:
                 deal["corrections"].append({
                     "amount": event.amount, "previous": deal["amount"], "by": event.actor,
-                    "at": _at(event), "reason": getattr(event, "reason", None), "position": position})
+                    "at": happened_at(event), "reason": getattr(event, "reason", None), "position": position})
                 deal["amount"] = event.amount
                 changes.put(DEALS, oid, deal)
             return
@@ -131,7 +126,7 @@ class AllocationProjection(Projection):
             "member_id": cited["member_id"] if cited else None,
             "kind": cited["kind"] if cited else None,
             "status_before": cited["status"] if cited else None,
-            "by": event.actor, "reason": event.reason, "at": _at(event), "position": position})
+            "by": event.actor, "reason": event.reason, "at": happened_at(event), "position": position})
         doc["position"] = position
         changes.put(VIEW, doc["id"], doc)
 

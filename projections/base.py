@@ -8,6 +8,12 @@ from typing import Any
 from projections.store import ViewStore
 
 
+def happened_at(event: Any) -> str:
+    """When an event happened by the application's clock (its `at`), else by its timestamp (events
+    recorded before they carried `at`)."""
+    return getattr(event, "at", None) or event.timestamp.isoformat()
+
+
 class Changes:
     """The documents one batch has read and written, over the store; committed as one transaction."""
 

@@ -17,7 +17,7 @@ from domain.allocation import CountedContribution, allocate
 from domain.grading import OpportunityGradingPolicy
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
-from projections.base import Changes, Projection
+from projections.base import Changes, Projection, happened_at
 
 VIEW = "board"
 REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
@@ -152,17 +152,13 @@ class BoardProjection(Projection):
     @staticmethod
     def _dispute(event: Any, position: int, changes: Changes) -> None:
         dispute_id = str(event.originator_id)
-        if isinstance(event, Dispute.Raised):
-            link = changes.get(LINKS, f"allocation:{event.allocation_id}")
-            if link is not None:
-                changes.put(LINKS, f"dispute:{dispute_id}", link)
-        else:
-            link = changes.get(LINKS, f"dispute:{dispute_id}")
-        doc = link and changes.get(VIEW, link["opportunity_id"])
+        raised = isinstance(event, Dispute.Raised)
+        link, doc = _linked(changes, f"dispute:{dispute_id}",
+                            changes.get(LINKS, f"allocation:{event.allocation_id}") if raised else None)
         if not doc:
             return
         disputes = doc.setdefault("disputes", [])
-        if isinstance(event, Dispute.Raised):
+        if raised:
             disputes.append({"id": dispute_id, "allocation_id": str(event.allocation_id),
                              "member_id": event.member_id, "reason": event.reason, "status": "open",
                              "raised_at": event.timestamp.isoformat(), "position": position})
@@ -179,17 +175,14 @@ class BoardProjection(Projection):
     def _ask(event: Any, position: int, changes: Changes) -> None:
         """What the AR asked a lead to decide, and how it was decided."""
         ask_id = str(event.originator_id)
-        if isinstance(event, Ask.Opened):
-            link = {"opportunity_id": str(event.opportunity_id)}
-            changes.put(LINKS, f"ask:{ask_id}", link)
-        else:
-            link = changes.get(LINKS, f"ask:{ask_id}")
-        doc = link and changes.get(VIEW, link["opportunity_id"])
+        opened = isinstance(event, Ask.Opened)
+        link, doc = _linked(changes, f"ask:{ask_id}",
+                            {"opportunity_id": str(event.opportunity_id)} if opened else None)
         if not doc:
             return
         asks = doc.setdefault("asks", [])
-        at = getattr(event, "at", None) or event.timestamp.isoformat()
-        if isinstance(event, Ask.Opened):
+        at = happened_at(event)
+        if opened:
             asks.append({"id": ask_id, "opportunity_id": link["opportunity_id"], "action": event.action,
                          "arguments": dict(event.arguments), "reason": event.reason,
                          "calls": list(event.calls), "asked_by": event.actor, "asked_at": at,
@@ -204,6 +197,15 @@ class BoardProjection(Projection):
                 "by": event.actor, "reason": event.reason, "at": at, "position": position})
         doc["position"] = position
         changes.put(VIEW, link["opportunity_id"], doc)
+
+
+def _linked(changes: Changes, key: str, new: dict | None) -> tuple[dict | None, dict | None]:
+    """The link `key` (a dispute's, an ask's) to the opportunity whose board shows it, and that
+    board: `new` is recorded as the link when its first event gives one."""
+    if new is not None:
+        changes.put(LINKS, key, new)
+    link = new or changes.get(LINKS, key)
+    return link, (changes.get(VIEW, link["opportunity_id"]) if link else None)
 
 
 def present_ask(ask: dict, currency: str) -> dict:
@@ -227,7 +229,7 @@ def new_request(event: Any, position: int) -> dict:
         "id": str(event.originator_id), "opportunity_id": str(event.opportunity_id),
         "kind": event.kind, "summary": event.summary, "requested_by": event.requested_by,
         "to_member": event.to_member, "to_department": event.to_department, "due": event.due,
-        "status": "open", "opened_at": _at(event), "accepted_at": None,
+        "status": "open", "opened_at": happened_at(event), "accepted_at": None,
         "declined_at": None, "delivered_at": None, "rated_at": None, "supporter": None,
         "decline_reason": None, "delivery": None, "rating": None, "comment": None,
         "contribution_id": None, "not_counted": None, "position": position, "changed_at": position,
@@ -236,7 +238,7 @@ def new_request(event: Any, position: int) -> dict:
 
 def apply_request(item: dict, event: Any, position: int) -> None:
     """Move a request (as `new_request` made it) through one of its later events."""
-    at = _at(event)
+    at = happened_at(event)
     if isinstance(event, SupportRequest.Accepted):
         item.update(status="accepted", accepted_at=at, supporter=event.member_id)
     elif isinstance(event, SupportRequest.Declined):
@@ -251,11 +253,6 @@ def apply_request(item: dict, event: Any, position: int) -> None:
     else:
         return
     item["changed_at"] = position
-
-
-def _at(event: Any) -> str:
-    """When a request event happened by the application's clock (older events: their timestamp)."""
-    return getattr(event, "at", None) or event.timestamp.isoformat()
 
 
 def due_state(request: dict, today: date) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.domain import CanCreateTimestamp
 
 from domain.application import Actor, Goldsplit
 from domain.exceptions import DomainError
@@ -29,6 +30,14 @@ class Clock:
 
     def day(self, days: int) -> str:
         return (self.now.date() + timedelta(days=days)).isoformat()
+
+
+def library_clock(monkeypatch: pytest.MonkeyPatch, now: datetime) -> Clock:
+    """A clock the test moves, for the Application and for the event timestamps alike (those come
+    from the library's clock, not the Application's)."""
+    clock = Clock(now)
+    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(clock))
+    return clock
 
 
 def replay(events: Sequence[Any]) -> Any:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import CanCreateTimestamp
 
 from api.services import Services
 from api.settings import Settings
@@ -26,7 +25,7 @@ from projections.board import present_board
 from projections.calibration import present_calibration
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
-from tests.ledger import Clock
+from tests.ledger import Clock, library_clock
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -50,10 +49,7 @@ COLD = {"decision_maker_stance": "opposed", "coach_inside": "none", "budget_conf
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(MONDAY)
-    # Event timestamps come from the library's clock, not the Application's: point both at ours.
-    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(clock))
-    return clock
+    return library_clock(monkeypatch, MONDAY)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import CanCreateTimestamp
 
 import projections.members as members
 from api.services import Services
@@ -27,7 +26,7 @@ from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
 from projections.members import CONTRIBUTIONS, COUNTS, LATEST, present_member_board
 from projections.members import VIEW as MEMBERS
-from tests.ledger import Clock
+from tests.ledger import Clock, library_clock
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -39,9 +38,7 @@ KINDS = ("visit", "demo", "solution_design", "poc", "contract_review")
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
-    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(clock))
-    return clock
+    return library_clock(monkeypatch, datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

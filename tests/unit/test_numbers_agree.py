@@ -38,7 +38,7 @@ from projections.board import present_board
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
 from projections.payables import PAYABLE, PERIOD
-from tests.ledger import Clock, head
+from tests.ledger import Clock, head, library_clock
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")  # seated nowhere, no work: decides the lead's calls
@@ -65,10 +65,7 @@ def build(clock: Clock, policy: dict | None = None) -> Services:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(MONDAY)
-    # Event timestamps come from the library's clock, not the Application's: point both at ours.
-    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(clock))
-    return clock
+    return library_clock(monkeypatch, MONDAY)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ from projections.payables import (
     statement_csv,
     statement_xlsx,
 )
-from tests.ledger import Clock, events, head
+from tests.ledger import Clock, events, head, library_clock
 
 ADMIN = Actor("root", "admin")
 LEAD = Actor("lin", "lead")
@@ -70,10 +70,7 @@ def build(clock: Clock, holdback: str | None = "0.4") -> Services:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(MONDAY)
-    # Event timestamps come from the library's clock, not the Application's: point both at ours.
-    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(clock))
-    return clock
+    return library_clock(monkeypatch, MONDAY)
 
 
 @pytest.fixture
