@@ -67,15 +67,18 @@ def created_id(actor: Actor, key: str | None) -> UUID | None:
     return uuid5(IDEMPOTENT_IDS, f"{actor.member_id}:{key}") if key else None
 
 
-After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log position")]
+After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log "
+                                                      "position; default the head of the log when "
+                                                      "the read arrives")]
 
 
 def wait_for(services: Services, after: int | None) -> None:
-    """Read-your-writes: block until the read models have processed log position `after`."""
-    if after is None:
-        return
+    """Fresh reads: block until the read models have processed log position `after`, by default
+    the head of the log as the read arrives, so a read sees every write acknowledged before it."""
     head = services.app.recorder.max_notification_id() or 0
-    if after > head:
+    if after is None:
+        after = head
+    elif after > head:
         raise Refused(422, f"position {after} is beyond the head of the log ({head})", field="after")
     retry = {"Retry-After": "1"}
     try:

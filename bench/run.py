@@ -149,9 +149,11 @@ def raw_insert_rate(url: str, threads: int, seconds: float) -> float:
     return sum(counts) / (time.monotonic() - started)
 
 
-def post_contributions(port: int, opportunities: list[str], threads: int, seconds: float,
-                       rate: float | None = None) -> tuple[int, int, list[float], float]:
-    """`threads` clients, each on its own keep-alive connection; paced to `rate` in total if given."""
+def drive(port: int, threads: int, seconds: float, request: Callable[[int, int], tuple[str, str, str | None]],
+          expect: int, rate: float | None = None) -> tuple[int, int, list[float], float]:
+    """`threads` clients, each on its own keep-alive connection, sending `request(client, n)` ->
+    (method, path, body); paced to `rate` in total if given. (answered as `expect`, others,
+    latencies, seconds)"""
     token = issue_token(SECRET, "lena", "lead", 3600)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies: list[list[float]] = [[] for _ in range(threads)]
@@ -168,15 +170,13 @@ def post_contributions(port: int, opportunities: list[str], threads: int, second
                 if pause > 0:
                     time.sleep(pause)
                 due += interval
-            opportunity = opportunities[(i + n * threads) % len(opportunities)]
-            rep = REPS[opportunities.index(opportunity) % len(REPS)]
-            body = json.dumps(contribution(rep, n, datetime.now(UTC) - timedelta(minutes=1)))
+            method, path, body = request(i, n)
             started = time.perf_counter()
-            conn.request("POST", f"/v1/opportunities/{opportunity}/contributions", body, headers)
+            conn.request(method, path, body, headers)
             response = conn.getresponse()
             response.read()
             latencies[i].append(time.perf_counter() - started)
-            if response.status != 201:
+            if response.status != expect:
                 errors[i] += 1
             n += 1
         conn.close()
@@ -187,6 +187,45 @@ def post_contributions(port: int, opportunities: list[str], threads: int, second
     elapsed = time.monotonic() - started
     flat = [x for part in latencies for x in part]
     return len(flat) - sum(errors), sum(errors), flat, elapsed
+
+
+def post_contributions(port: int, opportunities: list[str], threads: int, seconds: float,
+                       rate: float | None = None) -> tuple[int, int, list[float], float]:
+    """Contributions on `opportunities` through HTTP (see `drive`)."""
+
+    def request(i: int, n: int) -> tuple[str, str, str]:
+        opportunity = opportunities[(i + n * threads) % len(opportunities)]
+        rep = REPS[opportunities.index(opportunity) % len(REPS)]
+        body = json.dumps(contribution(rep, n, datetime.now(UTC) - timedelta(minutes=1)))
+        return "POST", f"/v1/opportunities/{opportunity}/contributions", body
+
+    return drive(port, threads, seconds, request, 201, rate)
+
+
+def fresh_reads(port: int, opportunities: list[str], writes_per_second: float) -> None:
+    """(g) what fresh reads cost: board reads while contributions are written at a steady rate,
+    by default (each read waits until the read models reach the log head as it arrived) and with
+    ?after=0 (whatever the read model has, possibly stale)."""
+    clients = max(1, THREADS // 2)
+    figures = {}
+    for label, query in (("fresh (default)", ""), ("?after=0", "?after=0")):
+        writer = threading.Thread(target=post_contributions, args=(port, opportunities, clients, SECONDS / 2),
+                                  kwargs={"rate": writes_per_second})
+        writer.start()
+
+        def request(i: int, n: int, query: str = query) -> tuple[str, str, None]:
+            return "GET", f"/v1/opportunities/{opportunities[(i + n) % len(opportunities)]}/board{query}", None
+
+        ok, failed, latencies, elapsed = drive(port, clients, SECONDS / 2, request, 200)
+        writer.join()
+        figures[label] = (ok / elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000)
+        say(f"    board reads {label} under {writes_per_second:,.0f} writes/s: {ok / elapsed:,.0f}/s "
+            f"({failed} not 200), p50 {figures[label][1]:.1f} ms, p99 {figures[label][2]:.1f} ms")
+    fresh, stale = figures["fresh (default)"], figures["?after=0"]
+    record("(g) fresh board reads (projections in their own process)",
+           f"{fresh[0]:,.0f}/s, p50 {fresh[1]:.1f} ms, p99 {fresh[2]:.1f} ms; with ?after=0 "
+           f"{stale[0]:,.0f}/s, p50 {stale[1]:.1f} ms, p99 {stale[2]:.1f} ms "
+           f"(under {writes_per_second:,.0f} writes/s)", "-", None)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -269,6 +308,8 @@ def http_rate(url: str, opportunities: list[str], raw: float, separate_projectio
             f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         record(f"(a) p99 at half load{label}", f"{p99:.1f} ms at {half:,.0f}/s (half the API's peak; "
                f"half of raw would be {raw / 2:,.0f}/s)", "<= 25 ms at raw/2", p99 <= 25 and half >= raw / 2)
+        if separate_projections:
+            fresh_reads(port, opportunities, half / 2)
         rss = peak_rss_mb(server.pid)
         say(f"    API process peak RSS (VmHWM, projections in {where}): {rss:.0f} MB")
         if not separate_projections:
