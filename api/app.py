@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 
 from fastapi import FastAPI
 
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         else:
             app.state.services.runner.stop()
 
-    app = FastAPI(title="goldsplit", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="goldsplit", lifespan=lifespan,
+                  version=next((d.version for d in metadata.distributions(name="goldsplit")), "0+unknown"),
                   description="An event-sourced collaboration and incentive ledger for B2B "
                               "selling teams.")
     app.state.services = services

@@ -7,13 +7,24 @@ import json
 import logging
 import sys
 import time
+from urllib.parse import urlparse
 
 from api.auth import TOKEN_ROLES, issue_token
 from api.services import Services
 from api.settings import DEV_SECRET, Settings
 from domain.exceptions import DomainError
+from projections.database import ledger_exists
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _masked(url: str) -> str:
+    """The database URL with its password replaced by ***, fit to print."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user, _, host = parsed.netloc.rpartition("@")
+    return parsed._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,7 +224,7 @@ def parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show how an allocation's lines were computed")
     explain.add_argument("allocation_id")
     explain.add_argument("--member")
-    explain.set_defaults(run=_explain)
+    explain.set_defaults(run=_explain, reads=True)
 
     from domain.aggregates import POLICY_KINDS
 
@@ -230,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     show = policy_commands.add_parser("show", help="print every version of a kind, oldest first")
     show.add_argument("kind", choices=kinds)
-    show.set_defaults(run=_policy_show)
+    show.set_defaults(run=_policy_show, reads=True)
     add = policy_commands.add_parser("add", help="add a version from a JSON document (as finance)")
     add.add_argument("kind", choices=kinds)
     add.add_argument("file", help="the policy document (JSON)")
@@ -244,20 +255,25 @@ def parser() -> argparse.ArgumentParser:
 
     calibration = commands.add_parser("calibration", help="Brier score and reliability of win rates")
     calibration.add_argument("--by", choices=("member", "team", "standard_version"), default="member")
-    calibration.set_defaults(run=_calibration)
+    calibration.set_defaults(run=_calibration, reads=True)
 
     verify = commands.add_parser("verify", help="recompute the audit chain from the stored events "
                                                 "and compare it with the recorded one (exit 3 on a "
                                                 "difference)")
-    verify.set_defaults(run=_verify)
+    verify.set_defaults(run=_verify, reads=True)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    if getattr(args, "reads", False) and not ledger_exists(settings.database_url):
+        print(f"goldsplit: no ledger at {_masked(settings.database_url)} (GOLDSPLIT_DATABASE_URL); "
+              "nothing to read", file=sys.stderr)
+        return 2
     try:
-        return args.run(args, Settings.from_env())
+        return args.run(args, settings)
     except DomainError as refusal:  # a refusal is a message, not a traceback
         print(f"goldsplit: {refusal.detail}", file=sys.stderr)
         return 1

@@ -11,13 +11,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 SCHEMA_LOCK = 0x676F6C6473706C74  # "goldsplt": the advisory lock key of table creation
 CONNECT_TIMEOUT_SECONDS = 5  # a database that is down must not hold a request for long
+# eventsourcing's events table: on PostgreSQL it is named after the application (Goldsplit.name)
+EVENTS_TABLES = {"sqlite": "stored_events", "postgresql": "goldsplit_events"}
 
 
 class Cursor(Protocol):
@@ -160,6 +162,41 @@ class Database:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+def ledger_exists(url: str) -> bool:
+    """Whether `url` holds a goldsplit ledger (eventsourcing's events table), asked without creating
+    a file, a directory, a database or a table: a read-only command must not leave an empty store."""
+    db = Database(url)
+    if db.kind == "memory":
+        return False  # a memory store starts empty in every process
+    if db.kind == "sqlite":
+        path = Path(db.sqlite_path)
+        if not path.is_file():
+            return False
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (EVENTS_TABLES["sqlite"],)).fetchone() is not None
+    import psycopg
+
+    kwargs = db.postgres_connect_kwargs()
+    try:
+        conn = psycopg.connect(**kwargs, autocommit=True)
+    except psycopg.OperationalError as unreachable:
+        # libpq gives no SQLSTATE for a missing database and the server may word it in any
+        # language, so ask the catalogue; anything else (server down, auth) is not ours to hide
+        try:
+            with psycopg.connect(**{**kwargs, "dbname": "postgres"}, autocommit=True) as server:
+                listed = server.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                        (kwargs["dbname"],)).fetchone() is not None
+        except psycopg.OperationalError:
+            raise unreachable from None
+        if listed:
+            raise
+        return False
+    with conn:
+        table = f"public.{EVENTS_TABLES['postgresql']}"
+        return conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
 
 
 class _QmarkCursor:

@@ -9,18 +9,26 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
 import httpx
+import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.auth import verify_token
 from api.cli import main
+from tests.conftest import SERVER_URL, build_services
 
 pytestmark = pytest.mark.e2e
 
@@ -190,3 +198,100 @@ def test_the_demo_pays_the_team_and_closes_last_month_by_replay(demo: DemoRun) -
     assert debit == credit
     assert "upfront        37733.67 CNY" in money  # bob's upfront part of his 47167.09 line
     assert money.rstrip().endswith(": ok")
+
+
+READ_ONLY_COMMANDS = [["verify"], ["explain", "some-allocation"], ["calibration", "--by", "team"],
+                      ["policy", "show", "incentive"]]
+DEFAULT_URL = "sqlite:///data/goldsplit.db"
+
+
+@pytest.mark.parametrize("argv", READ_ONLY_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_a_read_only_command_refuses_a_store_that_does_not_exist_and_creates_nothing(
+        argv: list[str], tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GOLDSPLIT_DATABASE_URL", raising=False)
+    assert main(argv) == 2
+    printed = capsys.readouterr()
+    assert printed.err == (f"goldsplit: no ledger at {DEFAULT_URL} (GOLDSPLIT_DATABASE_URL); "
+                           "nothing to read\n")
+    assert printed.out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verify_run_from_another_folder_exits_2_and_leaves_it_empty(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GOLDSPLIT_DATABASE_URL"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-m", "api.cli", "verify"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert f"no ledger at {DEFAULT_URL}" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_command_refuses_an_sqlite_file_without_the_events_table(
+        tmp_path, monkeypatch, capsys) -> None:
+    store = tmp_path / "other.db"
+    sqlite3.connect(store).close()
+    before = store.read_bytes()
+    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", f"sqlite:///{store}")
+    assert main(["verify"]) == 2
+    assert f"no ledger at sqlite:///{store} (GOLDSPLIT_DATABASE_URL)" in capsys.readouterr().err
+    assert store.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_a_command_that_writes_still_creates_the_store(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GOLDSPLIT_DATABASE_URL", raising=False)
+    assert main(["rebuild"]) == 0
+    assert "up to position" in capsys.readouterr().out
+    assert (tmp_path / "data" / "goldsplit.db").is_file()
+    assert main(["verify"]) == 0  # an empty ledger made on purpose is one to read
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def _database_named(name: str) -> bool:
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("argv", READ_ONLY_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_a_read_only_command_refuses_a_postgres_database_that_does_not_exist_and_does_not_create_it(
+        argv: list[str], monkeypatch, capsys) -> None:
+    name = f"goldsplit_missing_{uuid.uuid4().hex[:12]}"
+    server = urlparse(SERVER_URL)
+    netloc = f"{server.username or 'postgres'}:pa55word@{server.hostname}:{server.port or 5432}"
+    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", urlunparse(server._replace(netloc=netloc, path=f"/{name}")))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    masked = f"postgresql://{server.username or 'postgres'}:***@{server.hostname}:{server.port or 5432}/{name}"
+    assert err == f"goldsplit: no ledger at {masked} (GOLDSPLIT_DATABASE_URL); nothing to read\n"
+    assert not _database_named(name)
+
+
+@pytest.mark.postgres
+def test_a_read_only_command_refuses_a_postgres_database_without_goldsplit_tables_and_creates_none(
+        postgres_url: str, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", postgres_url)
+    for argv in READ_ONLY_COMMANDS:
+        assert main(argv) == 2
+        assert f"no ledger at {postgres_url} " in capsys.readouterr().err
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                            ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace"
+                            ).fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+def test_a_read_only_command_reads_a_postgres_ledger(postgres_url: str, monkeypatch, capsys) -> None:
+    build_services(postgres_url).close()
+    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", postgres_url)
+    assert main(["policy", "show", "incentive"]) == 0
+    assert [p["version"] for p in json.loads(capsys.readouterr().out)] == [1]
+
+
+def test_the_openapi_version_is_the_installed_package_version(memory_services) -> None:
+    with TestClient(create_app(services=memory_services)) as client:
+        assert client.get("/openapi.json").json()["info"]["version"] == metadata.version("goldsplit")
