@@ -17,6 +17,8 @@ class MemberIn(In):
     department: str
     team: str | None = Field(default=None, max_length=100,
                              description="the selling team, for calibration; default the department")
+    employee_id: str | None = Field(default=None, max_length=64, description="payroll's employee number")
+    cost_center: str | None = Field(default=None, max_length=64, description="payroll's cost center")
 
 
 class AccountIn(In):

@@ -58,11 +58,14 @@ class Member(Aggregate):
 
     @event("Registered")
     def __init__(self, member_id: str, name: str, department: str, actor: str,
-                 team: str | None = None) -> None:
+                 team: str | None = None, employee_id: str | None = None,
+                 cost_center: str | None = None) -> None:
         self.member_id = member_id
         self.name = name
         self.department = department
         self.team = team or department
+        self.employee_id = employee_id  # for payroll; events before it replay with None
+        self.cost_center = cost_center
 
 
 class Opportunity(Aggregate):

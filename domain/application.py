@@ -198,14 +198,18 @@ class Goldsplit(Application):
     # -- members -------------------------------------------------------------------------------
 
     def register_member(self, actor: Actor, member_id: str, name: str, department: str,
-                        team: str | None = None) -> Recorded:
+                        team: str | None = None, *, employee_id: str | None = None,
+                        cost_center: str | None = None) -> Recorded:
         """Register a member of the selling team; their team (for calibration) defaults to the department."""
         member_id = values.text(member_id, "id", limit=64, single_line=True)
         _known_department(department, "department")
         name = values.text(name, "name", limit=200, single_line=True)
         team = None if team is None else values.text(team, "team", limit=100, single_line=True)
+        payroll = {field: values.text(value, field, limit=64, single_line=True)
+                   for field, value in (("employee_id", employee_id), ("cost_center", cost_center))
+                   if value is not None}
         member = Member(member_id=member_id, name=name, department=department, actor=actor.member_id,
-                        **({"team": team} if team is not None else {}))
+                        **({"team": team} if team is not None else {}), **payroll)
         try:
             return self._saved(member_id, member)
         except IntegrityError:

@@ -20,9 +20,10 @@ router = APIRouter(prefix="/v1/members", tags=["members"], responses=PROBLEMS)
 
 @router.post("", status_code=201, response_model=CommandOut)
 def register_member(body: MemberIn, actor: Admin, services: ServicesDep) -> dict:
-    """Register a member with their department (admin)."""
+    """Register a member with their department, and for payroll their employee id and cost center (admin)."""
     return recorded(services.app.register_member(actor, body.id, body.name, body.department,
-                                                 team=body.team))
+                                                 team=body.team, employee_id=body.employee_id,
+                                                 cost_center=body.cost_center))
 
 
 @router.get("/{member_id}", response_model=MemberOut)

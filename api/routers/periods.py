@@ -10,23 +10,13 @@ from pydantic import Field
 
 from api.deps import ActorDep, After, Finance, ServicesDep, allow, wait_for
 from api.errors import Refused, problem
+from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
 from api.schemas import PROBLEMS, Out
 from domain.application import Actor
+from domain.exceptions import InvalidInput
 from domain.payables import months_of
 from projections.close import CloseRefused, close
-from projections.payables import (
-    PAYABLE,
-    PERIOD,
-    journal,
-    journal_csv,
-    payable_key,
-    payroll,
-    payroll_csv,
-    present_period,
-    statement,
-    statement_csv,
-    statement_xlsx,
-)
+from projections.payables import PAYABLE, PERIOD, journal, payable_key, payroll, present_period, statement
 
 router = APIRouter(prefix="/v1/periods", tags=["periods"], responses=PROBLEMS)
 
@@ -35,6 +25,7 @@ Books = Annotated[Actor, allow(*READS_BOOKS)]
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._@-]")
+PART = "with format=csv: the data rows (lines), or the totals per currency as a file of their own"
 
 
 class MonthOut(Out):
@@ -59,7 +50,10 @@ class PeriodOut(Out):
 class StatementLineOut(Out):
     kind: str = Field(description="upfront | release | adjustment")
     allocation_id: str
+    member_id: str
+    member_name: str | None
     opportunity_id: str
+    opportunity_name: str | None
     amount: str
     currency: str
     on: str
@@ -72,6 +66,7 @@ class StatementLineOut(Out):
 
 class StatementOut(Out):
     member_id: str
+    member_name: str | None
     period: str
     currency_totals: dict[str, str]
     totals_by_kind: dict[str, dict[str, str]]
@@ -80,7 +75,9 @@ class StatementOut(Out):
 
 class JournalLineOut(Out):
     account: str
+    account_code: str | None = Field(description="the account's code in the general ledger (settings)")
     member_id: str
+    member_name: str | None
     debit: str
     credit: str
     currency: str
@@ -95,6 +92,9 @@ class JournalOut(Out):
 
 class PayrollRowOut(Out):
     member_id: str
+    member_name: str | None
+    employee_id: str | None = Field(description="as registered; null when not given")
+    cost_center: str | None = Field(description="as registered; null when not given")
     currency: str
     amount: str
 
@@ -107,6 +107,13 @@ class PayrollOut(Out):
 
 def _files(*media_types: str) -> dict:
     return {200: {"content": {media_type: {} for media_type in media_types}}}
+
+
+def _csv_part(format: str, part: Part) -> str:  # noqa: A002
+    """The file name's suffix of a CSV part; totals come only as CSV (JSON carries them already)."""
+    if part == "totals" and format != "csv":
+        raise InvalidInput("totals are a part of their own only in CSV (format=csv)", field="part")
+    return "-totals" if part == "totals" else ""
 
 
 def _attachment(content: str | bytes, media_type: str, name: str) -> Response:
@@ -138,17 +145,19 @@ def get_period(period: str, actor: Books, services: ServicesDep, after: After = 
             responses=_files(CSV, XLSX))
 def get_statement(period: str, member_id: str, actor: ActorDep, services: ServicesDep,
                   format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",  # noqa: A002
+                  part: Annotated[Part, Query(description=PART)] = "lines",
                   after: After = None) -> dict | Response:
     """A member's statement: every upfront, release and adjustment entry of the period, with
     totals per currency (a member: only their own; finance, auditors and admins: anyone's)."""
     months = months_of(period)
+    suffix = _csv_part(format, part)
     if actor.role not in READS_BOOKS and actor.member_id != member_id:
         raise Refused(403, "a member reads only their own statement")
     wait_for(services, after)
     services.app.member(member_id)
-    shown = statement(_payables(services, months, member_id), member_id, period)
+    shown = statement(_payables(services, months, member_id), member_id, period, services.views.get)
     if format == "csv":
-        return _attachment(statement_csv(shown), CSV, f"statement-{member_id}-{period}.csv")
+        return _attachment(statement_csv(shown, part), CSV, f"statement-{member_id}-{period}{suffix}.csv")
     if format == "xlsx":
         return _attachment(statement_xlsx(shown), XLSX, f"statement-{member_id}-{period}.xlsx")
     return shown
@@ -157,28 +166,35 @@ def get_statement(period: str, member_id: str, actor: ActorDep, services: Servic
 @router.get("/{period}/journal", response_model=JournalOut, responses=_files(CSV))
 def get_journal(period: str, actor: Books, services: ServicesDep,
                 format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
+                part: Annotated[Part, Query(description=PART)] = "lines",
                 after: After = None) -> dict | Response:
     """Balanced double-entry lines for the period: bonus expense against each member's bonus
-    payable, per currency; debits equal credits (finance, auditors, admins)."""
+    payable, per currency, with the general ledger's account codes; debits equal credits
+    (finance, auditors, admins)."""
     months = months_of(period)
+    suffix = _csv_part(format, part)
     wait_for(services, after)
-    shown = journal(_payables(services, months), period)
+    settings = services.settings
+    shown = journal(_payables(services, months), period, expense_code=settings.journal_expense_account,
+                    payable_code=settings.journal_payable_account, lookup=services.views.get)
     if format == "csv":
-        return _attachment(journal_csv(shown), CSV, f"journal-{period}.csv")
+        return _attachment(journal_csv(shown, part), CSV, f"journal-{period}{suffix}.csv")
     return shown
 
 
 @router.get("/{period}/payroll", response_model=PayrollOut, responses=_files(CSV))
 def get_payroll(period: str, actor: Books, services: ServicesDep,
                 format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
+                part: Annotated[Part, Query(description=PART)] = "lines",
                 after: After = None) -> dict | Response:
-    """What to pay each member per currency for the period; negative: to recover (finance,
-    auditors, admins)."""
+    """What to pay each member per currency for the period, with their employee id and cost
+    center; negative: to recover (finance, auditors, admins)."""
     months = months_of(period)
+    suffix = _csv_part(format, part)
     wait_for(services, after)
-    shown = payroll(_payables(services, months), period)
+    shown = payroll(_payables(services, months), period, services.views.get)
     if format == "csv":
-        return _attachment(payroll_csv(shown), CSV, f"payroll-{period}.csv")
+        return _attachment(payroll_csv(shown, part), CSV, f"payroll-{period}{suffix}.csv")
     return shown
 
 
