@@ -11,6 +11,7 @@ an Adjusted event for every late fact that changes the split, also one that move
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
@@ -402,7 +403,7 @@ def review(doc: dict, only_member: str | None = None) -> list[dict]:
             flags.append({
                 "code": "cap_reached",
                 "message": f"{len(capped)} line(s) cut to the member cap of {latest['member_cap']} × "
-                           f"pool = {cap} minor units",
+                           f"pool = {money(math.floor(Fraction(str(cap))))} {currency}",
                 "member_cap": latest["member_cap"], "cap_amount": cap, "lines": capped})
     if only_member is None and not doc.get("cancelled") and latest["unallocated"] > 0:
         flags.append({
