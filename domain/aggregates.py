@@ -234,7 +234,7 @@ class Opportunity(Aggregate):
     def add_supporter(self, member_id: str, actor: str) -> None:
         self.require_open("add a supporter")
         if member_id in self.supporters:
-            raise SupporterAlreadyAdded(f"{member_id} already supports this opportunity", field="member_id")
+            raise SupporterAlreadyAdded("this member supports this opportunity already", field="member_id")
         self._supporter_added(member_id=member_id, actor=actor)
 
     @event("SupporterAdded")
@@ -251,12 +251,12 @@ class Opportunity(Aggregate):
         held = self.roles_of(member_id)
         if not held:
             raise ContributorNotOnOpportunity(
-                f"{member_id} is neither in the triangle nor a supporter of this opportunity",
+                "the member is neither in the triangle nor a supporter of this opportunity",
                 field="member_id")
         if role is None:
             role = held[0]
         elif role not in held:
-            raise InvalidInput(f"{member_id} does not hold role {role} here (holds {held})", field="role")
+            raise InvalidInput(f"the member does not hold role {role} here (holds {held})", field="role")
         if occurred_at > now:
             raise InvalidInput("is in the future", field="occurred_at")
         self._contribution_recorded(
@@ -571,7 +571,7 @@ class Account(Aggregate):
 
     def remove_from_team(self, member_id: str, actor: str) -> None:
         if member_id not in self.team:
-            raise NotOnAccountTeam(f"{member_id} is not on this account's team", field="member_id")
+            raise NotOnAccountTeam("the member is not on this account's team", field="member_id")
         self._team_member_removed(member_id=member_id, actor=actor)
 
     @event("TeamMemberRemoved")

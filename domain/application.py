@@ -80,6 +80,7 @@ from domain.policy import GRADES, IncentivePolicy, in_force
 log = logging.getLogger(__name__)
 ROLES_THAT_LEAD = ("lead", "admin")
 ROLES_THAT_SET_POLICY = ("finance", "admin")
+ROLES_THAT_SEE_EVERY_DEAL = ("lead", "finance", "auditor", "admin")
 SUPPORT_DELIVERED = "support_delivered"
 NAMES = {SupportRequest: "support request", PolicyBook: "policy"}  # in refusals
 ATTEMPTS = 8  # optimistic retries against writers in other processes
@@ -297,7 +298,7 @@ class Goldsplit(Application):
             minor = None if amount is None else parse_amount(amount, opportunity.currency)
             return self._corrected(opportunity, actor, minor, close, changes, why, grade, release_grade)
 
-        recorded = self._change(opportunity_id, decide)
+        recorded = self._change(opportunity_id, decide, actor)
         return Recorded(recorded.id, recorded.position,
                         {"grade": self._opportunity(recorded.id).grade})
 
@@ -341,7 +342,7 @@ class Goldsplit(Application):
                                standard=standard.reference(), actor=actor.member_id,
                                at=self.clock().isoformat())
 
-        recorded = self._change(opportunity_id, decide)
+        recorded = self._change(opportunity_id, decide, actor)
         return Recorded(aid, recorded.position, {
             "score": assessed.score, "win_probability": str(assessed.win_probability),
             "standard_version": standard.version})
@@ -356,7 +357,7 @@ class Goldsplit(Application):
             self._require_one_seat(opportunity, actor, member_id, keeping=role)
             opportunity.assign_role(role, member_id, actor.member_id)
 
-        return self._change(opportunity_id, decide)
+        return self._change(opportunity_id, decide, actor)
 
     def add_supporter(self, actor: Actor, opportunity_id: str, member_id: str) -> Recorded:
         """Add a back-office member who works on the opportunity outside the triangle."""
@@ -367,7 +368,7 @@ class Goldsplit(Application):
             self._require_one_seat(opportunity, actor, member_id, keeping="SUPPORT")
             opportunity.add_supporter(member_id, actor.member_id)
 
-        return self._change(opportunity_id, decide)
+        return self._change(opportunity_id, decide, actor)
 
     def record_contribution(self, actor: Actor, opportunity_id: str, *, member_id: str, kind: str,
                             summary: str, occurred_at: str, hours: object = None,
@@ -382,7 +383,7 @@ class Goldsplit(Application):
         def decide(opportunity: Opportunity) -> None:
             opportunity.record_contribution(**fields)
 
-        return Recorded(fields["contribution_id"], self._change(opportunity_id, decide).position)
+        return Recorded(fields["contribution_id"], self._change(opportunity_id, decide, actor).position)
 
     def record_contributions(self, batch: Mapping[str, Sequence[tuple[Actor, dict]]]
                              ) -> dict[str, list[str | DomainError]]:
@@ -413,8 +414,8 @@ class Goldsplit(Application):
                     fields = self._contribution(actor, weights, **arguments)
                     first_on = claims_in_batch.setdefault(fields["contribution_id"], oid)
                     if first_on != oid:
-                        raise Conflict(f"this source_id is in the batch already, for opportunity "
-                                       f"{first_on}", field="source_id")
+                        raise Conflict("this source_id is in the batch already, for another "
+                                       "opportunity", field="source_id")
                     checked.setdefault(oid, []).append((index, fields))
                     answers[opportunity_id].append(fields["contribution_id"])
                 except DomainError as refusal:
@@ -428,8 +429,8 @@ class Goldsplit(Application):
                 cid = UUID(fields["contribution_id"])
                 try:
                     if retrying and cid not in opportunity.contributions and self._claimed(cid):
-                        raise Conflict(f"this source_id is recorded already, on opportunity "
-                                       f"{self._claimed(cid)}", field="source_id")
+                        raise Conflict("this source_id is recorded already, on another opportunity",
+                                       field="source_id")
                     opportunity.record_contribution(**fields)
                 except DomainError as refusal:  # checked before its event: nothing of it applied
                     refused[opportunity.id][index] = refusal
@@ -522,7 +523,7 @@ class Goldsplit(Application):
                                  "(a lead confirms the AR's own work)")
             opportunity.confirm_contribution(contribution_id, actor.member_id)
 
-        return Recorded(contribution_id, self._change(opportunity_id, decide).position)
+        return Recorded(contribution_id, self._change(opportunity_id, decide, actor).position)
 
     def reverse_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str,
                              reason: str) -> Recorded:
@@ -534,7 +535,7 @@ class Goldsplit(Application):
             self._require_ar_or_lead(opportunity, actor, "reverse contributions")
             return self._reversed(opportunity, actor, contribution_id, reason)
 
-        return Recorded(contribution_id, self._change(opportunity_id, decide).position)
+        return Recorded(contribution_id, self._change(opportunity_id, decide, actor).position)
 
     def _reversed(self, opportunity: Opportunity, actor: Actor, contribution_id: str,
                   reason: str) -> list[Aggregate]:
@@ -562,7 +563,7 @@ class Goldsplit(Application):
                      else parse_amount(amount, opportunity.currency))
             return self._won(opportunity, actor, minor, closed, why)
 
-        recorded = self._change(opportunity_id, decide)
+        recorded = self._change(opportunity_id, decide, actor)
         allocation_id = Allocation.create_id(UUID(recorded.id))
         return Recorded(recorded.id, recorded.position, {"allocation_id": str(allocation_id)})
 
@@ -645,7 +646,7 @@ class Goldsplit(Application):
                         reason=reason, calls=calls, actor=actor.member_id,
                         at=self.clock().isoformat(), id=aid)]
 
-        recorded = self._change(opportunity_id, decide)
+        recorded = self._change(opportunity_id, decide, actor)
         return Recorded(str(aid), recorded.position)
 
     def decide_ask(self, actor: Actor, ask_id: str, *, decision: str, reason: str) -> Recorded:
@@ -656,6 +657,7 @@ class Goldsplit(Application):
             raise InvalidInput(f"{str(decision)[:20]!r} is not a decision; use approve or reject",
                                field="decision")
         ask = self._ask(ask_id)
+        self._require_seen(ask, ask.opportunity_id, actor, AskNotFound, "ask_id", ask_id)
         if not actor.leads:
             raise NotAllowed("only a lead decides what an AR asks")
         if actor.member_id == ask.asked_by:
@@ -691,7 +693,7 @@ class Goldsplit(Application):
             self._require_ar_or_lead(opportunity, actor, "lose it")
             opportunity.lose(reason, closed, actor.member_id, today=self.clock().date())
 
-        return self._change(opportunity_id, decide)
+        return self._change(opportunity_id, decide, actor)
 
     def upsert_opportunity(self, actor: Actor, opportunity_id: UUID, *, account_id: str, name: str,
                            amount: object, currency: str, expected_close: str, stage: str | None,
@@ -906,6 +908,8 @@ class Goldsplit(Application):
         summary = values.text(summary, "summary")
         due_on = self._due(due)
         opportunity = self._opportunity(opportunity_id)
+        self._require_seen(opportunity, opportunity.id, actor, OpportunityNotFound, "opportunity_id",
+                           opportunity_id)
         if not actor.leads and not opportunity.is_on(actor.member_id):
             raise NotAllowed("only the opportunity's team or a lead asks for support on it")
         opportunity.require_open("ask for support")
@@ -923,7 +927,7 @@ class Goldsplit(Application):
     def accept_request(self, actor: Actor, request_id: str, member_id: str | None = None) -> Recorded:
         """The addressee (or someone of the addressed department) takes the request on; they join
         the opportunity as a supporter. A lead may accept on a member's behalf."""
-        request = self._request(request_id)
+        request = self._visible_request(request_id, actor)
         if member_id is not None and not actor.leads and member_id != actor.member_id:
             raise NotAllowed("a member accepts only for themselves", field="member_id")
         if actor.leads and member_id is None and request.to_department is not None:
@@ -936,10 +940,11 @@ class Goldsplit(Application):
             raise NotAllowed("the requester cannot take on their own request; someone else helps",
                              field="member_id")
         if request.to_member is not None and supporter != request.to_member:
-            raise NotAllowed(f"the request is addressed to {request.to_member}", field="member_id")
+            raise NotAllowed("the request is addressed to someone else: only its addressee takes it on",
+                             field="member_id")
         if request.to_department is not None and member.department != request.to_department:
-            raise NotAllowed(f"the request is addressed to {request.to_department}; {supporter} is in "
-                             f"{member.department}", field="member_id")
+            raise NotAllowed("the request is addressed to another department: only a member of it "
+                             "takes it on", field="member_id")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
             opportunity.require_open("take on requests for it")
@@ -951,7 +956,7 @@ class Goldsplit(Application):
     def decline_request(self, actor: Actor, request_id: str, reason: str) -> Recorded:
         """The addressee (or a lead) declines, with a reason."""
         reason = values.text(reason, "reason")
-        request = self._request(request_id)
+        request = self._visible_request(request_id, actor)
         self._require_addressee_or_lead(request, actor, "decline it")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
@@ -967,6 +972,7 @@ class Goldsplit(Application):
         summary = values.text(summary, "summary", required=False)
         hours = _hours_worked(hours)
         evidence_url = values.evidence_url(evidence_url)
+        self._visible_request(request_id, actor)
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
             request.require_state("delivered", ("accepted",))  # before accepting there is no supporter yet
@@ -1014,9 +1020,9 @@ class Goldsplit(Application):
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise InvalidInput(f"must be a whole number from 1 to 5, got {score!r}", field="score")
         comment = values.text(comment, "comment", required=False)
-        request = self._request(request_id)
+        request = self._visible_request(request_id, actor)
         if actor.member_id != request.requested_by:
-            raise NotAllowed(f"only the requester ({request.requested_by}) rates this request")
+            raise NotAllowed("only the requester rates a request")
 
         def decide(opportunity: Opportunity, request: SupportRequest) -> None:
             request.rate(score, comment, actor.member_id, at=self.clock().isoformat())
@@ -1083,8 +1089,8 @@ class Goldsplit(Application):
                 raise InvalidInput(f"the deal is in {opportunity.currency}, not {str(currency)[:8]!r}",
                                    field="currency")
             minor = parse_amount(amount, opportunity.currency)
-            if pid not in opportunity.payments and (elsewhere := self._claimed(claim_id)):
-                raise Conflict(f"payment {pid} is recorded already, on opportunity {elsewhere}",
+            if pid not in opportunity.payments and self._claimed(claim_id):
+                raise Conflict("this payment id is recorded already, on another opportunity",
                                field="payment_id")
             repeated[0] = not opportunity.receive_payment(
                 payment_id=pid, amount=minor, received_on=on, actor=actor.member_id, source=source)
@@ -1100,7 +1106,7 @@ class Goldsplit(Application):
             allocation.release(pid, entries, actor.member_id, at=self.clock().isoformat())
             return [allocation, *periods, claim]
 
-        recorded = self._change(opportunity_id, decide)
+        recorded = self._change(opportunity_id, decide, actor)
         return Recorded(pid, recorded.position, {"repeated": True} if repeated[0] else {})
 
     def cancel_won_deal(self, actor: Actor, opportunity_id: str, reason: str) -> Recorded:
@@ -1126,7 +1132,7 @@ class Goldsplit(Application):
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             minor = parse_amount(amount, opportunity.currency)
             if rid not in opportunity.refunds and self._claimed(claim_id):
-                raise Conflict(f"refund {rid} is recorded already, on another opportunity",
+                raise Conflict("this refund id is recorded already, on another opportunity",
                                field="refund_id")
             if not opportunity.refund(refund_id=rid, amount=minor, refunded_on=self.clock().date(),
                                       reason=reason, actor=actor.member_id):
@@ -1144,6 +1150,8 @@ class Goldsplit(Application):
             raise NotAllowed("a member disputes only their own line", field="member_id")
         reason = values.text(reason, "reason")
         allocation = self._allocation(allocation_id)
+        self._require_seen(allocation, allocation.opportunity_id, actor, AllocationNotFound,
+                           "allocation_id", allocation_id)
         if member_id not in allocation.targets and member_id not in allocation.paid:
             raise NotFound(f"{member_id} has no line in this allocation", field="member_id")
         did = dispute_id or uuid4()
@@ -1582,8 +1590,42 @@ class Goldsplit(Application):
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, cls):
-            raise not_found(f"no {NAMES.get(cls, cls.__name__.lower())} {given}", field=field_name)
+            raise self._missing(cls, not_found, field_name, given)
         return aggregate
+
+    @staticmethod
+    def _missing(cls: type, not_found: type[NotFound], field_name: str, given: object) -> NotFound:
+        return not_found(f"no {NAMES.get(cls, cls.__name__.lower())} {given}", field=field_name)
+
+    def _require_seen(self, found: Any, opportunity_id: UUID, actor: Actor,
+                      not_found: type[NotFound], field_name: str, given: object) -> None:
+        """Who sees a deal (as who reads its board): its team now or ever, leads, finance,
+        auditors and admins. To anyone else it and what belongs to it do not exist: the same 404
+        as an id that names nothing, so a refusal never tells them it exists."""
+        if actor.role in ROLES_THAT_SEE_EVERY_DEAL:
+            return
+        opportunity = found if isinstance(found, Opportunity) else self._opportunity(opportunity_id)
+        if not opportunity.is_on(actor.member_id) and not any(
+                h["member_id"] == actor.member_id for h in opportunity.triangle_history):
+            raise self._missing(type(found), not_found, field_name, given)
+
+    def _visible_request(self, request_id: str, actor: Actor) -> SupportRequest:
+        """The request, if the actor may see it: whoever may see its deal, its requester, its
+        addressee or a member of the department it is addressed to, its supporter."""
+        request = self._request(request_id)
+        if actor.role in ROLES_THAT_SEE_EVERY_DEAL or actor.member_id in (
+                request.requested_by, request.to_member, request.supporter):
+            return request
+        if request.to_department is None or self._department(actor.member_id) != request.to_department:
+            self._require_seen(request, request.opportunity_id, actor, RequestNotFound, "request_id",
+                               request_id)
+        return request
+
+    def _department(self, member_id: str) -> str | None:
+        try:
+            return self._member(member_id, "member_id").department
+        except MemberNotFound:
+            return None
 
     def _regrade_open(self, opportunity: Opportunity, actor: Actor, grade: str | None = None,
                       release: bool = False, reason: str | None = None) -> None:
@@ -1607,10 +1649,18 @@ class Goldsplit(Application):
             raise NotAllowed(f"only the AR of this opportunity or a lead may {doing}")
 
     def _change(self, opportunity_id: str,
-                decide: Callable[[Opportunity], Sequence[Aggregate] | None]) -> Recorded:
-        """Load the opportunity, decide, save it with what `decide` returns, in one transaction."""
+                decide: Callable[[Opportunity], Sequence[Aggregate] | None],
+                actor: Actor | None = None) -> Recorded:
+        """Load the opportunity, decide, save it with what `decide` returns, in one transaction;
+        to an `actor` who may not see it, it does not exist."""
         oid = values.identifier(opportunity_id, "opportunity", OpportunityNotFound)
-        return self._update(oid, self._opportunity, decide)
+
+        def seen(opportunity: Opportunity) -> Sequence[Aggregate] | None:
+            if actor is not None:
+                self._require_seen(opportunity, oid, actor, OpportunityNotFound, "opportunity_id", oid)
+            return decide(opportunity)
+
+        return self._update(oid, self._opportunity, seen)
 
     def _update(self, aggregate_id: UUID, load: Callable[[UUID], Any],
                 decide: Callable[[Any], Sequence[Aggregate] | None],

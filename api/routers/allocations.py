@@ -31,9 +31,10 @@ def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
     """How one member's line was computed, step by step (a member: only their own line)."""
     wait_for(services, after)
     member_id = member_id or actor.member_id
+    allocation = readable_allocation(services, allocation_id, actor)
     if own_line_only(actor) not in (None, member_id):
-        raise Refused(403, "a member sees the explanation of their own line only")
-    return explain(readable_allocation(services, allocation_id, actor), member_id)
+        raise Refused(403, "a member sees the explanation of their own line only", field="member_id")
+    return explain(allocation, member_id)
 
 
 @router.post("/{allocation_id}/approve", response_model=CommandOut)

@@ -2,12 +2,10 @@
 
 from fastapi import APIRouter
 
-from api.access import readable_board
+from api.access import readable_ask
 from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
 from api.schemas import PROBLEMS, AskIn, AskOut, CommandOut, DecisionIn, recorded
-from domain.exceptions import AskNotFound
-from domain.values import identifier
-from projections.board import LINKS, present_ask
+from projections.board import present_ask
 
 router = APIRouter(tags=["asks"], responses=PROBLEMS)
 
@@ -39,12 +37,5 @@ def reject(ask_id: str, body: DecisionIn, actor: Writer, services: ServicesDep) 
 def get_ask(ask_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """An ask and its decision (whoever reads the opportunity's board)."""
     wait_for(services, after)
-    aid = str(identifier(ask_id, "ask", AskNotFound))
-    link = services.views.get(LINKS, f"ask:{aid}")
-    if link is None:
-        raise AskNotFound(f"no ask {ask_id}", field="ask_id")
-    board = readable_board(services, link["opportunity_id"], actor)
-    found = next((a for a in board.get("asks", []) if a["id"] == aid), None)
-    if found is None:
-        raise AskNotFound(f"no ask {ask_id}", field="ask_id")
+    found, board = readable_ask(services, ask_id, actor)
     return present_ask(found, board["currency"])

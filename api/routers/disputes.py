@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.access import readable_dispute
 from api.deps import ActorDep, After, Finance, ServicesDep, wait_for
-from api.errors import Refused
 from api.schemas import PROBLEMS, CommandOut, Out, ResolutionIn, recorded
-from domain.exceptions import DisputeNotFound
-from domain.values import identifier
-from projections.allocations import DISPUTES, present_dispute
+from projections.allocations import present_dispute
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"], responses=PROBLEMS)
-
-READS_DISPUTES = ("lead", "finance", "auditor", "admin")
 
 
 class ResolutionOut(Out):
@@ -43,12 +39,7 @@ class DisputeOut(Out):
 def get_dispute(dispute_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """A dispute (the member who raised it, leads, finance, auditors, admins)."""
     wait_for(services, after)
-    did = identifier(dispute_id, "dispute", DisputeNotFound)
-    doc = services.views.get(DISPUTES, str(did))
-    if doc is None:
-        raise DisputeNotFound(f"no dispute {dispute_id}", field="dispute_id")
-    if actor.role not in READS_DISPUTES and actor.member_id != doc["member_id"]:
-        raise Refused(403, "only the member who raised a dispute, leads, finance and auditors read it")
+    doc = readable_dispute(services, dispute_id, actor)
     return present_dispute(doc)
 
 

@@ -4,9 +4,8 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from api.access import reads_all
+from api.access import require_own
 from api.deps import ActorDep, Admin, After, ServicesDep, wait_for
-from api.errors import Refused
 from api.schemas import PROBLEMS, CommandOut, MemberBoardOut, MemberIn, MemberOut, recorded
 from domain.aggregates import Allocation
 from domain.exceptions import MemberNotFound
@@ -41,8 +40,7 @@ def board(member_id: str, actor: ActorDep, services: ServicesDep, after: After =
     requests and disputes are every open one and the latest 100 closed ones (`list_limits`).
     """
     wait_for(services, after)
-    if not reads_all(actor) and actor.member_id != member_id:
-        raise Refused(403, "a member reads only their own board")
+    require_own(actor, member_id)
     position = services.views.position(MemberBoardProjection.name)
     doc = services.views.get(MEMBERS, member_id)
     if doc is None:

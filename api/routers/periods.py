@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
+from api.access import require_own
 from api.deps import ActorDep, After, Finance, ServicesDep, allow, wait_for
-from api.errors import Refused, problem
+from api.errors import problem
 from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
 from api.schemas import PROBLEMS, Out
 from domain.application import Actor
@@ -151,8 +152,7 @@ def get_statement(period: str, member_id: str, actor: ActorDep, services: Servic
     totals per currency (a member: only their own; finance, auditors and admins: anyone's)."""
     months = months_of(period)
     suffix = _csv_part(format, part)
-    if actor.role not in READS_BOOKS and actor.member_id != member_id:
-        raise Refused(403, "a member reads only their own statement")
+    require_own(actor, member_id, READS_BOOKS)
     wait_for(services, after)
     services.app.member(member_id)
     shown = statement(_payables(services, months, member_id), member_id, period, services.views.get)

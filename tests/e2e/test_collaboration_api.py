@@ -137,7 +137,7 @@ def test_a_support_request_is_delivered_rated_and_rewarded_on_the_won_deal(api: 
     assert [c["kind"] for c in sams["contributions"]] == ["support_delivered"]
     assert [r["id"] for r in sams["requests_to_me"]] == [request["id"]]
     assert [r["id"] for r in api.read("/v1/members/ana/board", "ana")["requests_from_me"]] == [request["id"]]
-    assert_problem(api.call("GET", "/v1/members/ana/board", "sam"), 403)
+    assert_problem(api.call("GET", "/v1/members/ana/board", "sam"), 404, "member_id")
 
     won = api.ok("POST", f"{path}/win", "ana", {"closed_on": day(0)})
     allocation = api.read(f"/v1/allocations/{won['allocation_id']}", "lee")
@@ -235,7 +235,7 @@ def test_out_of_order_and_misaddressed_work_is_refused_and_records_nothing(api: 
     partial = {k: v for k, v in WARM.items() if k != "budget_confirmed"}
     refused(api, "POST", f"{path}/assessments", "ana", {"answers": partial}, 422,
             "answers.budget_confirmed")
-    refused(api, "POST", f"{path}/assessments", "oz", {"answers": WARM}, 403)
+    refused(api, "POST", f"{path}/assessments", "oz", {"answers": WARM}, 404, "opportunity_id")
 
 
 def test_registering_an_account_id_does_not_open_the_deals_filed_under_it(api: Api) -> None:

@@ -112,7 +112,7 @@ def test_finance_approves_collects_cash_and_closes_october_by_replay(books) -> N
 
     statement = b.read("/v1/periods/2026-10/statements/sam", "sam")
     assert sum(Decimal(line["amount"]) for line in statement["lines"]) == Decimal("7371.42")
-    b.refused("GET", "/v1/periods/2026-10/statements/sam", "ana", None, 403)
+    b.refused("GET", "/v1/periods/2026-10/statements/sam", "ana", None, 404, "member_id")
     assert b.read("/v1/audit/verify", "aud")["ok"] is True
 
 

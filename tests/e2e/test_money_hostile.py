@@ -374,7 +374,7 @@ def test_only_finance_approves_resolves_closes_cancels_and_refunds(books: Books)
         books.refused(*dispute[:2], "ana", {"member_id": "sam", "reason": "r"}, 403, "member_id")
         books.refused(*dispute[:2], "lee", {"member_id": "sam", "reason": "r"}, 403, "member_id")
         books.refused(*dispute[:2], "fin", {"member_id": "sam", "reason": "r"}, 403, "member_id")
-        books.refused(*dispute[:2], "oz", {"member_id": "oz", "reason": "r"}, 404, "member_id")
+        books.refused(*dispute[:2], "oz", {"member_id": "oz", "reason": "r"}, 404, "allocation_id")
 
 
 def test_a_member_reads_only_their_own_statement_line_and_disputes(books: Books) -> None:
@@ -384,14 +384,14 @@ def test_a_member_reads_only_their_own_statement_line_and_disputes(books: Books)
              {"decision": "uphold", "reason": "sam's PoC counted twice", "corrected_amount": "5000.00"})
     for path in (f"/v1/periods/{books.this}/statements/sam", f"/v1/periods/{books.last}/statements/sam"):
         for fmt in ("json", "csv", "xlsx"):
-            books.refused("GET", books.after(f"{path}?format={fmt}"), "ana", status=403)
+            books.refused("GET", books.after(f"{path}?format={fmt}"), "ana", status=404, field="member_id")
             assert books.call("GET", books.after(f"{path}?format={fmt}"), "sam").status_code == 200
     for path in period_reads(books.last):
         if "statements" not in path:
             for who in ("ana", "lee"):
                 books.refused("GET", path, who, status=403)
-    books.refused("GET", f"{books.allocation()}/explain?member_id=sam", "ana", status=403)
-    books.refused("GET", f"/v1/disputes/{resolved['id']}", "ana", status=403)
+    books.refused("GET", f"{books.allocation()}/explain?member_id=sam", "ana", status=403, field="member_id")
+    books.refused("GET", f"/v1/disputes/{resolved['id']}", "ana", status=404, field="dispute_id")
     cause = f"dispute:{resolved['id']}"
     for path in (books.allocation(), f"{books.deal()}/allocation"):
         mine = books.ok("GET", books.after(path), "ana")

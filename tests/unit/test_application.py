@@ -272,10 +272,17 @@ def test_refuses_an_unknown_contribution_kind(app: Goldsplit) -> None:
     refused(app, UnknownContributionKind, contribute, app, oid, BOB, "golf", field="kind")
 
 
-def test_refuses_a_contributor_who_is_not_on_the_opportunity(app: Goldsplit) -> None:
+def test_refuses_a_lead_recording_for_a_member_who_is_not_on_the_opportunity(app: Goldsplit) -> None:
     oid = staffed_deal(app)
-    refused(app, ContributorNotOnOpportunity, contribute, app, oid, ERIN, "demo",
+    refused(app, ContributorNotOnOpportunity, contribute, app, oid, LEAD, "demo", member_id="erin",
             field="member_id")
+
+
+def test_a_member_not_on_the_opportunity_is_told_it_does_not_exist(app: Goldsplit) -> None:
+    oid = staffed_deal(app)
+    refusal = refused(app, OpportunityNotFound, contribute, app, oid, ERIN, "demo",
+                      field="opportunity_id")
+    assert refusal.detail == f"no opportunity {oid}"
 
 
 def test_refuses_a_contribution_dated_in_the_future(app: Goldsplit) -> None:

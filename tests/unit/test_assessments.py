@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from domain import calibration
 from domain.aggregates import Opportunity
 from domain.application import Actor, Goldsplit
-from domain.exceptions import InvalidInput, NotAllowed, OpportunityClosed
+from domain.exceptions import InvalidInput, NotAllowed, OpportunityClosed, OpportunityNotFound
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
 from tests.ledger import head, in_memory, refused
 
@@ -191,7 +191,7 @@ def test_the_opportunitys_team_or_a_lead_assesses(app: Goldsplit, assessor: Acto
 
 def test_refuses_an_assessment_by_someone_not_on_the_opportunity(app: Goldsplit) -> None:
     oid = deal(app)
-    refused(app, NotAllowed, app.assess, ERIN, oid, AFTER_POC)
+    refused(app, OpportunityNotFound, app.assess, ERIN, oid, AFTER_POC, field="opportunity_id")
     app.assign_triangle_role(ALICE, oid, "SR", "erin")  # bob hands over and is off the deal
     refused(app, NotAllowed, app.assess, BOB, oid, AFTER_POC)
     app.assess(ERIN, oid, AFTER_POC)

@@ -38,7 +38,6 @@ from domain.exceptions import (
     InvalidAmount,
     InvalidInput,
     NotAllowed,
-    NotFound,
     OpportunityClosed,
     PeriodClosed,
     PeriodNotOver,
@@ -638,15 +637,17 @@ def test_a_dispute_id_sent_twice_is_raised_once(app: Goldsplit, clock: Clock) ->
     assert len(events(app, did)) == 1
 
 
-def test_refuses_disputing_someone_elses_line_or_a_line_one_does_not_have(
+def test_refuses_disputing_someone_elses_line_or_on_an_allocation_one_may_not_see(
         app: Goldsplit, clock: Clock) -> None:
     deal = won(app, clock, approve=True)
     refused(app, NotAllowed, app.raise_dispute, ALICE, deal.aid, member_id="carol", reason="unfair",
             field="member_id")
     refused(app, NotAllowed, app.raise_dispute, LEAD, deal.aid, member_id="carol", reason="unfair",
             field="member_id")
-    refused(app, NotFound, app.raise_dispute, DAVE, deal.aid, member_id="dave",
-            reason="I helped too", field="member_id")
+    # dave is on no deal: the allocation does not exist for him, as for an id that names nothing
+    hidden = refused(app, AllocationNotFound, app.raise_dispute, DAVE, deal.aid, member_id="dave",
+                     reason="I helped too", field="allocation_id")
+    assert hidden.detail == f"no allocation {deal.aid}"
     refused(app, InvalidInput, app.raise_dispute, CAROL, deal.aid, member_id="carol", reason=" ",
             field="reason")
     refused(app, AllocationNotFound, app.raise_dispute, CAROL, str(uuid4()), member_id="carol",

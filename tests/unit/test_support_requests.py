@@ -208,7 +208,9 @@ def test_refuses_a_request_with_bad_fields_naming_them(app: Goldsplit, changes: 
 
 def test_only_the_opportunitys_team_or_a_lead_asks_for_support_on_it(app: Goldsplit) -> None:
     oid = staffed_deal(app)
-    refused(app, NotAllowed, ask, app, oid, by=ERIN)
+    refused(app, OpportunityNotFound, ask, app, oid, by=ERIN, field="opportunity_id")  # she sees nothing of it
+    app.assign_triangle_role(ALICE, oid, "SR", "erin")  # bob hands over: he sees the deal, is off it
+    refused(app, NotAllowed, ask, app, oid, by=BOB)
     assert request(app, ask(app, oid, by=LEAD)).requested_by == "lin"
 
 
@@ -265,7 +267,8 @@ def test_a_lead_accepts_on_the_addressees_behalf(app: Goldsplit) -> None:
 def test_refuses_acceptance_by_a_member_the_request_is_not_addressed_to(app: Goldsplit) -> None:
     oid = staffed_deal(app)
     rid = ask(app, oid, to_member="dave")
-    refused(app, NotAllowed, app.accept_request, ERIN, rid, field="member_id")
+    refused(app, RequestNotFound, app.accept_request, ERIN, rid, field="request_id")  # not on the deal
+    refused(app, NotAllowed, app.accept_request, CAROL, rid, field="member_id")
     refused(app, NotAllowed, app.accept_request, LEAD, rid, member_id="erin", field="member_id")
     assert request(app, rid).status == "open"
 
@@ -273,7 +276,8 @@ def test_refuses_acceptance_by_a_member_the_request_is_not_addressed_to(app: Gol
 def test_refuses_acceptance_by_a_member_of_another_department(app: Goldsplit) -> None:
     oid = staffed_deal(app)
     rid = ask(app, oid)  # to rnd
-    refused(app, NotAllowed, app.accept_request, ERIN, rid, field="member_id")
+    refused(app, RequestNotFound, app.accept_request, ERIN, rid, field="request_id")  # not on the deal
+    refused(app, NotAllowed, app.accept_request, BOB, rid, field="member_id")
     refused(app, NotAllowed, app.accept_request, LEAD, rid, member_id="dave", field="member_id")
     assert opportunity(app, oid).supporters == []
 
@@ -281,7 +285,8 @@ def test_refuses_acceptance_by_a_member_of_another_department(app: Goldsplit) ->
 def test_a_member_accepts_only_for_themselves(app: Goldsplit) -> None:
     oid = staffed_deal(app)
     rid = ask(app, oid, to_member="dave")
-    refused(app, NotAllowed, app.accept_request, RITA, rid, member_id="dave", field="member_id")
+    refused(app, NotAllowed, app.accept_request, CAROL, rid, member_id="dave", field="member_id")
+    refused(app, NotAllowed, app.accept_request, DAVE, rid, member_id="carol", field="member_id")
 
 
 def test_the_requester_never_takes_on_their_own_request(app: Goldsplit) -> None:
@@ -338,7 +343,8 @@ def test_refuses_declining_an_accepted_request(app: Goldsplit) -> None:
 def test_only_the_addressee_or_a_lead_declines(app: Goldsplit) -> None:
     oid = staffed_deal(app)
     rid = ask(app, oid, to_member="dave")
-    refused(app, NotAllowed, app.decline_request, ERIN, rid, "not mine")
+    refused(app, RequestNotFound, app.decline_request, ERIN, rid, "not mine", field="request_id")
+    refused(app, NotAllowed, app.decline_request, BOB, rid, "not mine")
     refused(app, NotAllowed, app.decline_request, ALICE, rid, "never mind")
     app.decline_request(LEAD, rid, "dave is on leave")
     assert request(app, rid).status == "declined"
@@ -426,7 +432,8 @@ def test_only_the_supporter_or_a_lead_delivers(app: Goldsplit) -> None:
     rid = ask(app, oid)
     app.accept_request(RITA, rid)
     refused(app, NotAllowed, app.deliver_request, ALICE, rid, summary="I did it")
-    refused(app, NotAllowed, app.deliver_request, ERIN, rid, summary="I did it")
+    refused(app, RequestNotFound, app.deliver_request, ERIN, rid, summary="I did it", field="request_id")
+    refused(app, NotAllowed, app.deliver_request, BOB, rid, summary="I did it")
     cid = app.deliver_request(LEAD, rid, summary="rita finished it").extra["contribution_id"]
     assert opportunity(app, oid).contributions[cid]["member_id"] == "rita"
 
@@ -549,7 +556,10 @@ def test_accepts_the_edges_of_the_rating_scale(app: Goldsplit, score: int) -> No
 def test_only_the_requester_rates_not_even_a_lead(app: Goldsplit, rater: Actor) -> None:
     oid = staffed_deal(app)
     rid = delivered(app, oid)
-    refused(app, NotAllowed, app.rate_request, rater, rid, 5)
+    if rater.member_id == "alice-2":  # on no deal: the request does not exist for them
+        refused(app, RequestNotFound, app.rate_request, rater, rid, 5, field="request_id")
+    else:
+        refused(app, NotAllowed, app.rate_request, rater, rid, 5)
     assert request(app, rid).status == "delivered"
 
 
