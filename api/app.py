@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.idempotency import IdempotencyMiddleware
-from api.limits import BodyLimit
+from api.limits import StrictInput
 from api.routers import (
     accounts,
     allocations,
@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency,
                        secret=settings.secret)
-    app.add_middleware(BodyLimit)  # added last: runs first, before anything reads the body
+    # added last: runs first, checking who asks and the body before anything parses it
+    app.add_middleware(StrictInput, secret=settings.secret)
     for module in (members, accounts, tasks, opportunities, asks, requests, allocations, policies,
                    calibration, audit, periods, disputes, system):
         app.include_router(module.router)

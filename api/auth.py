@@ -12,10 +12,12 @@ import json
 import time
 from functools import lru_cache
 
+from api.errors import Refused
 from domain.application import Actor
 
 TOKEN_ROLES = ("member", "lead", "finance", "auditor", "admin")
 PREFIX = "gs1"
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 class InvalidToken(Exception):
@@ -51,6 +53,22 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Actor:
     if expires <= (now if now is not None else time.time()):
         raise InvalidToken("the token has expired")
     return actor
+
+
+def authenticate(headers: list[tuple[bytes, bytes]], secret: str) -> Actor:
+    """The actor of a request's one `Authorization: Bearer` token (ASGI headers); refused if none,
+    two, or not valid. The edge, the Idempotency-Key scope and the routes all ask this."""
+    given = [value for name, value in headers if name.lower() == b"authorization"]
+    if len(given) > 1:
+        raise Refused(400, f"given {len(given)} times; send one", field="Authorization")
+    scheme, _, token = (given[0].decode("latin-1") if given else "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused(401, "a bearer token is required (Authorization: Bearer <token>)",
+                      headers=CHALLENGE)
+    try:
+        return verify_token(secret, token.strip())
+    except InvalidToken as exc:
+        raise Refused(401, str(exc), headers=CHALLENGE) from None
 
 
 @lru_cache(maxsize=4096)

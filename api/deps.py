@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 
 from fastapi import Depends, Header, Query, Request
 
-from api.auth import InvalidToken, verify_token
+from api.auth import authenticate
 from api.errors import Refused
 from api.services import Services
 from domain.application import Actor
@@ -30,15 +30,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def current_actor(request: Request, services: ServicesDep) -> Actor:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Refused(401, "a bearer token is required (Authorization: Bearer <token>)",
-                      headers=challenge)
-    try:
-        return verify_token(services.settings.secret, token.strip())
-    except InvalidToken as exc:
-        raise Refused(401, str(exc), headers=challenge) from None
+    return authenticate(request.scope["headers"], services.settings.secret)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -1,14 +1,18 @@
 """RFC 9457 problem details, and the one table from domain exception to HTTP status.
 
 Every refusal answers `application/problem+json` with `type`, `title`, `status`, `detail` and, where
-an input is at fault, `errors: [{field, message}]`. Anything unexpected is logged and answered 500
-without internals; a 500 on any input is a bug.
+an input is at fault, `errors: [{field, message}]`. A store that does not answer (a lost connection,
+a pool that cannot connect) is 503, and every 503 says when to retry (`Retry-After`). Anything
+unexpected is logged and answered 500 without internals; a 500 on any input is a bug.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import psycopg
+from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,6 +33,10 @@ TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not f
           405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
           415: "Unsupported media type", 422: "Invalid input", 500: "Internal server error",
           503: "Service unavailable"}
+RETRY_AFTER_SECONDS = 5  # what a 503 says when its raiser names no time of its own
+# what a lost connection, a pool that cannot connect or a busy store raise: retry later, not a bug
+UNAVAILABLE = (persistence.OperationalError, persistence.InterfaceError, psycopg.OperationalError,
+               psycopg.InterfaceError)
 
 
 def problem(status: int, detail: str, *, type_: str = "about:blank",
@@ -39,6 +47,8 @@ def problem(status: int, detail: str, *, type_: str = "about:blank",
                   "detail": _printable(detail), **(extra or {})}
     if errors:
         body["errors"] = [{k: _printable(v) for k, v in e.items()} for e in errors]
+    if status == 503 and not any(k.lower() == "retry-after" for k in headers or {}):
+        headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
     return JSONResponse(body, status_code=status, headers=headers,
                         media_type="application/problem+json")
 
@@ -55,6 +65,33 @@ class Refused(Exception):
                  headers: dict | None = None) -> None:
         super().__init__(detail)
         self.status, self.detail, self.field, self.headers = status, detail, field, headers
+
+
+def refusal(exc: Refused, type_: str = "about:blank") -> JSONResponse:
+    """The problem document of a Refused, for the exception handler and the ASGI layers alike."""
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+    return problem(exc.status, detail, type_=type_, errors=errors, headers=exc.headers)
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or what caused it, says the store cannot be reached now."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a cause chain is short; a cycle must not hang the error handler
+        if seen is None:
+            return False
+        if isinstance(seen, UNAVAILABLE):
+            return True
+        if isinstance(seen, sqlite3.OperationalError) and "locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def unavailable() -> JSONResponse:
+    """The 503 of a store that does not answer."""
+    return problem(503, "the store does not answer now; retry later", type_="urn:goldsplit:unavailable",
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _slug(name: str) -> str:
@@ -79,9 +116,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Refused)
     def refused(_: Request, exc: Refused) -> JSONResponse:
-        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
-        return problem(exc.status, detail, errors=errors, headers=exc.headers)
+        return refusal(exc)
+
+    def lost_store(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("the store did not answer on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable()
+
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, lost_store)
 
     @app.exception_handler(RequestValidationError)
     def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,5 +145,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if store_unavailable(exc):  # wrapped on its way up, or SQLite's own "database is locked"
+            return lost_store(request, exc)
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "an unexpected error occurred; it has been logged")

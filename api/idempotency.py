@@ -1,16 +1,20 @@
 """`Idempotency-Key` on every POST, PUT and PATCH: the same key and body give the same response.
 
-Keys are scoped to the member the bearer token names. A key is reserved before the command runs,
-so a concurrent retry with the same key gets 409 instead of running twice; a 5xx frees the key.
-The same key with another body is refused with 409. A reservation left by a process that died
-mid-request is taken over after a minute. Commands that create something also derive its id from
-the key (api/deps.py), so even a retry after a 5xx cannot create it twice.
+Keys are scoped to the member and the role the bearer token names, so a token whose role may not
+make the request is never served its answer. A key is reserved before the command runs, so a
+concurrent retry with the same key gets 409 instead of running twice. Only a 2xx answer is kept
+and replayed: a refusal (4xx) or a failure (5xx) frees the key, so a corrected retry runs. The same
+key with another request (method, path, query or the body's bytes) is refused with 409. A
+reservation left by a process that died mid-request is taken over after a minute. Commands that
+create something also derive its id from the key (api/deps.py), so even a retry after a 5xx cannot
+create it twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,13 +22,15 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.auth import InvalidToken, verify_token
-from api.errors import problem
+from api.auth import authenticate
+from api.errors import Refused, problem, store_unavailable, unavailable
+from domain.application import Actor
 from projections.database import Database
 
+log = logging.getLogger(__name__)
 METHODS = {"POST", "PUT", "PATCH"}
 PENDING = 0
-RETRY_LATER = "urn:goldsplit:concurrency-conflict"  # the problem type of a lost race
+RETRY_LATER = "urn:goldsplit:concurrency-conflict"  # the problem type of a lost race (a 409: not kept)
 ABANDONED_AFTER_SECONDS = 60  # a reservation whose process died mid-request is taken over
 SCHEMA = ("CREATE TABLE IF NOT EXISTS goldsplit_idempotency ("
           " key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER NOT NULL,"
@@ -59,13 +65,26 @@ class IdempotencyStore:
             return tuple(cur.fetchone())
 
     def complete(self, key: str, status: int, body: str, content_type: str) -> None:
-        """Remember the answer; forget the key if the answer says to retry (5xx, a lost race)."""
+        """Remember a 2xx answer; forget the key on any other (a refusal, a failure, a lost race)."""
         with self.db.transaction() as cur:
-            if status >= 500 or RETRY_LATER in body:
+            if not 200 <= status < 300:
                 cur.execute("DELETE FROM goldsplit_idempotency WHERE key = ?", (key,))
             else:
                 cur.execute("UPDATE goldsplit_idempotency SET status = ?, body = ?, content_type = ? "
                             "WHERE key = ?", (status, body, content_type, key))
+
+
+def scoped_key(actor: Actor, key: str) -> str:
+    """The stored key: the client's key within its token's member and role."""
+    return json.dumps([actor.member_id, actor.role, key])
+
+
+def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
+    """A digest of the request over the body's raw bytes: two different bodies never match."""
+    digest = hashlib.sha256(json.dumps([method, path, query.decode("latin-1")]).encode())
+    digest.update(b"\n")
+    digest.update(body)
+    return digest.hexdigest()
 
 
 class IdempotencyMiddleware:
@@ -84,8 +103,9 @@ class IdempotencyMiddleware:
         key = headers.get(b"idempotency-key", b"").decode("latin-1")
         if not key:  # most requests: nothing to remember, so no token to check here either
             return await self.app(scope, receive, send)
-        member = self._member(headers.get(b"authorization", b"").decode("latin-1"))
-        if member is None:
+        try:
+            actor = authenticate(scope["headers"], self.secret)
+        except Refused:  # the route refuses it; a refusal is not kept anyway
             return await self.app(scope, receive, send)
         if len(key) > 200 or not (key.isascii() and key.isprintable()):
             message = "must be at most 200 printable ASCII characters"
@@ -99,14 +119,18 @@ class IdempotencyMiddleware:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        request_hash = hashlib.sha256(json.dumps(
-            [scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
-             body.decode("utf-8", "replace")]).encode()).hexdigest()
-        scoped = f"{member}:{key}"
+        digest = request_hash(scope["method"], scope["path"], scope.get("query_string", b""), body)
+        scoped = scoped_key(actor, key)
         store = self.store()
-        stored = await run_in_threadpool(store.reserve, scoped, request_hash)
+        try:
+            stored = await run_in_threadpool(store.reserve, scoped, digest)
+        except Exception as exc:
+            if not store_unavailable(exc):
+                raise
+            log.warning("the store did not answer reserving an Idempotency-Key: %s", exc)
+            return await unavailable()(scope, receive, send)
         if stored is not None:
-            return await self._replay(stored, request_hash)(scope, receive, send)
+            return await self._replay(stored, digest)(scope, receive, send)
 
         sent = False
 
@@ -132,23 +156,19 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            await run_in_threadpool(store.complete, scoped, captured["status"],
-                                    captured["body"].decode("utf-8", "replace"),
-                                    captured["content_type"])
-
-    def _member(self, authorization: str) -> str | None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        try:
-            return verify_token(self.secret, token.strip()).member_id
-        except InvalidToken:
-            return None
+            try:
+                await run_in_threadpool(store.complete, scoped, captured["status"],
+                                        captured["body"].decode("utf-8", "replace"),
+                                        captured["content_type"])
+            except Exception as exc:  # the answer is sent; the reservation lapses after a minute
+                if not store_unavailable(exc):
+                    raise
+                log.warning("the store did not answer completing an Idempotency-Key: %s", exc)
 
     @staticmethod
-    def _replay(stored: tuple[str, int, str, str], request_hash: str) -> Any:
+    def _replay(stored: tuple[str, int, str, str], digest: str) -> Any:
         stored_hash, status, body, content_type = stored
-        if stored_hash != request_hash:
+        if stored_hash != digest:
             return problem(409, "Idempotency-Key was used before with another request",
                            type_="urn:goldsplit:idempotency-key-reused")
         if status == PENDING:

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from openpyxl import load_workbook
 
+from api.idempotency import scoped_key
 from domain import values
 from domain.application import Actor
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
@@ -445,6 +446,10 @@ def test_an_idempotency_key_replays_each_money_post_and_refuses_another_body(boo
         before = log_position(books.client)
         again = books.call("POST", path, who, body, headers=key)
         assert (again.status_code, again.content) == (first.status_code, first.content)
+        if first.status_code == 422:  # a refusal keeps no key: the retry is refused afresh
+            assert "Idempotent-Replayed" not in again.headers
+            assert log_position(books.client) == before
+            continue
         assert again.headers["Idempotent-Replayed"] == "true"
         assert_problem(books.call("POST", path, who, other, headers=key), 409)
         assert log_position(books.client) == before
@@ -458,7 +463,7 @@ def test_a_payment_or_refund_without_an_id_retried_after_a_5xx_is_recorded_once(
     path, key = f"{books.deal()}/{what}", {"Idempotency-Key": f"retry-{what}"}
     first = books.call("POST", path, "fin", body, headers=key)
     assert first.status_code == 201, first.text
-    books.client.app.state.services.idempotency.complete(f"fin:retry-{what}", 500, "", "")
+    books.client.app.state.services.idempotency.complete(scoped_key(FINANCE, f"retry-{what}"), 500, "", "")
     with books.records_nothing():
         retried = books.call("POST", path, "fin", body, headers=key)
         assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
