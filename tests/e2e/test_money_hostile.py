@@ -123,8 +123,6 @@ def test_every_money_field_refuses_wrong_json_types_huge_text_nul_and_lone_surro
     with books.records_nothing():
         for field in body:
             for value, status in wrong_values(field, field in required):
-                if field == "member_id" and value == "a\x00b":
-                    status = 403  # a member disputes only their own line: nobody else's
                 books.refused("POST", path, who, {**body, field: value}, status, field)
         books.refused("POST", path, who, {**body, "horoscope": "good"}, 422, "horoscope")
         for not_an_object in ([body], "body", 7, None):
