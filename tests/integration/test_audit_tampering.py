@@ -3,7 +3,7 @@
 A small story is recorded through the Application (with a gap in the log positions, as a rolled-back
 PostgreSQL transaction leaves one) and chained by the runner; then raw SQL edits, deletes, inserts
 and swaps stored event rows, and `verify`, `GET /v1/audit/verify` and `goldsplit verify` must name
-each change at its position. The README's recipe, run literally with psql / sqlite3 and Python,
+each change at its position. The documented recipe (docs/audit.md), run literally with psql / sqlite3 and Python,
 gives the same chain as the API.
 """
 
@@ -29,7 +29,7 @@ from projections.audit import verify
 from projections.database import Database
 from tests.unit.test_audit_chain import ADMIN, tell_story
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+AUDIT_DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
 
 
 class RawLog:
@@ -224,14 +224,14 @@ def test_goldsplit_verify_exits_0_when_ok_and_3_naming_the_problems(
     assert located(printed) == [(told.contributions[1], "deleted")]
 
 
-# -- the README's recipe, literally ------------------------------------------------------------
+# -- the documented recipe, literally ------------------------------------------------------------
 
 
 def readme_recipe() -> tuple[dict[str, str], str]:
-    """The README's audit chain section: its export command per store, and its Python."""
-    text = README.read_text()
-    section = text[text.index("## Audit chain"):]
-    section = section[:section.index("\n## ", 1)]
+    """docs/audit.md's recipe over an export: its export command per store, and its Python."""
+    text = AUDIT_DOC.read_text()
+    section = text[text.index("## Verifying with an export"):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
     blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
     commands = {line.split()[0]: line for lang, body in blocks if lang == "sh"
                 for line in body.splitlines() if line.startswith(("psql", "sqlite3"))}
