@@ -9,7 +9,9 @@ unexpected is logged and answered 500 without internals; a 500 on any input is a
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
+from functools import lru_cache
 
 import psycopg
 from eventsourcing import persistence
@@ -17,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import compile_path
 
 from domain import exceptions as d
 
@@ -103,6 +106,17 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of the app answers at `path`."""
+    return sorted({method.upper() for template, operations in app.openapi()["paths"].items()
+                   if _compiled(template).match(path) for method in operations})
+
+
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> re.Pattern:
+    return compile_path(template)[0]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a problem document."""
 
@@ -134,7 +148,11 @@ def install(app: FastAPI) -> None:
         return problem(422, detail, type_="urn:goldsplit:invalid-input", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:  # the router names only its first route's methods
+            allowed = ", ".join(allowed_methods(app, request.url.path)) or (exc.headers or {}).get("Allow", "")
+            return problem(405, f"{request.method} is not allowed here; use {allowed}",
+                           headers={"Allow": allowed})
         if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
             # FastAPI's answer to JSON it could not decode (not UTF-8, nested too deep, an integer
             # too long): the same 422 naming the body as any other body that is not JSON
