@@ -590,11 +590,11 @@ class Goldsplit(Application):
         calls = []
         if minor > opportunity.amount:
             calls.append("above_open_amount")
-        if month_of(closed) != month_of(today):
+        if month_of(closed) < month_of(today):  # a later one is refused as in the future
             calls.append("earlier_month")
         if opportunity.confirmed_after(closed):
             calls.append("before_confirmed_work")
-        if closed != today and any(
+        if closed < today and any(
                 self.policy_in_force(kind, closed).reference()
                 != self.policy_in_force(kind, today).reference()
                 for kind in ("incentive", "opportunity-grading")):
@@ -614,6 +614,8 @@ class Goldsplit(Application):
         closed = None if closed_on is None else values.iso_date(closed_on, "closed_on")
         if action == "win" and closed is None:
             raise InvalidInput("a win needs its close date", field="closed_on")
+        if closed is not None and closed > self.clock().date():
+            raise InvalidInput("is in the future", field="closed_on")
         if action == "correct" and amount is None:
             raise InvalidInput("a correction asks for the new amount", field="amount")
         if action == "reverse":

@@ -135,6 +135,13 @@ def test_an_ar_cannot_date_the_close_back_alone(app: Goldsplit, closed_on: str, 
     assert recorded.extra["allocation_id"] == str(Allocation.create_id(UUID(oid)))
 
 
+def test_a_close_date_in_the_future_is_bad_input_not_a_leads_call(app: Goldsplit) -> None:
+    oid = deal(app)
+    refused(app, InvalidInput, app.win, ALICE, oid, closed_on="2026-04-02", field="closed_on")
+    refused(app, InvalidInput, app.ask, ALICE, oid, action="win", closed_on="2026-04-02",
+            amount="200000.00", reason="next month", field="closed_on")
+
+
 def test_an_ar_cannot_date_the_close_back_to_another_policy_version(app: Goldsplit) -> None:
     oid = deal(app)
     document = {k: v for k, v in app.policies("incentive")[-1].document().items()
