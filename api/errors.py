@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from collections.abc import Iterator
 from functools import lru_cache
 
 import psycopg
@@ -106,10 +107,16 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def operations(app: FastAPI, path: str) -> Iterator[tuple[str, dict]]:
+    """The OpenAPI operations of the app at `path`, by method, in the order routing tries them."""
+    for template, by_method in app.openapi()["paths"].items():
+        if _compiled(template).match(path):
+            yield from by_method.items()
+
+
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route of the app answers at `path`."""
-    return sorted({method.upper() for template, operations in app.openapi()["paths"].items()
-                   if _compiled(template).match(path) for method in operations})
+    return sorted({method.upper() for method, _ in operations(app, path)})
 
 
 @lru_cache(maxsize=512)

@@ -4,10 +4,13 @@ Keys are scoped to the member and the role the bearer token names, so a token wh
 make the request is never served its answer. A key is reserved before the command runs, so a
 concurrent retry with the same key gets 409 instead of running twice. Only a 2xx answer is kept
 and replayed: a refusal (4xx) or a failure (5xx) frees the key, so a corrected retry runs. The same
-key with another request (method, path, query or the body's bytes) is refused with 409. A
-reservation left by a process that died mid-request is taken over after a minute. Commands that
-create something also derive its id from the key (api/deps.py), so even a retry after a 5xx cannot
-create it twice.
+key with another request (method, path, query or the body's bytes) is refused with 409.
+
+The command's answer commits in the transaction of its events (projections/answers.py), so a
+crash or a lost connection after the commit still leaves the answer for the retry; a failure
+after that commit does not free the key. A reservation left by a process that died before its
+commit is taken over after GOLDSPLIT_IDEMPOTENCY_TAKEOVER_SECONDS. Commands that create something
+also derive its id from the key (api/deps.py), so a retry cannot create it twice.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,55 +25,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth import authenticate
-from api.errors import Refused, problem, store_unavailable, unavailable
+from api.errors import Refused, operations, problem, store_unavailable, unavailable
 from domain.application import Actor
-from projections.database import Database
+from projections.answers import KEYED, PENDING, AnswerStore, Keyed
 
 log = logging.getLogger(__name__)
 METHODS = {"POST", "PUT", "PATCH"}
-PENDING = 0
 RETRY_LATER = "urn:goldsplit:concurrency-conflict"  # the problem type of a lost race (a 409: not kept)
-ABANDONED_AFTER_SECONDS = 60  # a reservation whose process died mid-request is taken over
-SCHEMA = ("CREATE TABLE IF NOT EXISTS goldsplit_idempotency ("
-          " key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER NOT NULL,"
-          " body TEXT NOT NULL, content_type TEXT NOT NULL, reserved_at DOUBLE PRECISION NOT NULL)")
-
-
-class IdempotencyStore:
-    """Remembered responses by scoped key, in the application's database."""
-
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
-        self.db = db
-        self.clock = clock
-        with db.transaction() as cur:
-            cur.execute(SCHEMA)
-
-    def reserve(self, key: str, request_hash: str) -> tuple[str, int, str, str] | None:
-        """Reserve `key` for this request; or return what is already stored under it."""
-        now = self.clock()
-        with self.db.transaction() as cur:
-            cur.execute("INSERT INTO goldsplit_idempotency (key, request_hash, status, body, "
-                        "content_type, reserved_at) VALUES (?, ?, ?, '', '', ?) "
-                        "ON CONFLICT (key) DO NOTHING", (key, request_hash, PENDING, now))
-            if cur.rowcount == 1:
-                return None
-            cur.execute("UPDATE goldsplit_idempotency SET request_hash = ?, reserved_at = ? "
-                        "WHERE key = ? AND status = ? AND reserved_at < ?",
-                        (request_hash, now, key, PENDING, now - ABANDONED_AFTER_SECONDS))
-            if cur.rowcount == 1:
-                return None
-            cur.execute("SELECT request_hash, status, body, content_type FROM goldsplit_idempotency "
-                        "WHERE key = ?", (key,))
-            return tuple(cur.fetchone())
-
-    def complete(self, key: str, status: int, body: str, content_type: str) -> None:
-        """Remember a 2xx answer; forget the key on any other (a refusal, a failure, a lost race)."""
-        with self.db.transaction() as cur:
-            if not 200 <= status < 300:
-                cur.execute("DELETE FROM goldsplit_idempotency WHERE key = ?", (key,))
-            else:
-                cur.execute("UPDATE goldsplit_idempotency SET status = ?, body = ?, content_type = ? "
-                            "WHERE key = ?", (status, body, content_type, key))
 
 
 def scoped_key(actor: Actor, key: str) -> str:
@@ -90,7 +50,7 @@ def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
 class IdempotencyMiddleware:
     """ASGI middleware: replays the remembered response of a repeated key."""
 
-    def __init__(self, app: Any, store: Callable[[], IdempotencyStore], secret: str) -> None:
+    def __init__(self, app: Any, store: Callable[[], AnswerStore], secret: str) -> None:
         self.app = app
         self.store = store
         self.secret = secret
@@ -131,6 +91,7 @@ class IdempotencyMiddleware:
             return await unavailable()(scope, receive, send)
         if stored is not None:
             return await self._replay(stored, digest)(scope, receive, send)
+        keyed = KEYED.set(Keyed(scoped, digest, _success_status(scope)))
 
         sent = False
 
@@ -156,11 +117,12 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         finally:
+            KEYED.reset(keyed)
             try:
                 await run_in_threadpool(store.complete, scoped, captured["status"],
                                         captured["body"].decode("utf-8", "replace"),
                                         captured["content_type"])
-            except Exception as exc:  # the answer is sent; the reservation lapses after a minute
+            except Exception as exc:  # the answer is sent; the reservation is taken over later
                 if not store_unavailable(exc):
                     raise
                 log.warning("the store did not answer completing an Idempotency-Key: %s", exc)
@@ -173,6 +135,15 @@ class IdempotencyMiddleware:
                            type_="urn:goldsplit:idempotency-key-reused")
         if status == PENDING:
             return problem(409, "a request with this Idempotency-Key is still in progress",
-                           type_="urn:goldsplit:idempotency-key-in-progress")
+                           type_="urn:goldsplit:idempotency-key-in-progress",
+                           headers={"Retry-After": "1"})
         return Response(body, status_code=status, media_type=content_type,
                         headers={"Idempotent-Replayed": "true"})
+
+
+def _success_status(scope: dict) -> int:
+    """The status the route answers when its command succeeds (its first 2xx in OpenAPI)."""
+    for method, operation in operations(scope["app"], scope["path"]):
+        if method.upper() == scope["method"]:
+            return min((int(s) for s in operation["responses"] if s.startswith("2")), default=200)
+    return 200

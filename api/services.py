@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.idempotency import IdempotencyStore
 from api.settings import Settings
 from domain.application import Goldsplit
+from projections.answers import AnswerStore
 from projections.counts import Counts
 from projections.database import Database
 from projections.runner import ProjectionRunner
@@ -22,7 +22,7 @@ class Services:
     app: Goldsplit
     views: ViewStore
     runner: ProjectionRunner
-    idempotency: IdempotencyStore
+    idempotency: AnswerStore  # keyed requests' answers
     counts: Counts  # what the consumers did with inbound messages
 
     @classmethod
@@ -31,7 +31,7 @@ class Services:
         with db.schema_lock():  # every process creates the tables it needs, one at a time
             app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
             views = ViewStore(db)
-            idempotency = IdempotencyStore(db)
+            idempotency = AnswerStore(db, takeover_seconds=settings.idempotency_takeover_seconds)
             counts = Counts(db)
         return cls(settings=settings, db=db, app=app, views=views,
                    runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,

@@ -28,6 +28,7 @@ class Settings:
     in_process_projections: bool = True
     projection_poll_seconds: float = 0.2
     read_wait_seconds: float = 5.0
+    idempotency_takeover_seconds: float = 60.0  # a key reserved by a process that died is free again
     host: str = "127.0.0.1"
     port: int = 8000
     access_log: bool = True  # uvicorn's line per request (about 2.5% of the API's CPU)

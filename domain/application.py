@@ -112,6 +112,10 @@ class Actor:
         return self.role in ROLES_THAT_LEAD
 
 
+# a command's answer, from the aggregate it decided on: the id it acted on and the extra fields
+Answer = Callable[[Any], tuple[str, dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What a command answers: the id it acted on and the log position of its last event."""
@@ -119,6 +123,13 @@ class Recorded:
     id: str
     position: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        """The answer as the API gives it: `{id, position}` plus what the use case adds."""
+        return {"id": self.id, "position": self.position, **self.extra}
+
+    def at(self, position: int) -> Recorded:
+        return Recorded(self.id, position, self.extra)
 
 
 def _replayed(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -298,9 +309,7 @@ class Goldsplit(Application):
             minor = None if amount is None else parse_amount(amount, opportunity.currency)
             return self._corrected(opportunity, actor, minor, close, changes, why, grade, release_grade)
 
-        recorded = self._change(opportunity_id, decide, actor)
-        return Recorded(recorded.id, recorded.position,
-                        {"grade": self._opportunity(recorded.id).grade})
+        return self._change(opportunity_id, decide, actor, lambda o: (str(o.id), {"grade": o.grade}))
 
     def _corrected(self, opportunity: Opportunity, actor: Actor, minor: int | None, close: str | None,
                    changes: dict | None, reason: str | None, grade: str | None = None,
@@ -342,10 +351,9 @@ class Goldsplit(Application):
                                standard=standard.reference(), actor=actor.member_id,
                                at=self.clock().isoformat())
 
-        recorded = self._change(opportunity_id, decide, actor)
-        return Recorded(aid, recorded.position, {
+        return self._change(opportunity_id, decide, actor, lambda _: (aid, {
             "score": assessed.score, "win_probability": str(assessed.win_probability),
-            "standard_version": standard.version})
+            "standard_version": standard.version}))
 
     def assign_triangle_role(self, actor: Actor, opportunity_id: str, role: str,
                              member_id: str) -> Recorded:
@@ -383,7 +391,7 @@ class Goldsplit(Application):
         def decide(opportunity: Opportunity) -> None:
             opportunity.record_contribution(**fields)
 
-        return Recorded(fields["contribution_id"], self._change(opportunity_id, decide, actor).position)
+        return self._change(opportunity_id, decide, actor, lambda _: (fields["contribution_id"], {}))
 
     def record_contributions(self, batch: Mapping[str, Sequence[tuple[Actor, dict]]]
                              ) -> dict[str, list[str | DomainError]]:
@@ -523,7 +531,7 @@ class Goldsplit(Application):
                                  "(a lead confirms the AR's own work)")
             opportunity.confirm_contribution(contribution_id, actor.member_id)
 
-        return Recorded(contribution_id, self._change(opportunity_id, decide, actor).position)
+        return self._change(opportunity_id, decide, actor, lambda _: (contribution_id, {}))
 
     def reverse_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str,
                              reason: str) -> Recorded:
@@ -535,7 +543,7 @@ class Goldsplit(Application):
             self._require_ar_or_lead(opportunity, actor, "reverse contributions")
             return self._reversed(opportunity, actor, contribution_id, reason)
 
-        return Recorded(contribution_id, self._change(opportunity_id, decide, actor).position)
+        return self._change(opportunity_id, decide, actor, lambda _: (contribution_id, {}))
 
     def _reversed(self, opportunity: Opportunity, actor: Actor, contribution_id: str,
                   reason: str) -> list[Aggregate]:
@@ -563,9 +571,8 @@ class Goldsplit(Application):
                      else parse_amount(amount, opportunity.currency))
             return self._won(opportunity, actor, minor, closed, why)
 
-        recorded = self._change(opportunity_id, decide, actor)
-        allocation_id = Allocation.create_id(UUID(recorded.id))
-        return Recorded(recorded.id, recorded.position, {"allocation_id": str(allocation_id)})
+        return self._change(opportunity_id, decide, actor, lambda o: (
+            str(o.id), {"allocation_id": str(Allocation.create_id(o.id))}))
 
     def _won(self, opportunity: Opportunity, actor: Actor, minor: int, closed: date,
              reason: str | None, checked: bool = True) -> list[Allocation]:
@@ -648,8 +655,7 @@ class Goldsplit(Application):
                         reason=reason, calls=calls, actor=actor.member_id,
                         at=self.clock().isoformat(), id=aid)]
 
-        recorded = self._change(opportunity_id, decide, actor)
-        return Recorded(str(aid), recorded.position)
+        return self._change(opportunity_id, decide, actor, lambda _: (str(aid), {}))
 
     def decide_ask(self, actor: Actor, ask_id: str, *, decision: str, reason: str) -> Recorded:
         """A lead with no stake in the deal approves an ask (and so makes the call, with their
@@ -683,8 +689,7 @@ class Goldsplit(Application):
                 done = self._reversed(opportunity, actor, arguments["contribution_id"], reason)
             return [fresh, *done]
 
-        recorded = self._change(str(ask.opportunity_id), decide)
-        return Recorded(str(ask.id), recorded.position)
+        return self._change(str(ask.opportunity_id), decide, answer=lambda _: (str(ask.id), {}))
 
     def lose(self, actor: Actor, opportunity_id: str, *, reason: str, closed_on: str) -> Recorded:
         """Record the deal as lost, with a reason."""
@@ -792,8 +797,7 @@ class Goldsplit(Application):
             account.change_attributes(merged, actor.member_id)
             account.grade_by(policy.grade(merged), "attributes changed", actor.member_id)
 
-        recorded = self._account_change(account_id, decide)
-        return Recorded(account_id, recorded.position, {"grade": self._account(account_id).grade})
+        return self._account_change(account_id, decide, lambda a: (account_id, {"grade": a.grade}))
 
     def regrade_accounts(self, actor: Actor) -> Recorded:
         """Grade every account again by the account grading policy in force today."""
@@ -997,9 +1001,8 @@ class Goldsplit(Application):
                             contribution_id=contribution_id, not_counted=not_counted,
                             actor=actor.member_id, at=self.clock().isoformat())
 
-        recorded = self._request_change(request_id, decide)
-        return Recorded(recorded.id, recorded.position,
-                        {"contribution_id": self._request(request_id).contribution_id})
+        return self._request_change(request_id, decide,
+                                    lambda request: {"contribution_id": request.contribution_id})
 
     @staticmethod
     def _seat_supporter(opportunity: Opportunity, request: SupportRequest, supporter: str,
@@ -1108,8 +1111,8 @@ class Goldsplit(Application):
             allocation.release(pid, entries, actor.member_id, at=self.clock().isoformat())
             return [allocation, *periods, claim]
 
-        recorded = self._change(opportunity_id, decide, actor)
-        return Recorded(pid, recorded.position, {"repeated": True} if repeated[0] else {})
+        return self._change(opportunity_id, decide, actor,
+                            lambda _: (pid, {"repeated": True} if repeated[0] else {}))
 
     def cancel_won_deal(self, actor: Actor, opportunity_id: str, reason: str) -> Recorded:
         """A won deal is cancelled: what was payable of it is clawed back in the current period."""
@@ -1158,16 +1161,19 @@ class Goldsplit(Application):
             raise NotFound(f"{member_id} has no line in this allocation", field="member_id")
         did = dispute_id or uuid4()
 
-        def decide(opportunity: Opportunity) -> list[Aggregate]:
-            if did in self.repository:  # the same dispute sent again
-                return []
-            dispute = Dispute(allocation_id=allocation.id, member_id=member_id, reason=reason,
-                              actor=actor.member_id, id=did)
-            opportunity.note_dispute(str(did), member_id, actor.member_id)
-            return [dispute]
+        raised: list[Dispute] = []
 
-        recorded = self._change(str(allocation.opportunity_id), decide)
-        return Recorded(str(did), recorded.position, {"status": self._dispute(did).status})
+        def decide(opportunity: Opportunity) -> list[Aggregate]:
+            raised[:] = [self._dispute(did)] if did in self.repository else []  # the same one again
+            if raised:
+                return []
+            raised.append(Dispute(allocation_id=allocation.id, member_id=member_id, reason=reason,
+                                  actor=actor.member_id, id=did))
+            opportunity.note_dispute(str(did), member_id, actor.member_id)
+            return raised[:]
+
+        return self._change(str(allocation.opportunity_id), decide,
+                            answer=lambda _: (str(did), {"status": raised[0].status}))
 
     def resolve_dispute(self, actor: Actor, dispute_id: str, *, decision: str, reason: str,
                         corrected_amount: object = None) -> Recorded:
@@ -1205,8 +1211,7 @@ class Goldsplit(Application):
                 opportunity, f"dispute:{fresh.id}", f"dispute upheld: {reason}", actor,
                 overrides=overrides, allocation=line)]
 
-        recorded = self._money_change(allocation, decide)
-        return Recorded(str(dispute.id), recorded.position)
+        return self._money_change(allocation, decide, ident=str(dispute.id))
 
     def require_closable(self, actor: Actor, period: str) -> list[str]:
         """The months of a period finance may close now: each over and none closed yet."""
@@ -1366,11 +1371,12 @@ class Goldsplit(Application):
         except AggregateNotFoundError:
             return Period(month=month)
 
-    def _money_change(self, allocation: Allocation,
-                      decide: Callable[[Opportunity], Sequence[Aggregate]]) -> Recorded:
-        """Change an allocation (and what goes with it) in its opportunity's turn."""
-        recorded = self._change(str(allocation.opportunity_id), decide)
-        return Recorded(str(allocation.id), recorded.position)
+    def _money_change(self, allocation: Allocation, decide: Callable[[Opportunity], Sequence[Aggregate]],
+                      ident: str | None = None) -> Recorded:
+        """Change an allocation (and what goes with it) in its opportunity's turn; the answer
+        names the allocation, or `ident`."""
+        return self._change(str(allocation.opportunity_id), decide,
+                            answer=lambda _: (ident or str(allocation.id), {}))
 
     def _follow_late_fact(self, opportunity: Opportunity, cause: str, reason: str, actor: Actor,
                           overrides: dict[str, int] | None = None,
@@ -1494,7 +1500,7 @@ class Goldsplit(Application):
             changed[aggregate.id] = bool(aggregate.pending_events)  # the last attempt is the one saved
 
         for aggregate_id in self._created(created):
-            recorded = self._update(aggregate_id, load, decide)
+            recorded = self._update(aggregate_id, load, decide, answers=False)  # not the answer
             position = max(position, recorded.position)
         regraded = sum(changed.values())
         return Recorded("regrade", position, {"regraded": regraded})
@@ -1531,26 +1537,31 @@ class Goldsplit(Application):
         rid = values.identifier(request_id, "request", RequestNotFound)
         return self._get(rid, SupportRequest, RequestNotFound, "request_id", request_id)
 
-    def _account_change(self, account_id: str, decide: Callable[[Account], None]) -> Recorded:
+    def _account_change(self, account_id: str, decide: Callable[[Account], None],
+                        answer: Answer | None = None) -> Recorded:
         return self._update(self._account_id(account_id), lambda _: self._account(account_id), decide,
-                            ident=str(account_id))
+                            ident=str(account_id), answer=answer)
 
     def _task_change(self, task_id: str, decide: Callable[[Task], None]) -> Recorded:
         task = self._task(task_id)
         return self._update(task.id, self._task, decide, ident=str(task.id))
 
     def _request_change(self, request_id: str,
-                        decide: Callable[[Opportunity, SupportRequest], None]) -> Recorded:
-        """Change a request and its opportunity together, in the opportunity's turn."""
+                        decide: Callable[[Opportunity, SupportRequest], None],
+                        extra: Callable[[SupportRequest], dict] = lambda _: {}) -> Recorded:
+        """Change a request and its opportunity together, in the opportunity's turn; the answer
+        names the request, with the `extra` fields read from it once changed."""
         request = self._request(request_id)
+        decided: list[SupportRequest] = []
 
         def both(opportunity: Opportunity) -> list[Aggregate]:
             fresh = self._request(request.id)
             decide(opportunity, fresh)
+            decided[:] = [fresh]
             return [fresh] if fresh.pending_events else []
 
-        recorded = self._change(str(request.opportunity_id), both)
-        return Recorded(str(request.id), recorded.position)
+        return self._change(str(request.opportunity_id), both,
+                            answer=lambda _: (str(request.id), extra(decided[0])))
 
     @staticmethod
     def _require_team_or_lead(account: Account, actor: Actor, doing: str) -> None:
@@ -1652,7 +1663,7 @@ class Goldsplit(Application):
 
     def _change(self, opportunity_id: str,
                 decide: Callable[[Opportunity], Sequence[Aggregate] | None],
-                actor: Actor | None = None) -> Recorded:
+                actor: Actor | None = None, answer: Answer | None = None) -> Recorded:
         """Load the opportunity, decide, save it with what `decide` returns, in one transaction;
         to an `actor` who may not see it, it does not exist."""
         oid = values.identifier(opportunity_id, "opportunity", OpportunityNotFound)
@@ -1662,13 +1673,16 @@ class Goldsplit(Application):
                 self._require_seen(opportunity, oid, actor, OpportunityNotFound, "opportunity_id", oid)
             return decide(opportunity)
 
-        return self._update(oid, self._opportunity, seen)
+        return self._update(oid, self._opportunity, seen, answer=answer)
 
     def _update(self, aggregate_id: UUID, load: Callable[[UUID], Any],
                 decide: Callable[[Any], Sequence[Aggregate] | None],
-                ident: str | None = None) -> Recorded:
+                ident: str | None = None, answer: Answer | None = None,
+                answers: bool = True) -> Recorded:
         """Load, decide, save (with the other aggregates `decide` returns), in one transaction.
 
+        The command answers `{ident}`, or what `answer(aggregate)` gives once `decide` has run (the
+        id it acted on and the extra fields), saved with the events (see `_saved`).
         Writers in this process take turns per aggregate; a writer in another process that got
         there first makes us load and decide again on the new state.
         """
@@ -1677,11 +1691,12 @@ class Goldsplit(Application):
             for attempt in range(ATTEMPTS):
                 aggregate = self._kept_up_to_date(aggregate_id) or load(aggregate_id)
                 others = decide(aggregate) or ()
+                said, extra = answer(aggregate) if answer else (ident, {})
                 if not aggregate.pending_events and not others:  # nothing changed
                     self._keep(aggregate)
-                    return Recorded(ident, self._head())
+                    return Recorded(said, self._head(), extra)
                 try:
-                    recorded = self._saved(ident, aggregate, *others)
+                    recorded = self._saved(said, aggregate, *others, answers=answers, **extra)
                 except IntegrityError:
                     time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.2)))
                 else:
@@ -1715,9 +1730,13 @@ class Goldsplit(Application):
                         type(aggregate).__name__, exc_info=True)
             return None
 
-    def _saved(self, ident: str, *aggregates: Any, **extra: Any) -> Recorded:
-        recordings = self.save(*aggregates)
-        return Recorded(ident, recordings[-1].notification.id, extra)
+    def _saved(self, ident: str, *aggregates: Any, answers: bool = True, **extra: Any) -> Recorded:
+        """Save, and answer `{ident, position, **extra}`. The answer goes to the store with the
+        events, so a store that keeps a keyed request's answer commits it in their transaction
+        (projections/answers.py); a save that is not its command's last passes `answers=False`."""
+        answer = Recorded(ident, 0, extra)
+        recordings = self.save(*aggregates, answer=answer) if answers else self.save(*aggregates)
+        return answer.at(recordings[-1].notification.id)
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0

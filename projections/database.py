@@ -58,7 +58,8 @@ class Database:
         if self.kind == "sqlite":
             Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.sqlite_path,
-                    "SQLITE_LOCK_TIMEOUT": "10"}
+                    "SQLITE_LOCK_TIMEOUT": "10",  # keyed answers commit with the events:
+                    "APPLICATION_RECORDER_TOPIC": "projections.answers:SQLiteAnsweringRecorder"}
         p = self._parsed
         return {  # group commit: concurrent saves share a transaction (projections/groupcommit.py)
             "PERSISTENCE_MODULE": "projections.groupcommit",

@@ -15,6 +15,9 @@ race), each save of that group is inserted again on its own, in the order they a
 the conflicting one gets its IntegrityError. Any other failure (after the library's own retries
 of connection errors) is raised to every save of the group: none of it was committed.
 
+A keyed request's answer commits with its save's events, in the same transaction (see
+projections/answers.py), whether the save is written alone or in a group.
+
 `PERSISTENCE_MODULE=projections.groupcommit` selects it: eventsourcing finds the one
 infrastructure factory class in this module (so this module must not import any other).
 """
@@ -28,15 +31,22 @@ from typing import Any
 
 from eventsourcing import postgres
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from projections.answers import KEEP, Keeping, keep_parameters, keeping
+
+Kept = Sequence[tuple[Keeping, int]]  # answers to keep, each with the index of its save's last event
 
 
 class _Save:
     """One thread's insert_events call, waiting for its notification ids or its error."""
 
-    __slots__ = ("events", "ids", "error", "leads", "woken")
+    __slots__ = ("events", "kept", "ids", "error", "leads", "woken")
 
-    def __init__(self, events: Sequence[StoredEvent]) -> None:
+    def __init__(self, events: Sequence[StoredEvent], kept: Keeping | None) -> None:
         self.events = events
+        self.kept = kept
         self.ids: Sequence[int] | None = None
         self.error: BaseException | None = None
         self.leads = False  # told to lead the next group instead of given a result
@@ -56,10 +66,11 @@ class GroupCommitRecorder(postgres.PostgresApplicationRecorder):
         self.transactions = 0  # insert transactions they took (groups, plus fallbacks one by one)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        kept = keeping(kwargs)
         if not stored_events or any(v is not None for v in kwargs.values()) \
                 or self.datastore.enable_db_functions:  # (Application.save passes tracking=None)
-            return super().insert_events(stored_events, **kwargs)
-        mine = _Save(stored_events)
+            return super().insert_events(stored_events, kept=_kept([(stored_events, kept)]), **kwargs)
+        mine = _Save(stored_events, kept)
         with self._mutex:
             self._queued.append(mine)
             self.saves += 1
@@ -93,14 +104,14 @@ class GroupCommitRecorder(postgres.PostgresApplicationRecorder):
 
     def _write(self, group: list[_Save]) -> None:
         try:
-            ids = self._insert([e for save in group for e in save.events])
+            ids = self._insert(group)
         except IntegrityError as conflict:
             if len(group) == 1:
                 group[0].error = conflict
                 return
             for save in group:  # only the conflicting save(s) must fail
                 try:
-                    save.ids = self._insert(save.events)
+                    save.ids = self._insert([save])
                 except Exception as error:
                     save.error = error
             return
@@ -113,10 +124,29 @@ class GroupCommitRecorder(postgres.PostgresApplicationRecorder):
             save.ids = ids[start:start + len(save.events)] if ids is not None else None
             start += len(save.events)
 
-    def _insert(self, events: list[StoredEvent]) -> Sequence[int] | None:
+    def _insert(self, saves: list[_Save]) -> Sequence[int] | None:
         with self._mutex:
             self.transactions += 1
-        return super().insert_events(events)
+        return super().insert_events([e for save in saves for e in save.events],
+                                     kept=_kept([(save.events, save.kept) for save in saves]))
+
+    def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
+                                       kept: Kept = (), **kwargs: Any) -> Sequence[int] | None:
+        """The library's, then each keyed save's answer, in the transaction of its events."""
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        for keeping_, last in kept:
+            curs.execute(KEEP.format(p="%s"), keep_parameters(keeping_, ids[last]))
+        return ids
+
+
+def _kept(saves: Sequence[tuple[Sequence[StoredEvent], Keeping | None]]) -> Kept:
+    """The answers of the saves written together, with the index of each one's last event."""
+    kept, end = [], 0
+    for events, keeping_ in saves:
+        end += len(events)
+        if keeping_ is not None and events:
+            kept.append((keeping_, end - 1))
+    return kept
 
 
 class Factory(postgres.PostgresFactory):

@@ -8,9 +8,10 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.idempotency import ABANDONED_AFTER_SECONDS, PENDING, RETRY_LATER, IdempotencyStore
+from api.idempotency import RETRY_LATER
 from api.services import Services
 from domain.application import Actor
+from projections.answers import PENDING, AnswerStore
 from tests.conftest import build_services
 
 ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
@@ -84,11 +85,11 @@ def test_the_same_idempotency_key_sent_at_once_records_one_contribution(
 
 def test_a_reservation_abandoned_by_a_dead_process_is_taken_over(services: Services) -> None:
     now = [1_000_000.0]
-    store = IdempotencyStore(services.db, clock=lambda: now[0])
+    store = AnswerStore(services.db, clock=lambda: now[0], takeover_seconds=60)
     assert store.reserve("bob:k1", "hash") is None  # the process dies before completing
     assert store.reserve("bob:k1", "hash")[1] == PENDING  # still running: a retry gets 409
 
-    now[0] += ABANDONED_AFTER_SECONDS + 1
+    now[0] += 61
 
     assert store.reserve("bob:k1", "hash") is None  # the retry runs the command
     store.complete("bob:k1", 201, '{"id": "x"}', "application/json")
