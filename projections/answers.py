@@ -119,9 +119,16 @@ class AnswerStore:
             row = cur.fetchone()
             if row is not None and row[0] != PENDING:
                 self.kept += 1
-                if (row[0], row[1]) != (status, body):
+                if (row[0], json.loads(row[1])) != (status, _json(body)):
                     self.disagreements += 1
                     log.warning("the answer kept with the events (%s %s) is not the one sent (%s %s)",
                                 row[0], row[1][:200], status, body[:200])
             cur.execute("UPDATE goldsplit_idempotency SET status = ?, body = ?, content_type = ? "
                         "WHERE key = ?", (status, body, content_type, key))
+
+
+def _json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body

@@ -129,8 +129,8 @@ def close(app: Goldsplit, store: ViewStore, actor: Actor, period: str,
         raise CloseRefused(f"the replay differs from the books in {len(proof.differences)} place(s); "
                            "the period stays open", proof.differences)
     report = proof.report()
-    closed = app.close_period(actor, period, cutoff=cutoff, report=report, versions=proof.versions)
-    return {**report, "position": closed.position}
+    return app.close_period(actor, period, cutoff=cutoff, report=report,
+                            versions=proof.versions).document()
 
 
 def _earlier_cutoffs(app: Goldsplit, cutoff: int) -> set[int]:

@@ -456,12 +456,20 @@ def test_an_idempotency_key_replays_each_money_post_and_refuses_another_body(boo
 @pytest.mark.parametrize("what", ["payments", "refunds"])
 def test_a_payment_or_refund_without_an_id_retried_after_a_5xx_is_recorded_once(
         books: Books, what: str) -> None:
-    """A 5xx frees the Idempotency-Key; the retry runs again and must name the same payment."""
+    """A 5xx after the commit keeps the answer committed with the events: the retry gets it. Were
+    the key free all the same, the retry would run again and must name the same payment."""
     body = books.payment() if what == "payments" else {"amount": "10.00", "reason": "r"}
     path, key = f"{books.deal()}/{what}", {"Idempotency-Key": f"retry-{what}"}
     first = books.call("POST", path, "fin", body, headers=key)
     assert first.status_code == 201, first.text
-    books.client.app.state.services.idempotency.complete(scoped_key(FINANCE, f"retry-{what}"), 500, "", "")
+    services = books.client.app.state.services
+    services.idempotency.complete(scoped_key(FINANCE, f"retry-{what}"), 500, "", "")
+    with books.records_nothing():
+        retried = books.call("POST", path, "fin", body, headers=key)
+        assert (retried.status_code, retried.json()) == (201, first.json())
+        assert retried.headers["Idempotent-Replayed"] == "true"
+    with services.db.transaction() as cur:  # as if the key were free
+        cur.execute("DELETE FROM goldsplit_idempotency WHERE key = ?", (scoped_key(FINANCE, f"retry-{what}"),))
     with books.records_nothing():
         retried = books.call("POST", path, "fin", body, headers=key)
         assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
