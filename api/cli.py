@@ -13,7 +13,7 @@ from api.auth import TOKEN_ROLES, issue_token
 from api.services import Services
 from api.settings import DEV_SECRET, Settings
 from domain.exceptions import DomainError
-from projections.database import ledger_exists
+from storage.database import ledger_exists
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -6,7 +6,7 @@ concurrent retry with the same key gets 409 instead of running twice. Only a 2xx
 and replayed: a refusal (4xx) or a failure (5xx) frees the key, so a corrected retry runs. The same
 key with another request (method, path, query or the body's bytes) is refused with 409.
 
-The command's answer commits in the transaction of its events (projections/answers.py), so a
+The command's answer commits in the transaction of its events (storage/answers.py), so a
 crash or a lost connection after the commit still leaves the answer for the retry; a failure
 after that commit does not free the key. A reservation left by a process that died before its
 commit is taken over after GOLDSPLIT_IDEMPOTENCY_TAKEOVER_SECONDS. Commands that create something
@@ -27,7 +27,7 @@ from starlette.responses import Response
 from api.auth import authenticate
 from api.errors import Refused, operations, problem, store_unavailable, unavailable
 from domain.application import Actor
-from projections.answers import KEYED, PENDING, AnswerStore, Keyed
+from storage.answers import KEYED, PENDING, AnswerStore, Keyed
 
 log = logging.getLogger(__name__)
 METHODS = {"POST", "PUT", "PATCH"}

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from api.settings import Settings
 from domain.application import Goldsplit
-from projections.answers import AnswerStore
-from projections.counts import Counts
-from projections.database import Database
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
+from storage.answers import AnswerStore
+from storage.counts import Counts
+from storage.database import Database
 
 
 @dataclass

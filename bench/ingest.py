@@ -22,7 +22,7 @@ import psycopg
 from bench.run import REPS, build, fresh_database, record, say, seed
 from consumers import kafka
 from consumers.inbound import CONTRIBUTIONS, TOPICS, dlq_topic
-from projections.counts import Counts
+from storage.counts import Counts
 from tests.broker import running_broker  # the same broker the tests start
 
 MESSAGES = int(os.environ.get("GOLDSPLIT_BENCH_MESSAGES", "5000"))

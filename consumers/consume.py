@@ -20,7 +20,7 @@ from typing import Any
 from consumers.health import Health, run_rounds
 from consumers.inbound import Rejected, accept_batch, dlq_topic
 from domain.application import Goldsplit
-from projections.counts import Counts
+from storage.counts import Counts
 
 log = logging.getLogger(__name__)
 

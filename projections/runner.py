@@ -25,10 +25,10 @@ from projections.audit import AuditChainProjection
 from projections.base import Changes, Projection
 from projections.board import BoardProjection
 from projections.calibration import CalibrationProjection
-from projections.database import Database
 from projections.members import MemberBoardProjection
 from projections.payables import PayablesProjection
 from projections.store import ViewStore
+from storage.database import Database
 
 log = logging.getLogger(__name__)
 

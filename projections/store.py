@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from projections.database import Database
+from storage.database import Database
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS goldsplit_views ("

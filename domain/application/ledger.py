@@ -295,7 +295,7 @@ class Ledger(Application):
     def _saved(self, ident: str, *aggregates: Any, answers: bool = True, **extra: Any) -> Recorded:
         """Save, and answer `{ident, position, **extra}`. The answer goes to the store with the
         events, so a store that keeps a keyed request's answer commits it in their transaction
-        (projections/answers.py); a save that is not its command's last passes `answers=False`."""
+        (storage/answers.py); a save that is not its command's last passes `answers=False`."""
         answer = Recorded(ident, 0, extra)
         recordings = self.save(*aggregates, answer=answer) if answers else self.save(*aggregates)
         return answer.at(recordings[-1].notification.id)

@@ -15,9 +15,9 @@ import pytest
 from api.services import Services
 from domain.application import Actor, Goldsplit
 from projections.allocations import explain
-from projections.database import Database
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
+from storage.database import Database
 from tests.conftest import build_services
 from tests.ledger import head, play_projecting_each_save
 

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from api.cli import main
 from api.services import Services
 from projections.audit import verify
-from projections.database import Database
+from storage.database import Database
 from tests.unit.test_audit_chain import ADMIN, tell_story
 
 AUDIT_DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.idempotency import RETRY_LATER
 from api.services import Services
 from domain.application import Actor
-from projections.answers import PENDING, AnswerStore
+from storage.answers import PENDING, AnswerStore
 from tests.conftest import build_services
 
 ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")

@@ -28,7 +28,7 @@ from consumers.health import Health
 from consumers.inbound import CONTRIBUTIONS, TOPICS, dlq_topic
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
-from projections.counts import Counts
+from storage.counts import Counts
 from tests.broker import broker_on, free_port, produce, read_all
 from tests.conftest import SERVER_URL, build_services
 

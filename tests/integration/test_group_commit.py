@@ -15,8 +15,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Notification
 
-from projections.database import Database
-from projections.groupcommit import Factory, GroupCommitRecorder
+from storage.database import Database
+from storage.groupcommit import Factory, GroupCommitRecorder
 
 pytestmark = pytest.mark.postgres
 

@@ -27,7 +27,7 @@ from consumers.inbound import CONTRIBUTIONS, OPPORTUNITIES, PAYMENTS, TOPICS, de
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
 from projections.audit import chain_of
-from projections.counts import Counts
+from storage.counts import Counts
 from tests.broker import produce, read_all, running_broker
 from tests.conftest import build_services
 

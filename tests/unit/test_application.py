@@ -28,7 +28,7 @@ from domain.exceptions import (
     UnknownCurrency,
 )
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
-from projections.database import Database
+from storage.database import Database
 from tests.ledger import head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)

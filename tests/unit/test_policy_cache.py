@@ -13,7 +13,7 @@ from domain.aggregates import PolicyBook
 from domain.application import Actor, Goldsplit
 from domain.exceptions import UnknownContributionKind
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
-from projections.database import Database
+from storage.database import Database
 from tests.ledger import Clock, in_memory
 
 NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)

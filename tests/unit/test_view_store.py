@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.database import Database
 from projections.store import Checkpoint, ViewStore
+from storage.database import Database
 
 
 def commit(store: ViewStore, moves: dict[str, tuple[int, int]], changes: dict | None = None,

@@ -16,9 +16,9 @@ the conflicting one gets its IntegrityError. Any other failure (after the librar
 of connection errors) is raised to every save of the group: none of it was committed.
 
 A keyed request's answer commits with its save's events, in the same transaction (see
-projections/answers.py), whether the save is written alone or in a group.
+storage/answers.py), whether the save is written alone or in a group.
 
-`PERSISTENCE_MODULE=projections.groupcommit` selects it: eventsourcing finds the one
+`PERSISTENCE_MODULE=storage.groupcommit` selects it: eventsourcing finds the one
 infrastructure factory class in this module (so this module must not import any other).
 """
 
@@ -34,7 +34,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from projections.answers import KEEP, Keeping, keep_parameters, keeping
+from storage.answers import KEEP, Keeping, keep_parameters, keeping
 
 Kept = Sequence[tuple[Keeping, int]]  # answers to keep, each with the index of its save's last event
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from projections.database import Database
+from storage.database import Database
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS goldsplit_consumer_counts ("
           " topic TEXT NOT NULL, outcome TEXT NOT NULL, count BIGINT NOT NULL,"

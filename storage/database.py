@@ -59,10 +59,10 @@ class Database:
             Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.sqlite_path,
                     "SQLITE_LOCK_TIMEOUT": "10",  # keyed answers commit with the events:
-                    "APPLICATION_RECORDER_TOPIC": "projections.answers:SQLiteAnsweringRecorder"}
+                    "APPLICATION_RECORDER_TOPIC": "storage.answers:SQLiteAnsweringRecorder"}
         p = self._parsed
-        return {  # group commit: concurrent saves share a transaction (projections/groupcommit.py)
-            "PERSISTENCE_MODULE": "projections.groupcommit",
+        return {  # group commit: concurrent saves share a transaction (storage/groupcommit.py)
+            "PERSISTENCE_MODULE": "storage.groupcommit",
             "POSTGRES_DBNAME": unquote(p.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": p.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(p.port or 5432),

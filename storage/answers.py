@@ -23,7 +23,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from projections.database import Database
+from storage.database import Database
 
 log = logging.getLogger(__name__)
 PENDING = 0  # the status of a reserved key whose answer is not known yet
@@ -64,7 +64,7 @@ def keep_parameters(kept: Keeping, position: int) -> tuple[Any, ...]:
 
 class SQLiteAnsweringRecorder(SQLiteApplicationRecorder):
     """eventsourcing's SQLite application recorder, keeping a keyed request's answer with its events
-    (selected by APPLICATION_RECORDER_TOPIC; projections/database.py)."""
+    (selected by APPLICATION_RECORDER_TOPIC; storage/database.py)."""
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
