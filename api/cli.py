@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from api.auth import TOKEN_ROLES, issue_token
 from api.services import Services
-from api.settings import DEV_SECRET, Settings
+from api.settings import DEV_SECRET, Settings, SettingsError
 from domain.exceptions import DomainError
 from storage.database import ledger_exists
 
@@ -267,7 +267,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as invalid:
+        print(f"goldsplit: {invalid}", file=sys.stderr)
+        return 2
     if getattr(args, "reads", False) and not ledger_exists(settings.database_url):
         print(f"goldsplit: no ledger at {_masked(settings.database_url)} (GOLDSPLIT_DATABASE_URL); "
               "nothing to read", file=sys.stderr)

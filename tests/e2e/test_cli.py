@@ -295,3 +295,10 @@ def test_a_read_only_command_reads_a_postgres_ledger(postgres_url: str, monkeypa
 def test_the_openapi_version_is_the_installed_package_version(memory_services) -> None:
     with TestClient(create_app(services=memory_services)) as client:
         assert client.get("/openapi.json").json()["info"]["version"] == metadata.version("goldsplit")
+
+
+def test_a_setting_that_does_not_parse_stops_the_command_naming_its_variable(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GOLDSPLIT_PORT", "80a")
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err.startswith("goldsplit: GOLDSPLIT_PORT: ")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,10 +17,10 @@ import pytest
 import yaml
 
 from api.cli import parser
-from api.settings import DEV_SECRET, Settings
+from api.settings import DEV_SECRET, Settings, SettingsError
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-SETTINGS = {f"GOLDSPLIT_{f.name.upper()}" for f in fields(Settings)}
+SETTINGS = {f"GOLDSPLIT_{name.upper()}" for name in Settings.model_fields}
 # Without these a production process is wrong: the default database is a SQLite file inside one
 # container, and `serve` refuses to listen beyond loopback with the development secret.
 REQUIRED = {"GOLDSPLIT_DATABASE_URL", "GOLDSPLIT_SECRET"}
@@ -337,3 +336,19 @@ def test_k8s_runs_the_image_of_this_version() -> None:
     for deployment in k8s_kind("Deployment"):
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert container["image"] == f"goldsplit:{version.group(1)}", deployment["metadata"]["name"]
+
+
+@pytest.mark.parametrize(("variable", "value"), [("GOLDSPLIT_PORT", "80a"), ("GOLDSPLIT_ACCESS_LOG", "flase"),
+                                                 ("GOLDSPLIT_READ_WAIT_SECONDS", "soon")])
+def test_a_setting_that_does_not_parse_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}: .*'{value}'"):
+        Settings.from_env({variable: value})
+
+
+def test_the_process_environment_is_read_as_the_mapping_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLDSPLIT_PORT", "7")
+    monkeypatch.setenv("GOLDSPLIT_ACCESS_LOG", "off")
+    assert (Settings.from_env().port, Settings.from_env().access_log) == (7, False)
+    monkeypatch.setenv("GOLDSPLIT_PORT", "80a")
+    with pytest.raises(SettingsError, match="^GOLDSPLIT_PORT: "):
+        Settings.from_env()
