@@ -8,7 +8,7 @@ from importlib import metadata
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.idempotency import IdempotencyMiddleware
 from api.limits import StrictInput
 from api.routers import (
@@ -61,4 +61,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (members, accounts, tasks, opportunities, asks, requests, allocations, policies,
                    calibration, audit, periods, disputes, system):
         app.include_router(module.router)
+    openapi.install(app)
     return app

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid5
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.auth import authenticate
 from api.errors import Refused
+from api.schemas import KEY, MEMBER, PERIOD, REGRADE
 from api.services import Services
+from domain.aggregates import POLICY_KINDS
 from domain.application import Actor
+from domain.policy import TRIANGLE_ROLES
 from projections.runner import ProjectionStalled
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,44 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_i
 def created_id(actor: Actor, key: str | None) -> UUID | None:
     """The id of what a command creates, derived from its Idempotency-Key: a retry names the same."""
     return uuid5(IDEMPOTENT_IDS, f"{actor.member_id}:{key}") if key else None
+
+
+class _NotTheAction(StringConvertor):
+    """A path segment naming an object, never the action a sibling path names (`regrade`): so
+    PATCH /v1/accounts/regrade is 405, as Allow says, not an edit of an account called that."""
+
+    regex = f"(?!{REGRADE}(?:/|$))[^/]+"
+
+
+register_url_convertor("account", _NotTheAction())
+register_url_convertor("opportunity", _NotTheAction())
+
+
+# -- path and query parameters, each documented once ------------------------------------------------
+# A malformed id names nothing that exists: the route answers 404 naming it, as for an unknown one,
+# so the formats and patterns below are documented (what an id looks like), not checked first.
+
+def _id(what: str) -> Any:
+    return Path(description=f"the {what}'s id, a UUID", json_schema_extra={"format": "uuid"})
+
+
+OpportunityId = Annotated[str, _id("opportunity")]
+ContributionId = Annotated[str, _id("contribution")]
+TaskId = Annotated[str, _id("task")]
+RequestId = Annotated[str, _id("request")]
+AskId = Annotated[str, _id("ask")]
+AllocationId = Annotated[str, _id("allocation")]
+DisputeId = Annotated[str, _id("dispute")]
+MemberPath = Annotated[str, Path(description="a member's id", json_schema_extra={
+    "pattern": MEMBER, "minLength": 1, "maxLength": 64})]
+AccountPath = Annotated[str, Path(description="the account's id (a CRM id, or a UUID given at "
+                                              f"registration); never {REGRADE}",
+                                  json_schema_extra={"pattern": KEY, "not": {"enum": [".", "..", REGRADE]}})]
+TriangleRolePath = Annotated[str, Path(description="the seat", json_schema_extra={"enum": list(TRIANGLE_ROLES)})]
+PolicyKind = Annotated[str, Path(description="the kind of policy; another is not found",
+                                 json_schema_extra={"enum": list(POLICY_KINDS)})]
+Period = Annotated[str, Path(description="a month (2026-11) or a quarter (2026-Q4), from 2000",
+                             json_schema_extra={"pattern": PERIOD})]
 
 
 After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log "

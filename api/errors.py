@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
-from starlette.routing import compile_path
+from starlette.routing import Match, compile_path
 
 from domain import exceptions as d
 
@@ -115,8 +115,16 @@ def operations(app: FastAPI, path: str) -> Iterator[tuple[str, dict]]:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route of the app answers at `path`."""
-    return sorted({method.upper() for method, _ in operations(app, path)})
+    """Every method some route of the app answers at `path`: the methods of the OpenAPI paths that
+    match it, each kept if the router sends it to a route (a path parameter may refuse a segment:
+    an account id is never `regrade`, the action beside it, so PATCH /v1/accounts/regrade is 405)."""
+    return sorted({method.upper() for method, _ in operations(app, path)
+                   if _routed(app, path, method.upper())})
+
+
+def _routed(app: FastAPI, path: str, method: str) -> bool:
+    scope = {"type": "http", "path": path, "root_path": "", "method": method, "headers": []}
+    return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
 
 
 @lru_cache(maxsize=512)

@@ -25,8 +25,8 @@ from domain.exceptions import InvalidInput
 from domain.policy import IncentivePolicy
 from domain.values import EARLIEST
 
-MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
-QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
+MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")
+QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])\Z")
 KINDS = ("upfront", "release", "adjustment")
 
 

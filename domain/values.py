@@ -21,12 +21,18 @@ from domain.exceptions import DomainError, InvalidInput
 
 EARLIEST = date(2000, 1, 1)  # anything earlier is a typo, not a deal
 LATEST_YEAR = 9998
-PLAIN_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
-ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+PLAIN_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?\Z")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+# ISO 8601's extended form, as RFC 3339 writes it, the seconds and the offset optional
+ISO_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                          r"(Z|[+-][0-9]{2}:[0-9]{2})?\Z")
+KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")  # \Z: "$" would let a final newline in
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 RESERVED_KEYS = ("_type_", "_data_")  # the event store's JSON transcoder owns these keys
 MAX_ATTRIBUTE_DEPTH = 6
+# numbers under 2^63 in size; JSON has one kind of number, so one bound for integers and floats
+# alike: the largest float below 2^63 (2^63 - 1 itself is no float: it rounds up to 2^63)
+MAX_NUMBER = 2**63 - 1024
 MAX_ATTRIBUTES_CHARACTERS = 16_000
 MAX_URL_CHARACTERS = 2000
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab, LF, CR; DEL; C1
@@ -122,12 +128,18 @@ def iso_date(value: object, field: str) -> date:
 
 
 def iso_datetime(value: object, field: str) -> datetime:
-    """An ISO 8601 date-time, in UTC (without an offset it is taken as UTC already).
+    """An ISO 8601 date-time, YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|+HH:MM], in UTC (without an offset
+    it is taken as UTC already).
 
     Dates compared with a close date are taken in UTC, so an offset never moves work across it.
     """
     try:
-        moment = datetime.fromisoformat(str(value))
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, str) and ISO_DATETIME.match(value):
+            moment = datetime.fromisoformat(value)
+        else:
+            raise ValueError
     except ValueError:
         raise InvalidInput(f"{str(value)[:40]!r} is not an ISO 8601 date-time", field=field) from None
     if not EARLIEST.year <= moment.year <= LATEST_YEAR:  # also keeps astimezone() in range
@@ -193,7 +205,7 @@ def _check_attribute(value: object, path: str, depth: int) -> None:
         storable(value, path)
     elif isinstance(value, float) and not math.isfinite(value):
         raise InvalidInput("must be a finite number", field=path)
-    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
         raise InvalidInput("is too large a number", field=path)
     elif value is not None and not isinstance(value, (bool, int, float)):
         raise InvalidInput(f"{type(value).__name__} is not a JSON value", field=path)

@@ -3,9 +3,20 @@
 from fastapi import APIRouter
 
 from api.access import reads_all, was_on
-from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
+from api.deps import (
+    AccountPath,
+    ActorDep,
+    After,
+    IdempotencyKey,
+    MemberPath,
+    ServicesDep,
+    Writer,
+    created_id,
+    wait_for,
+)
 from api.errors import Refused
 from api.schemas import (
+    NOT_THE_ACTION,
     PROBLEMS,
     AccountBoardOut,
     AccountIn,
@@ -34,8 +45,8 @@ def register_account(body: AccountIn, actor: Writer, services: ServicesDep,
         account_id=account_id))
 
 
-@router.patch("/{account_id}", response_model=GradedOut)
-def change_attributes(account_id: str, body: AttributesIn, actor: Writer,
+@router.patch("/{account_id:account}", response_model=GradedOut, responses=NOT_THE_ACTION)
+def change_attributes(account_id: AccountPath, body: AttributesIn, actor: Writer,
                       services: ServicesDep) -> dict:
     """Change the account's attributes (the account team or a lead); the grade follows."""
     return recorded(services.app.change_account_attributes(actor, account_id, body.attributes))
@@ -48,19 +59,19 @@ def regrade(actor: ActorDep, services: ServicesDep) -> dict:
 
 
 @router.post("/{account_id}/team", status_code=201, response_model=CommandOut)
-def add_team_member(account_id: str, body: TeamSeatIn, actor: Writer, services: ServicesDep) -> dict:
+def add_team_member(account_id: AccountPath, body: TeamSeatIn, actor: Writer, services: ServicesDep) -> dict:
     """Put a member on the account team with a role (the account manager or a lead)."""
     return recorded(services.app.add_account_team_member(actor, account_id, body.member_id, body.role))
 
 
 @router.delete("/{account_id}/team/{member_id}", response_model=CommandOut)
-def remove_team_member(account_id: str, member_id: str, actor: Writer, services: ServicesDep) -> dict:
+def remove_team_member(account_id: AccountPath, member_id: MemberPath, actor: Writer, services: ServicesDep) -> dict:
     """Take a member off the account team (the account manager or a lead)."""
     return recorded(services.app.remove_account_team_member(actor, account_id, member_id))
 
 
 @router.post("/{account_id}/tasks", status_code=201, response_model=CommandOut)
-def create_task(account_id: str, body: TaskIn, actor: Writer, services: ServicesDep,
+def create_task(account_id: AccountPath, body: TaskIn, actor: Writer, services: ServicesDep,
                 key: IdempotencyKey = None) -> dict:
     """Add a task to the account plan (the account team or a lead)."""
     return recorded(services.app.create_task(actor, account_id, title=body.title, due=body.due,
@@ -68,7 +79,7 @@ def create_task(account_id: str, body: TaskIn, actor: Writer, services: Services
 
 
 @router.get("/{account_id}/board", response_model=AccountBoardOut)
-def board(account_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def board(account_id: AccountPath, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """Grade history, team, tasks with overdue ones flagged, and the account's opportunities."""
     wait_for(services, after)
     position = services.views.position(AccountBoardProjection.name)

@@ -5,9 +5,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.access import own_line_only, readable_allocation
-from api.deps import ActorDep, After, Finance, IdempotencyKey, ServicesDep, allow, created_id, wait_for
+from api.deps import (
+    ActorDep,
+    After,
+    AllocationId,
+    Finance,
+    IdempotencyKey,
+    ServicesDep,
+    allow,
+    created_id,
+    wait_for,
+)
 from api.errors import Refused
-from api.schemas import PROBLEMS, AllocationOut, CommandOut, DisputeIn, ExplainOut, recorded
+from api.schemas import MEMBER, PROBLEMS, AllocationOut, CommandOut, DisputeIn, ExplainOut, recorded
 from domain.application import Actor
 from projections.allocations import explain, present_allocation
 
@@ -16,7 +26,7 @@ Disputer = Annotated[Actor, allow("member", "lead", "finance", "admin")]  # an a
 
 
 @router.get("/{allocation_id}", response_model=AllocationOut)
-def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
+def get_allocation(allocation_id: AllocationId, actor: ActorDep, services: ServicesDep,
                    after: After = None) -> dict:
     """An allocation; a member sees only their own line."""
     wait_for(services, after)
@@ -25,8 +35,9 @@ def get_allocation(allocation_id: str, actor: ActorDep, services: ServicesDep,
 
 
 @router.get("/{allocation_id}/explain", response_model=ExplainOut)
-def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
-                 member_id: Annotated[str | None, Query(min_length=1)] = None,
+def explain_line(allocation_id: AllocationId, actor: ActorDep, services: ServicesDep,
+                 member_id: Annotated[str | None, Query(min_length=1, max_length=64, description="whose line; "
+                                         "default the caller's", json_schema_extra={"pattern": MEMBER})] = None,
                  after: After = None) -> dict:
     """How one member's line was computed, step by step (a member: only their own line)."""
     wait_for(services, after)
@@ -38,13 +49,13 @@ def explain_line(allocation_id: str, actor: ActorDep, services: ServicesDep,
 
 
 @router.post("/{allocation_id}/approve", response_model=CommandOut)
-def approve(allocation_id: str, actor: Finance, services: ServicesDep) -> dict:
+def approve(allocation_id: AllocationId, actor: Finance, services: ServicesDep) -> dict:
     """Finance approves the allocation: its lines become payable."""
     return recorded(services.app.approve_allocation(actor, allocation_id))
 
 
 @router.post("/{allocation_id}/disputes", status_code=201, response_model=CommandOut)
-def raise_dispute(allocation_id: str, body: DisputeIn, actor: Disputer, services: ServicesDep,
+def raise_dispute(allocation_id: AllocationId, body: DisputeIn, actor: Disputer, services: ServicesDep,
                   key: IdempotencyKey = None) -> dict:
     """A member disputes their own line, with a reason."""
     return recorded(services.app.raise_dispute(actor, allocation_id, member_id=body.member_id,

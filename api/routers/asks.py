@@ -3,7 +3,17 @@
 from fastapi import APIRouter
 
 from api.access import readable_ask
-from api.deps import ActorDep, After, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
+from api.deps import (
+    ActorDep,
+    After,
+    AskId,
+    IdempotencyKey,
+    OpportunityId,
+    ServicesDep,
+    Writer,
+    created_id,
+    wait_for,
+)
 from api.schemas import PROBLEMS, AskIn, AskOut, CommandOut, DecisionIn, recorded
 from projections.board import present_ask
 
@@ -11,7 +21,7 @@ router = APIRouter(tags=["asks"], responses=PROBLEMS)
 
 
 @router.post("/v1/opportunities/{opportunity_id}/asks", status_code=201, response_model=CommandOut)
-def ask(opportunity_id: str, body: AskIn, actor: Writer, services: ServicesDep,
+def ask(opportunity_id: OpportunityId, body: AskIn, actor: Writer, services: ServicesDep,
         key: IdempotencyKey = None) -> dict:
     """The AR asks a lead to win above the open amount or dated back, to raise the open amount,
     or to reverse someone else's confirmed work; nothing changes until a lead approves."""
@@ -22,19 +32,19 @@ def ask(opportunity_id: str, body: AskIn, actor: Writer, services: ServicesDep,
 
 
 @router.post("/v1/asks/{ask_id}/approve", response_model=CommandOut)
-def approve(ask_id: str, body: DecisionIn, actor: Writer, services: ServicesDep) -> dict:
+def approve(ask_id: AskId, body: DecisionIn, actor: Writer, services: ServicesDep) -> dict:
     """A lead with no stake in the deal makes the call asked for, with a reason."""
     return recorded(services.app.decide_ask(actor, ask_id, decision="approve", reason=body.reason))
 
 
 @router.post("/v1/asks/{ask_id}/reject", response_model=CommandOut)
-def reject(ask_id: str, body: DecisionIn, actor: Writer, services: ServicesDep) -> dict:
+def reject(ask_id: AskId, body: DecisionIn, actor: Writer, services: ServicesDep) -> dict:
     """A lead turns the ask down, with a reason."""
     return recorded(services.app.decide_ask(actor, ask_id, decision="reject", reason=body.reason))
 
 
 @router.get("/v1/asks/{ask_id}", response_model=AskOut)
-def get_ask(ask_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def get_ask(ask_id: AskId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """An ask and its decision (whoever reads the opportunity's board)."""
     wait_for(services, after)
     found, board = readable_ask(services, ask_id, actor)

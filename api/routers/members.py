@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.access import require_own
-from api.deps import ActorDep, Admin, After, ServicesDep, wait_for
+from api.deps import ActorDep, Admin, After, MemberPath, ServicesDep, wait_for
 from api.schemas import PROBLEMS, CommandOut, MemberBoardOut, MemberIn, MemberOut, recorded
 from domain.aggregates import Allocation
 from domain.exceptions import MemberNotFound
@@ -26,13 +26,13 @@ def register_member(body: MemberIn, actor: Admin, services: ServicesDep) -> dict
 
 
 @router.get("/{member_id}", response_model=MemberOut)
-def get_member(member_id: str, actor: ActorDep, services: ServicesDep) -> dict:
+def get_member(member_id: MemberPath, actor: ActorDep, services: ServicesDep) -> dict:
     """A member's name, department and team."""
     return services.app.member(member_id)
 
 
 @router.get("/{member_id}/board", response_model=MemberBoardOut)
-def board(member_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def board(member_id: MemberPath, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """My tasks, requests to me and from me, my contributions, what I earned and what I would if
     my open deals were won today (never added up).
 

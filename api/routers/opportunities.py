@@ -5,8 +5,21 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.access import own_line_only, readable_board
-from api.deps import ActorDep, After, Finance, IdempotencyKey, ServicesDep, Writer, created_id, wait_for
+from api.deps import (
+    ActorDep,
+    After,
+    ContributionId,
+    Finance,
+    IdempotencyKey,
+    OpportunityId,
+    ServicesDep,
+    TriangleRolePath,
+    Writer,
+    created_id,
+    wait_for,
+)
 from api.schemas import (
+    NOT_THE_ACTION,
     PROBLEMS,
     AllocationOut,
     AssessmentIn,
@@ -52,8 +65,8 @@ def regrade(actor: ActorDep, services: ServicesDep) -> dict:
     return recorded(services.app.regrade_opportunities(actor))
 
 
-@router.patch("/{opportunity_id}", response_model=GradedOut)
-def correct(opportunity_id: str, body: OpportunityPatchIn, actor: Writer, services: ServicesDep) -> dict:
+@router.patch("/{opportunity_id:opportunity}", response_model=GradedOut, responses=NOT_THE_ACTION)
+def correct(opportunity_id: OpportunityId, body: OpportunityPatchIn, actor: Writer, services: ServicesDep) -> dict:
     """Correct an open deal's amount, expected close or attributes (the AR or a lead); it is regraded."""
     release = "grade" in body.model_fields_set and body.grade is None  # null: back to the policy
     return recorded(services.app.correct_opportunity(
@@ -62,7 +75,7 @@ def correct(opportunity_id: str, body: OpportunityPatchIn, actor: Writer, servic
 
 
 @router.post("/{opportunity_id}/requests", status_code=201, response_model=CommandOut)
-def open_request(opportunity_id: str, body: RequestIn, actor: Writer, services: ServicesDep,
+def open_request(opportunity_id: OpportunityId, body: RequestIn, actor: Writer, services: ServicesDep,
                  key: IdempotencyKey = None) -> dict:
     """Ask a member or a department for help on this opportunity (its team or a lead)."""
     return recorded(services.app.open_request(
@@ -72,7 +85,7 @@ def open_request(opportunity_id: str, body: RequestIn, actor: Writer, services: 
 
 
 @router.post("/{opportunity_id}/assessments", status_code=201, response_model=AssessmentOut)
-def assess(opportunity_id: str, body: AssessmentIn, actor: Writer, services: ServicesDep,
+def assess(opportunity_id: OpportunityId, body: AssessmentIn, actor: Writer, services: ServicesDep,
            key: IdempotencyKey = None) -> dict:
     """Judge the relationship by the standard in force: answers -> score -> win probability."""
     return recorded(services.app.assess(actor, opportunity_id, body.answers,
@@ -80,20 +93,20 @@ def assess(opportunity_id: str, body: AssessmentIn, actor: Writer, services: Ser
 
 
 @router.put("/{opportunity_id}/triangle/{role}", response_model=CommandOut)
-def assign_triangle_role(opportunity_id: str, role: str, body: SeatIn, actor: Writer,
+def assign_triangle_role(opportunity_id: OpportunityId, role: TriangleRolePath, body: SeatIn, actor: Writer,
                          services: ServicesDep) -> dict:
     """Seat a member as AR, SR or FR (the AR or a lead); a handover keeps the history."""
     return recorded(services.app.assign_triangle_role(actor, opportunity_id, role, body.member_id))
 
 
 @router.post("/{opportunity_id}/supporters", status_code=201, response_model=CommandOut)
-def add_supporter(opportunity_id: str, body: SeatIn, actor: Writer, services: ServicesDep) -> dict:
+def add_supporter(opportunity_id: OpportunityId, body: SeatIn, actor: Writer, services: ServicesDep) -> dict:
     """Add a back-office supporter (the AR or a lead)."""
     return recorded(services.app.add_supporter(actor, opportunity_id, body.member_id))
 
 
 @router.post("/{opportunity_id}/contributions", status_code=201, response_model=CommandOut)
-def record_contribution(opportunity_id: str, body: ContributionIn, actor: Writer,
+def record_contribution(opportunity_id: OpportunityId, body: ContributionIn, actor: Writer,
                         services: ServicesDep, key: IdempotencyKey = None) -> dict:
     """Record a contribution; a member records only their own, on opportunities they are on."""
     return recorded(services.app.record_contribution(
@@ -103,14 +116,14 @@ def record_contribution(opportunity_id: str, body: ContributionIn, actor: Writer
 
 
 @router.post("/{opportunity_id}/contributions/{contribution_id}/confirm", response_model=CommandOut)
-def confirm_contribution(opportunity_id: str, contribution_id: str, actor: Writer,
+def confirm_contribution(opportunity_id: OpportunityId, contribution_id: ContributionId, actor: Writer,
                          services: ServicesDep) -> dict:
     """Confirm a contribution (the AR or a lead)."""
     return recorded(services.app.confirm_contribution(actor, opportunity_id, contribution_id))
 
 
 @router.post("/{opportunity_id}/contributions/{contribution_id}/reverse", response_model=CommandOut)
-def reverse_contribution(opportunity_id: str, contribution_id: str, body: ReasonIn, actor: Writer,
+def reverse_contribution(opportunity_id: OpportunityId, contribution_id: ContributionId, body: ReasonIn, actor: Writer,
                          services: ServicesDep) -> dict:
     """Reverse a contribution with a reason (the AR or a lead)."""
     return recorded(services.app.reverse_contribution(
@@ -118,21 +131,21 @@ def reverse_contribution(opportunity_id: str, contribution_id: str, body: Reason
 
 
 @router.post("/{opportunity_id}/win", response_model=CommandOut)
-def win(opportunity_id: str, body: WinIn, actor: Writer, services: ServicesDep) -> dict:
+def win(opportunity_id: OpportunityId, body: WinIn, actor: Writer, services: ServicesDep) -> dict:
     """Win the deal; its allocation is proposed by the policy in force on the close date."""
     return recorded(services.app.win(actor, opportunity_id, amount=body.amount,
                                      closed_on=body.closed_on, reason=body.reason))
 
 
 @router.post("/{opportunity_id}/lose", response_model=CommandOut)
-def lose(opportunity_id: str, body: LoseIn, actor: Writer, services: ServicesDep) -> dict:
+def lose(opportunity_id: OpportunityId, body: LoseIn, actor: Writer, services: ServicesDep) -> dict:
     """Record the deal as lost, with a reason."""
     return recorded(services.app.lose(actor, opportunity_id, reason=body.reason,
                                       closed_on=body.closed_on))
 
 
 @router.post("/{opportunity_id}/payments", status_code=201, response_model=CommandOut)
-def receive_payment(opportunity_id: str, body: PaymentIn, actor: Finance,
+def receive_payment(opportunity_id: OpportunityId, body: PaymentIn, actor: Finance,
                     services: ServicesDep, key: IdempotencyKey = None) -> dict:
     """Cash collected on the won deal (finance): it releases held parts in its period."""
     return recorded(services.app.receive_payment(
@@ -141,13 +154,13 @@ def receive_payment(opportunity_id: str, body: PaymentIn, actor: Finance,
 
 
 @router.post("/{opportunity_id}/cancel", response_model=CommandOut)
-def cancel(opportunity_id: str, body: ReasonIn, actor: Finance, services: ServicesDep) -> dict:
+def cancel(opportunity_id: OpportunityId, body: ReasonIn, actor: Finance, services: ServicesDep) -> dict:
     """The won deal is cancelled (finance): what was payable of it is clawed back."""
     return recorded(services.app.cancel_won_deal(actor, opportunity_id, body.reason))
 
 
 @router.post("/{opportunity_id}/refunds", status_code=201, response_model=CommandOut)
-def refund(opportunity_id: str, body: RefundIn, actor: Finance, services: ServicesDep,
+def refund(opportunity_id: OpportunityId, body: RefundIn, actor: Finance, services: ServicesDep,
            key: IdempotencyKey = None) -> dict:
     """Part of the won amount goes back to the customer (finance); the lines shrink."""
     return recorded(services.app.refund(actor, opportunity_id, amount=body.amount, reason=body.reason,
@@ -162,7 +175,7 @@ def _keyed(actor: Actor, key: str | None, given: str | None) -> str | None:
 
 
 @router.get("/{opportunity_id}/board", response_model=BoardOut)
-def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def board(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """The live board: triangle, supporters, contributions, points and the split if won today."""
     wait_for(services, after)
     position = services.views.position(BoardProjection.name)
@@ -174,7 +187,7 @@ def board(opportunity_id: str, actor: ActorDep, services: ServicesDep, after: Af
 
 
 @router.get("/{opportunity_id}/allocation", response_model=AllocationOut)
-def allocation(opportunity_id: str, actor: ActorDep, services: ServicesDep,
+def allocation(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep,
                after: After = None) -> dict:
     """The allocation of a won deal; a member sees only their own line."""
     wait_for(services, after)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from api.access import require_own
-from api.deps import ActorDep, After, Finance, ServicesDep, allow, wait_for
+from api.deps import ActorDep, After, Finance, MemberPath, Period, ServicesDep, allow, wait_for
 from api.errors import problem
 from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
 from api.schemas import PROBLEMS, Out
@@ -134,7 +134,7 @@ def _payables(services: ServicesDep, months: list[str], member_id: str | None = 
 
 
 @router.get("/{period}", response_model=PeriodOut)
-def get_period(period: str, actor: Books, services: ServicesDep, after: After = None) -> dict:
+def get_period(period: Period, actor: Books, services: ServicesDep, after: After = None) -> dict:
     """A month or quarter: entries, members and totals per currency, and whether it is closed, with
     the close report (finance, auditors, admins)."""
     months = months_of(period)
@@ -144,7 +144,7 @@ def get_period(period: str, actor: Books, services: ServicesDep, after: After = 
 
 @router.get("/{period}/statements/{member_id}", response_model=StatementOut,
             responses=_files(CSV, XLSX))
-def get_statement(period: str, member_id: str, actor: ActorDep, services: ServicesDep,
+def get_statement(period: Period, member_id: MemberPath, actor: ActorDep, services: ServicesDep,
                   format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",  # noqa: A002
                   part: Annotated[Part, Query(description=PART)] = "lines",
                   after: After = None) -> dict | Response:
@@ -164,7 +164,7 @@ def get_statement(period: str, member_id: str, actor: ActorDep, services: Servic
 
 
 @router.get("/{period}/journal", response_model=JournalOut, responses=_files(CSV))
-def get_journal(period: str, actor: Books, services: ServicesDep,
+def get_journal(period: Period, actor: Books, services: ServicesDep,
                 format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
                 part: Annotated[Part, Query(description=PART)] = "lines",
                 after: After = None) -> dict | Response:
@@ -183,7 +183,7 @@ def get_journal(period: str, actor: Books, services: ServicesDep,
 
 
 @router.get("/{period}/payroll", response_model=PayrollOut, responses=_files(CSV))
-def get_payroll(period: str, actor: Books, services: ServicesDep,
+def get_payroll(period: Period, actor: Books, services: ServicesDep,
                 format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
                 part: Annotated[Part, Query(description=PART)] = "lines",
                 after: After = None) -> dict | Response:
@@ -210,7 +210,7 @@ class ClosedOut(Out):
 
 
 @router.post("/{period}/close", response_model=ClosedOut)
-def close_period(period: str, actor: Finance, services: ServicesDep) -> Any:
+def close_period(period: Period, actor: Finance, services: ServicesDep) -> Any:
     """Finance closes a period: replay the log up to now into fresh state, recompute every payable
     entry, reconcile with the read models, and lock it; any difference refuses the close (409,
     with the differences)."""

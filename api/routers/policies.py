@@ -4,20 +4,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from api.deps import ActorDep, Finance, ServicesDep
+from api.deps import ActorDep, Finance, PolicyKind, ServicesDep
 from api.schemas import PROBLEMS, CommandOut, PolicyVersionsOut, recorded
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], responses=PROBLEMS)
 
 
 @router.get("/{kind}", response_model=PolicyVersionsOut)
-def list_versions(kind: str, actor: ActorDep, services: ServicesDep) -> dict:
+def list_versions(kind: PolicyKind, actor: ActorDep, services: ServicesDep) -> dict:
     """Every version of a kind of policy, oldest first, each with its content hash."""
     return {"kind": kind, "versions": [p.as_dict() for p in services.app.policies(kind)]}
 
 
 @router.post("/{kind}", status_code=201, response_model=CommandOut)
-def add_version(kind: str, actor: Finance, services: ServicesDep,
+def add_version(kind: PolicyKind, actor: Finance, services: ServicesDep,
                 document: Annotated[dict[str, Any], Body(
                     description="the policy document; its format per kind is in the README")]) -> dict:
     """Add a version of a policy (finance); it applies from its effective date.

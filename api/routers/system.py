@@ -1,10 +1,13 @@
 """Health and metrics for operators."""
 
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from api.deps import ServicesDep
 from api.errors import Refused
@@ -45,38 +48,57 @@ def health(services: ServicesDep) -> dict:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> str:
+def metrics(services: ServicesDep) -> PlainTextResponse:
     """Prometheus text: log head, projection positions, and lag in events and in seconds (how long
     the oldest event a projection has not processed yet has been waiting); how far the relay has
     published; what the consumers did with inbound messages, by topic and outcome."""
-    head, positions = _positions(services)
-    lines = ["# TYPE goldsplit_log_position gauge", f"goldsplit_log_position {head}",
-             "# TYPE goldsplit_projection_position gauge"]
-    lines += [f'goldsplit_projection_position{{projection="{n}"}} {p}' for n, p in positions.items()]
-    lines += ["# TYPE goldsplit_projection_lag_events gauge"]
-    lines += [f'goldsplit_projection_lag_events{{projection="{n}"}} {head - p}'
-              for n, p in positions.items()]
-    lines += ["# TYPE goldsplit_projection_lag_seconds gauge"]
-    ages = {p: _age_of_next(services, p, head) for p in set(positions.values())}
-    lines += [f'goldsplit_projection_lag_seconds{{projection="{n}"}} {ages[p]:.3f}'
-              for n, p in positions.items() if ages[p] is not None]
-    runner = services.runner
-    if runner.following and runner.listen_channel is not None:  # it wakes on PostgreSQL's NOTIFY
-        lines += ["# TYPE goldsplit_projection_listener_connected gauge",
-                  f"goldsplit_projection_listener_connected {int(runner.listener_connected)}",
-                  "# TYPE goldsplit_projection_listener_reconnects_total counter",
-                  f"goldsplit_projection_listener_reconnects_total {runner.listener_reconnects}"]
-    relays = {name.removeprefix("relay:"): position
-              for name, position in services.views.positions().items() if name.startswith("relay:")}
-    lines += ["# TYPE goldsplit_relay_position gauge"]
-    lines += [f'goldsplit_relay_position{{topic="{t}"}} {p}' for t, p in relays.items()]
-    lines += ["# TYPE goldsplit_relay_lag_events gauge"]
-    lines += [f'goldsplit_relay_lag_events{{topic="{t}"}} {head - p}' for t, p in relays.items()]
-    lines += ["# HELP goldsplit_consumer_messages_total inbound Kafka messages by what became of them",
-              "# TYPE goldsplit_consumer_messages_total counter"]
-    lines += [f'goldsplit_consumer_messages_total{{topic="{topic}",outcome="{outcome}"}} {n}'
-              for (topic, outcome), n in services.counts.all().items()]
-    return "\n".join(lines) + "\n"
+    return PlainTextResponse(generate_latest(_Ledger(services)), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Ledger:
+    """A Prometheus collector of the figures above, read from the store at each scrape."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        services = self.services
+        head, positions = _positions(services)
+        yield GaugeMetricFamily("goldsplit_log_position", "the position of the last event in the log",
+                                value=head)
+        position = GaugeMetricFamily("goldsplit_projection_position", "the last position a "
+                                     "projection processed", labels=["projection"])
+        lag = GaugeMetricFamily("goldsplit_projection_lag_events", "events a projection has not "
+                                "processed yet", labels=["projection"])
+        waited = GaugeMetricFamily("goldsplit_projection_lag_seconds", "how long the oldest event a "
+                                   "projection has not processed has waited", labels=["projection"])
+        ages = {p: _age_of_next(services, p, head) for p in set(positions.values())}
+        for name, at in positions.items():
+            position.add_metric([name], at)
+            lag.add_metric([name], head - at)
+            if ages[at] is not None:
+                waited.add_metric([name], round(ages[at], 3))
+        yield from (position, lag, waited)
+        runner = services.runner
+        if runner.following and runner.listen_channel is not None:  # it wakes on PostgreSQL's NOTIFY
+            yield GaugeMetricFamily("goldsplit_projection_listener_connected", "the projections' "
+                                    "LISTEN connection is up", value=int(runner.listener_connected))
+            yield CounterMetricFamily("goldsplit_projection_listener_reconnects", "times the LISTEN "
+                                      "connection was made again", value=runner.listener_reconnects)
+        relayed = GaugeMetricFamily("goldsplit_relay_position", "how far the relay has published",
+                                    labels=["topic"])
+        behind = GaugeMetricFamily("goldsplit_relay_lag_events", "events the relay has not published "
+                                   "yet", labels=["topic"])
+        for name, at in services.views.positions().items():
+            if name.startswith("relay:"):
+                relayed.add_metric([name.removeprefix("relay:")], at)
+                behind.add_metric([name.removeprefix("relay:")], head - at)
+        yield from (relayed, behind)
+        messages = CounterMetricFamily("goldsplit_consumer_messages", "inbound Kafka messages by "
+                                       "what became of them", labels=["topic", "outcome"])
+        for (topic, outcome), n in services.counts.all().items():
+            messages.add_metric([topic, outcome], n)
+        yield messages
 
 
 def _age_of_next(services, position: int, head: int) -> float | None:

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize("method, path, allowed", [
     ("DELETE", "/v1/policies/incentive", "GET, POST"),
-    ("PUT", "/v1/opportunities/regrade", "PATCH, POST"),
+    ("PUT", "/v1/opportunities/regrade", "POST"),  # `regrade` is the action, never an id to PATCH
+    ("PATCH", "/v1/accounts/regrade", "POST"),
     ("GET", "/v1/accounts/acme", "PATCH"),
     ("DELETE", "/v1/periods/2026-11/close", "POST"),
 ])

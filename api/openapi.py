@@ -1,0 +1,70 @@
+"""The OpenAPI document, completed with what FastAPI cannot see from the routes alone.
+
+FastAPI documents each route's parameters, body and answers. Around every route sits the edge
+(api/limits.py) and the error handlers (api/errors.py); what they answer is added here, so the
+document lists every status any request can get:
+
+- 400 (a header given twice; a body with a byte order mark, not UTF-8, or a NUL byte), 413 (a
+  body over the limit) and 415 (a body not sent as UTF-8 JSON) on every operation;
+- 401 on every /v1 operation, with `WWW-Authenticate: Bearer`, and the bearer scheme itself;
+- 503 with `Retry-After` wherever the store is asked (all but /live);
+- every refusal as `application/problem+json` with the Problem schema (RFC 9457), never as
+  application/json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+EDGE = {400: "a header given twice, or a body with a byte order mark, bytes that are not UTF-8 or "
+             "a NUL byte",
+        413: "the request body is over 1 MiB",
+        415: "a body not sent as application/json in UTF-8"}
+UNAUTHORIZED = "no valid bearer token"
+UNAVAILABLE = "the store does not answer, or the read models are not there yet; retry after "\
+              "Retry-After seconds"
+HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string", "enum": ["Bearer"]}}},
+    503: {"Retry-After": {"description": "seconds to wait before retrying",
+                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+}
+BEARER = {"type": "http", "scheme": "bearer",
+          "description": "a signed token, gs1.<payload>.<signature> (`goldsplit token issue`)"}
+
+
+def install(app: FastAPI) -> None:
+    """Serve the completed document at /openapi.json (built once, on first use)."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = completed(get_openapi(
+                title=app.title, version=app.version, openapi_version=app.openapi_version,
+                description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+
+def completed(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = BEARER
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            for status, text in EDGE.items():
+                responses.setdefault(str(status), {"description": text})
+            if path.startswith("/v1/"):
+                operation["security"] = [{"bearer": []}]
+                responses.setdefault("401", {"description": UNAUTHORIZED})
+            if path != "/live":
+                responses.setdefault("503", {"description": UNAVAILABLE})
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    response["content"] = {"application/problem+json": {"schema": PROBLEM}}
+                    if int(status) in HEADERS:
+                        response["headers"] = HEADERS[int(status)]
+    return schema
