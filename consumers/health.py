@@ -12,8 +12,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = logging.getLogger(__name__)
 MOST_PAUSE_SECONDS = 30.0
@@ -42,12 +45,16 @@ class Health:
         return reason is None, {"process": self.name, "status": "ok" if reason is None else "unhealthy",
                                 "reason": reason, **self.figures}
 
-    def metrics(self) -> str:
-        healthy, _ = self.status()
-        lines = [f'goldsplit_process_healthy{{process="{self.name}"}} {int(healthy)}']
-        lines += [f'goldsplit_{name}{{process="{self.name}"}} {value}'
-                  for name, value in sorted(self.figures.items())]
-        return "\n".join(lines) + "\n"
+    def collect(self) -> Iterator[Metric]:
+        """The process's figures as Prometheus gauges, labelled with the process."""
+        healthy = GaugeMetricFamily("goldsplit_process_healthy", "1 while the last round worked "
+                                    "recently", labels=["process"])
+        healthy.add_metric([self.name], int(self.status()[0]))
+        yield healthy
+        for name, value in sorted(self.figures.items()):
+            figure = GaugeMetricFamily(f"goldsplit_{name}", name.replace("_", " "), labels=["process"])
+            figure.add_metric([self.name], value)
+            yield figure
 
     def serve(self, host: str, port: int) -> int:
         """Answer the probes on host:port (0 picks a free port); return the port."""
@@ -61,7 +68,7 @@ class Health:
                     healthy, doc = health.status()
                     code, body, kind = (200 if healthy else 503), json.dumps(doc), "application/json"
                 elif self.path == "/metrics":
-                    code, body, kind = 200, health.metrics(), "text/plain; version=0.0.4"
+                    code, body, kind = 200, generate_latest(health).decode(), CONTENT_TYPE_LATEST
                 else:
                     code, body, kind = 404, json.dumps({"detail": "not found"}), "application/json"
                 data = body.encode()
