@@ -9,11 +9,16 @@ document lists every status any request can get:
 - 401 on every /v1 operation, with `WWW-Authenticate: Bearer`, and the bearer scheme itself;
 - 503 with `Retry-After` wherever the store is asked (all but /live);
 - every refusal as `application/problem+json` with the Problem schema (RFC 9457), never as
-  application/json.
+  application/json;
+- an example of every success: a read's from api/examples.json (answers of a small seeded ledger,
+  lists cut to one item), a command's from its response model; tests/unit/test_openapi_examples.py
+  checks that each one is valid against its own schema.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,6 +37,10 @@ HEADERS = {
     503: {"Retry-After": {"description": "seconds to wait before retrying",
                           "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
 }
+EXAMPLES: dict[str, Any] = json.loads((Path(__file__).parent / "examples.json").read_text())
+METRICS_EXAMPLE = ('# TYPE goldsplit_log_position gauge\ngoldsplit_log_position 1234\n'
+                   '# TYPE goldsplit_projection_lag_events gauge\n'
+                   'goldsplit_projection_lag_events{projection="board"} 0\n')
 BEARER = {"type": "http", "scheme": "bearer",
           "description": "a signed token, gs1.<payload>.<signature> (`goldsplit token issue`)"}
 
@@ -53,8 +62,9 @@ def completed(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = BEARER
     for path, operations in schema["paths"].items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation["responses"]
+            _exemplify(schema, f"{method.upper()} {path}", responses)
             for status, text in EDGE.items():
                 responses.setdefault(str(status), {"description": text})
             if path.startswith("/v1/"):
@@ -68,3 +78,23 @@ def completed(schema: dict[str, Any]) -> dict[str, Any]:
                     if int(status) in HEADERS:
                         response["headers"] = HEADERS[int(status)]
     return schema
+
+
+def _exemplify(schema: dict[str, Any], key: str, responses: dict[str, Any]) -> None:
+    """The success's example: a read's from EXAMPLES, else its response model's first one."""
+    for status, response in responses.items():
+        if not status.startswith("2"):
+            continue
+        for media_type, content in response.get("content", {}).items():
+            if media_type == "text/plain":
+                content["example"] = METRICS_EXAMPLE
+            elif media_type == "application/json":
+                example = EXAMPLES.get(key, _model_example(schema, content.get("schema", {})))
+                if example is not None:
+                    content["example"] = example
+
+
+def _model_example(schema: dict[str, Any], model: dict[str, Any]) -> Any:
+    ref = model.get("$ref", "")
+    named = schema["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}) if ref else model
+    return next(iter(named.get("examples", [])), None)

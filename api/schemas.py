@@ -428,6 +428,9 @@ class CommandOut(Out):
     id: str
     position: int = Field(description="log position of the command's last event; pass as ?after=")
 
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42}]})
+
 
 class Money(Out):
     amount: str = Field(description="decimal string with the currency's decimals")
@@ -444,11 +447,18 @@ class MemberOut(Out):
 class GradedOut(CommandOut):
     grade: str
 
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42, "grade": "A"}]})
+
 
 class AssessmentOut(CommandOut):
     score: int = Field(description="0-100")
     win_probability: str = Field(description="decimal string in [0, 1]")
     standard_version: int
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"id": "3f2a9a4e-8c1b-5b7e-a0d4-6c9e1f2b3a45", "position": 57, "score": 84,
+         "win_probability": "0.85", "standard_version": 1}]})
 
 
 class PolicyRef(Out):

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.access import require_own
 from api.deps import ActorDep, After, Finance, MemberPath, Period, ServicesDep, allow, wait_for
@@ -207,6 +207,10 @@ class ClosedOut(Out):
     totals: dict[str, str]
     chain_head: str = Field(description="the audit chain at the cut-off (hex)")
     position: int
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"period": "2026-10", "months": ["2026-10"], "cutoff": 120, "events": 120, "entries": 14,
+         "totals": {"EUR": "12500.00"}, "chain_head": "9f2c4e1a0b7d", "position": 121}]})
 
 
 @router.post("/{period}/close", response_model=ClosedOut)

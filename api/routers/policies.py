@@ -6,7 +6,10 @@ from fastapi import APIRouter, Body
 
 from api.deps import ActorDep, Finance, PolicyKind, ServicesDep
 from api.schemas import PROBLEMS, CommandOut, PolicyVersionsOut, recorded
+from domain.aggregates import DEFAULT_POLICY_DOCUMENTS
 
+EXAMPLE = {**DEFAULT_POLICY_DOCUMENTS["relationship-standard"], "name": "2027 standard",
+           "effective_from": "2027-01-01"}
 router = APIRouter(prefix="/v1/policies", tags=["policies"], responses=PROBLEMS)
 
 
@@ -19,7 +22,8 @@ def list_versions(kind: PolicyKind, actor: ActorDep, services: ServicesDep) -> d
 @router.post("/{kind}", status_code=201, response_model=CommandOut)
 def add_version(kind: PolicyKind, actor: Finance, services: ServicesDep,
                 document: Annotated[dict[str, Any], Body(
-                    description="the policy document; its format per kind is in the README")]) -> dict:
+                    description="the policy document; its format per kind is in the README",
+                    examples=[EXAMPLE])]) -> dict:
     """Add a version of a policy (finance); it applies from its effective date.
 
     Kinds: account-grading, opportunity-grading, relationship-standard, incentive. A new account
