@@ -18,8 +18,9 @@ from typing import Any
 from api.services import Services
 from api.settings import Settings
 from consumers import kafka
-from consumers.health import Health
+from consumers.health import MOST_PAUSE_SECONDS, Health
 from consumers.inbound import TOPICS, dlq_topic
+from domain.backoff import Backoff
 from projections.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,15 @@ def _until_stopped() -> threading.Event:
 
 def connected(what: str, connect: Callable[[], Any], stop: threading.Event, health: Health) -> Any:
     """`connect()`, retried with backoff until it works; None if stopped first."""
-    pause = 0.5
+    backoff = Backoff(0.5, MOST_PAUSE_SECONDS)
     while not stop.is_set():
         try:
             return connect()
         except Exception as error:  # noqa: BLE001 - not up yet: wait, report, try again
+            pause = backoff.pause()
             log.warning("cannot reach %s, retrying in %.1f s: %s", what, pause, error)
             health.failing(f"cannot reach {what}: {type(error).__name__}: {error}")
             stop.wait(pause)
-            pause = min(pause * 2, 30.0)
     return None
 
 

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from domain.backoff import Backoff
+
 log = logging.getLogger(__name__)
 MOST_PAUSE_SECONDS = 30.0
 
@@ -99,18 +101,18 @@ def run_rounds(stop: threading.Event, health: Health, round_: Callable[[], tuple
     to do (then the loop waits `idle_wait`). A round that raises (Kafka or the database does not
     answer) is reported, `on_failure` runs, and the next round waits, doubling up to 30 s: the
     process backs off and keeps its position, it never dies of an outage."""
-    pause = first_pause
+    backoff = Backoff(first_pause, MOST_PAUSE_SECONDS)
     while not stop.is_set():
         try:
             figures, idle = round_()
         except Exception as error:  # noqa: BLE001 - report, back off, try again
+            pause = backoff.pause()
             log.warning("%s round failed, retrying in %.1f s: %s", health.name, pause, error)
             health.failing(f"{type(error).__name__}: {error}")
             on_failure()
             stop.wait(pause)
-            pause = min(pause * 2, MOST_PAUSE_SECONDS)
             continue
         health.ok(**figures)
-        pause = first_pause
+        backoff.reset()
         if idle:
             stop.wait(idle_wait)

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from domain.application import Goldsplit
+from domain.backoff import Backoff
 from projections.accounts import AccountBoardProjection
 from projections.allocations import AllocationProjection
 from projections.audit import AuditChainProjection
@@ -137,13 +138,11 @@ class ProjectionRunner:
         With `catch_up` this process does the projecting itself; without, it only watches the
         tracking positions that projection processes (`goldsplit project`) move.
         """
-        deadline = time.monotonic() + timeout
-        pause = 0.002
+        deadline, backoff = time.monotonic() + timeout, Backoff(0.002, 0.05)
         while self._reached(position, catch_up) < position:
             if time.monotonic() > deadline:
                 return False
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            time.sleep(backoff.pause())
         return True
 
     def _reached(self, position: int, catch_up: bool) -> int:
@@ -218,7 +217,7 @@ class ProjectionRunner:
         committed while no one listened is read by that catch-up, and every later one notifies.
         """
         safety_net = max(interval, LISTEN_SAFETY_NET_SECONDS)
-        backoff, retry_at = LISTEN_BACKOFF_SECONDS[0], 0.0
+        backoff, retry_at = Backoff(*LISTEN_BACKOFF_SECONDS), 0.0
         conn: psycopg.Connection | None = None
         connected_at, ever_connected = 0.0, False
         try:
@@ -227,10 +226,10 @@ class ProjectionRunner:
                     try:
                         conn = self._connect_listener(channel)
                     except Exception as error:
+                        pause = backoff.pause()
                         log.warning("cannot LISTEN on %s (%s); polling every %s s, retrying in %.1f s",
-                                    channel, " ".join(str(error).split()), interval, backoff)
-                        retry_at = time.monotonic() + backoff
-                        backoff = min(backoff * 2, LISTEN_BACKOFF_SECONDS[1])
+                                    channel, " ".join(str(error).split()), interval, pause)
+                        retry_at = time.monotonic() + pause
                     else:
                         if ever_connected:
                             self.listener_reconnects += 1
@@ -253,10 +252,10 @@ class ProjectionRunner:
                     conn.close()
                     conn = None
                     if time.monotonic() - connected_at >= safety_net:
-                        backoff, retry_at = LISTEN_BACKOFF_SECONDS[0], 0.0  # it was healthy: retry now
+                        backoff.reset()  # it was healthy: retry now
+                        retry_at = 0.0
                     else:  # lost again soon after connecting: no reconnecting in a tight loop
-                        retry_at = time.monotonic() + backoff
-                        backoff = min(backoff * 2, LISTEN_BACKOFF_SECONDS[1])
+                        retry_at = time.monotonic() + backoff.pause()
         finally:
             self.listener_connected = False
             if conn is not None:

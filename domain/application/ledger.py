@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +31,7 @@ from domain.aggregates import (
     Task,
 )
 from domain.application.access import Actor
+from domain.backoff import Backoff
 from domain.exceptions import (
     AccountNotFound,
     AllocationNotFound,
@@ -129,6 +129,7 @@ class Ledger(Application):
         with contextlib.ExitStack() as held:
             for stripe in stripes:
                 held.enter_context(self._writers[stripe])
+            backoff = Backoff(0.005, 0.2, jitter=True)
             for attempt in range(ATTEMPTS):
                 loaded, others, missing = [], [], set()
                 for aggregate_id in aggregate_ids:
@@ -149,7 +150,7 @@ class Ledger(Application):
                     if changed:
                         self.save(*changed)
                 except IntegrityError:
-                    time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.2)))
+                    time.sleep(backoff.pause())
                     continue
                 for aggregate in loaded:
                     self._keep(aggregate)
@@ -250,7 +251,8 @@ class Ledger(Application):
         """
         ident = ident or str(aggregate_id)
         with self._writers[aggregate_id.int % len(self._writers)]:
-            for attempt in range(ATTEMPTS):
+            backoff = Backoff(0.005, 0.2, jitter=True)
+            for _ in range(ATTEMPTS):
                 aggregate = self._kept_up_to_date(aggregate_id) or load(aggregate_id)
                 others = decide(aggregate) or ()
                 said, extra = answer(aggregate) if answer else (ident, {})
@@ -260,7 +262,7 @@ class Ledger(Application):
                 try:
                     recorded = self._saved(said, aggregate, *others, answers=answers, **extra)
                 except IntegrityError:
-                    time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.2)))
+                    time.sleep(backoff.pause())
                 else:
                     self._keep(aggregate)
                     return recorded

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.backoff import Backoff
 from domain.exceptions import InvalidInput
 from domain.values import attributes, evidence_url, iso_date, iso_datetime, plain_decimal, text
 
@@ -145,3 +146,12 @@ def test_refuses_an_evidence_link_that_is_not_a_plain_web_link(value) -> None:
 def test_an_evidence_link_may_be_2000_characters_long() -> None:
     link = "https://crm.example/" + "x" * 1980
     assert len(link) == 2000 and evidence_url(link) == link
+
+
+def test_a_backoff_doubles_up_to_its_ceiling_and_starts_over_after_a_success() -> None:
+    backoff = Backoff(0.5, 3.0)
+    assert [backoff.pause() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    backoff.reset()
+    assert backoff.pause() == 0.5
+    jittered = Backoff(0.5, 3.0, jitter=True)
+    assert all(0 <= jittered.pause() <= most for most in (0.5, 1.0, 2.0, 3.0, 3.0))
