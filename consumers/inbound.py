@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from uuid import UUID, uuid5
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from domain import values
 from domain.aggregates import GOLDSPLIT
@@ -29,7 +32,6 @@ OPPORTUNITIES = "goldsplit.opportunities.v1"
 TOPICS = (CONTRIBUTIONS, PAYMENTS, OPPORTUNITIES)
 SCHEMA_VERSION = 1
 MAX_BYTES = 64 * 1024
-NUMBERS = ("amount", "hours")  # fields that may be JSON numbers; every other one is a string
 MAX_REASON = 500  # characters of a reason: it travels as a Kafka header
 # the ledger's name for what a message spells otherwise: a payment's id is its source_id's; a
 # refusal that names no field is about the state of the opportunity the message names
@@ -71,7 +73,57 @@ def _object(pairs: list[tuple[str, object]]) -> dict:
     return doc
 
 
-def _fields(value: bytes | None, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+class Message(BaseModel):
+    """What every inbound message carries; each topic's model adds its fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    source: str
+    source_id: str
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _known(cls, version: object) -> object:
+        if type(version) is not int or version != SCHEMA_VERSION:  # true and 1.0 equal 1 in Python
+            raise ValueError(f"{version!r} is unknown; this consumer reads {SCHEMA_VERSION}")
+        return version
+
+
+Number = str | int | float  # an amount or hours may be a JSON number (strict: never a boolean)
+
+
+class ContributionMessage(Message):
+    opportunity_id: str
+    member_id: str
+    kind: str
+    summary: str
+    occurred_at: str
+    hours: Number | None = None
+    evidence_url: str | None = None
+
+
+class PaymentMessage(Message):
+    opportunity_id: str
+    amount: Number
+    currency: str
+    received_on: str
+
+
+class OpportunityMessage(Message):
+    account_id: str
+    name: str
+    amount: Number
+    currency: str
+    expected_close: str
+    stage: str | None = None
+
+
+def _parsed(topic: str, value: bytes | None) -> Message:
+    """The message of `topic` in `value`, or Rejected naming the field at fault."""
+    model = MODELS.get(topic)
+    if model is None:
+        raise Rejected(f"topic {topic!r} is not one this consumer reads")
     if value is None:
         raise Rejected("the message has no value")
     if len(value) > MAX_BYTES:
@@ -84,42 +136,46 @@ def _fields(value: bytes | None, required: tuple[str, ...], optional: tuple[str,
         raise Rejected("the value nests too deeply to be a message") from None
     if not isinstance(doc, dict):
         raise Rejected(f"the value must be a JSON object, not {type(doc).__name__}")
-    version = doc.pop("schema_version", SCHEMA_VERSION)
-    if type(version) is not int or version != SCHEMA_VERSION:  # true and 1.0 equal 1 in Python
-        raise Rejected(f"schema_version: {version!r} is unknown; this consumer reads {SCHEMA_VERSION}")
-    unknown = sorted(set(doc) - set(required) - set(optional))
-    if unknown:
-        raise Rejected(f"{unknown[0][:80]!r}: unknown field (the fields are "
-                       f"{sorted(required + optional)})")
-    missing = [name for name in required if doc.get(name) is None]
-    if missing:
-        raise Rejected(f"{missing[0]}: required")
-    for name, value in doc.items():
-        if value is not None and not isinstance(value, str) and (
-                name not in NUMBERS or isinstance(value, bool) or not isinstance(value, int | float)):
-            raise Rejected(f"{name}: must be a string{' or a number' if name in NUMBERS else ''}")
-    return doc
+    try:
+        return model.model_validate(doc)
+    except ValidationError as invalid:
+        raise Rejected(_reason(model, doc, invalid.errors()[0])) from None
 
 
-def _source(doc: dict) -> tuple[str, str]:
-    return values.key(doc["source"], "source"), values.text(doc["source_id"], "source_id", limit=200)
+def _reason(model: type[Message], doc: dict, error: dict) -> str:
+    """A pydantic error as the DLQ's reason: the field, then the rule."""
+    # no location: a field name pydantic cannot read (an unpaired surrogate), so not one of ours
+    name = str(error["loc"][0]) if error["loc"] else next(n for n in doc if n not in model.model_fields)
+    if name not in model.model_fields:
+        return f"{name[:80]!r}: unknown field (the fields are {sorted(model.model_fields)})"
+    if error["type"] == "missing" or doc.get(name, "") is None:
+        return f"{name}: required"
+    if name == "schema_version":
+        return f"{name}: {error['ctx']['error']}"
+    numbers = model.model_fields[name].annotation not in (str, str | None)
+    return f"{name}: must be a string{' or a number' if numbers else ''}"
 
 
-def _opportunity_id(doc: dict) -> str:
-    raw = doc["opportunity_id"]
+def _source(message: Message) -> tuple[str, str]:
+    return (values.key(message.source, "source"),
+            values.text(message.source_id, "source_id", limit=200))
+
+
+def _opportunity_id(message: ContributionMessage | PaymentMessage) -> str:
+    raw = message.opportunity_id
     try:
         return str(UUID(raw))
     except (TypeError, ValueError, AttributeError):
         raise Rejected(f"opportunity_id: {str(raw)[:80]!r} is not an opportunity id (a UUID)") from None
 
 
-def _contribution(doc: dict) -> tuple[str, Actor, dict]:
+def _contribution(message: ContributionMessage) -> tuple[str, Actor, dict]:
     """A contribution message as (opportunity id, actor, arguments of record_contribution)."""
-    source, source_id = _source(doc)
-    return _opportunity_id(doc), Actor(f"integration:{source}", "lead"), dict(
-        member_id=values.text(doc["member_id"], "member_id", limit=64), kind=doc["kind"],
-        summary=doc["summary"], occurred_at=doc["occurred_at"], hours=doc.get("hours"),
-        evidence_url=doc.get("evidence_url"),
+    source, source_id = _source(message)
+    return _opportunity_id(message), Actor(f"integration:{source}", "lead"), dict(
+        member_id=values.text(message.member_id, "member_id", limit=64), kind=message.kind,
+        summary=message.summary, occurred_at=message.occurred_at, hours=message.hours,
+        evidence_url=message.evidence_url,
         contribution_id=derived_id("contribution", source, source_id))
 
 
@@ -135,34 +191,28 @@ def _contributions(app: Goldsplit, grouped: dict[str, list[tuple[int, Actor, dic
                                else ACCEPTED)
 
 
-def _payment(app: Goldsplit, doc: dict, mark: dict) -> str:
-    source, source_id = _source(doc)
+def _payment(app: Goldsplit, message: PaymentMessage, mark: dict) -> str:
+    source, source_id = _source(message)
     recorded = app.receive_payment(
-        Actor(f"integration:{source}", "finance"), _opportunity_id(doc), amount=doc["amount"],
-        currency=doc["currency"], received_on=doc["received_on"],
+        Actor(f"integration:{source}", "finance"), _opportunity_id(message), amount=message.amount,
+        currency=message.currency, received_on=message.received_on,
         payment_id=str(derived_id("payment", source, source_id)), source=source)
     return DUPLICATE if recorded.extra.get("repeated") else ACCEPTED
 
 
-def _opportunity(app: Goldsplit, doc: dict, mark: dict) -> str:
-    source, source_id = _source(doc)
+def _opportunity(app: Goldsplit, message: OpportunityMessage, mark: dict) -> str:
+    source, source_id = _source(message)
     recorded = app.upsert_opportunity(
         Actor(f"integration:{source}", "lead"), derived_id("opportunity", source, source_id),
-        account_id=doc["account_id"], name=doc["name"], amount=doc["amount"],
-        currency=doc["currency"], expected_close=doc["expected_close"], stage=doc.get("stage"),
+        account_id=message.account_id, name=message.name, amount=message.amount,
+        currency=message.currency, expected_close=message.expected_close, stage=message.stage,
         mark=mark)
     return DUPLICATE if recorded.extra["outcome"] == "unchanged" else ACCEPTED
 
 
-_COMMON = ("source", "source_id")
-SCHEMAS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    CONTRIBUTIONS: (_COMMON + ("opportunity_id", "member_id", "kind", "summary", "occurred_at"),
-                    ("hours", "evidence_url")),
-    PAYMENTS: (_COMMON + ("opportunity_id", "amount", "currency", "received_on"), ()),
-    OPPORTUNITIES: (_COMMON + ("account_id", "name", "amount", "currency", "expected_close"),
-                    ("stage",)),
-}
-COMMANDS: Mapping[str, Callable[[Goldsplit, dict, dict], str]] = {
+MODELS: Mapping[str, type[Message]] = {
+    CONTRIBUTIONS: ContributionMessage, PAYMENTS: PaymentMessage, OPPORTUNITIES: OpportunityMessage}
+COMMANDS: Mapping[str, Callable[[Goldsplit, Any, dict], str]] = {
     PAYMENTS: _payment, OPPORTUNITIES: _opportunity}
 
 
@@ -171,12 +221,6 @@ def _rejected(error: DomainError) -> Rejected:
         return Rejected(f"opportunity_id: {error}", UNKNOWN_OPPORTUNITY)
     field = getattr(error, "field", None)
     return Rejected(f"{MESSAGE_FIELDS.get(field, field)}: {error}")
-
-
-def _parsed(topic: str, value: bytes | None) -> dict:
-    if topic not in SCHEMAS:
-        raise Rejected(f"topic {topic!r} is not one this consumer reads")
-    return _fields(value, *SCHEMAS[topic])
 
 
 def accept(app: Goldsplit, topic: str, value: bytes | None, partition: int = 0,
@@ -203,13 +247,13 @@ def accept_batch(app: Goldsplit, messages: Sequence[tuple[str, bytes | None, int
     grouped: dict[str, list[tuple[int, Actor, dict]]] = {}
     for index, (topic, value, partition, offset) in enumerate(messages):
         try:
-            doc = _parsed(topic, value)
-            if topic == CONTRIBUTIONS:
-                opportunity_id, actor, arguments = _contribution(doc)
+            message = _parsed(topic, value)
+            if isinstance(message, ContributionMessage):
+                opportunity_id, actor, arguments = _contribution(message)
                 grouped.setdefault(opportunity_id, []).append((index, actor, arguments))
                 continue
             mark = {"topic": topic, "partition": partition, "offset": offset}
-            outcomes[index] = COMMANDS[topic](app, doc, mark)
+            outcomes[index] = COMMANDS[topic](app, message, mark)
         except Rejected as rejected:
             outcomes[index] = rejected
         except ConcurrencyConflict:
