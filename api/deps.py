@@ -24,7 +24,7 @@ IDEMPOTENT_IDS = UUID("5b0c6f0e-3c55-4e0e-9d8a-6f1d2b7a9c31")
 
 # The dependencies below are `async def` although they never wait: FastAPI runs a plain `def`
 # dependency in the thread pool, and three hand-overs to a worker thread and back cost a request
-# more than everything it does in them (a fifth of the API process's CPU under load).
+# more than everything it does in them.
 
 async def get_services(request: Request) -> Services:
     return request.app.state.services

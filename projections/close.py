@@ -228,7 +228,7 @@ class _Checks:
 
 def _split(opportunity: Opportunity, policy: IncentivePolicy) -> dict:
     """The pool and lines domain.payables.split gives, without the explanation of each line that
-    split adds for explain (two fifths of its time, and no check reads it)."""
+    split adds for explain (most of its time, and no check reads it)."""
     result = allocate(amount=opportunity.amount, grade=opportunity.grade,
                       closed_on=date.fromisoformat(opportunity.closed_on),
                       contributions=[CountedContribution.from_record(c)

@@ -74,7 +74,7 @@ class Recorded:
 
 def replayed(aggregate: Any, events: Iterable[Any]) -> Any:
     """eventsourcing's project_aggregate without its isinstance check against a runtime Protocol,
-    which cost as much as applying the events (a fifth of a command's CPU)."""
+    which cost as much as applying the events."""
     for domain_event in events:
         aggregate = domain_event.mutate(aggregate)
     return aggregate
@@ -97,7 +97,7 @@ class Ledger(Application):
         """Snapshot an aggregate whose save crossed its interval, from the state in hand.
 
         The library would read the aggregate back from the store at the crossing version; the one
-        just saved is that state or a later one, and costs no query (a tenth of a batch's time).
+        just saved is that state or a later one, and costs no query.
         """
         if self.snapshots is None:
             return
@@ -282,7 +282,7 @@ class Ledger(Application):
         """The kept aggregate with whatever was saved after it (by any process), or None.
 
         One read of the events after its version instead of a snapshot, the events after the
-        snapshot and their replay (a fifth of a command's CPU on a busy opportunity)."""
+        snapshot and their replay."""
         with self._kept_lock:
             aggregate = self._kept.pop(aggregate_id, None)
         if aggregate is None:
