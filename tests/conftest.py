@@ -24,6 +24,23 @@ SECRET = "test-secret"
 settings.register_profile("fixed", derandomize=True)
 settings.register_profile("explore", max_examples=300)
 settings.load_profile("explore" if os.environ.get("GOLDSPLIT_HYPOTHESIS") == "explore" else "fixed")
+TIERS = {"unit": "no database server: the domain, the application and the read models in memory",
+         "integration": "PostgreSQL, the broker, processes of our own",
+         "e2e": "the HTTP API, the command line and the documented recipes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, what in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {what} (set by the folder)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test's tier is its folder: `pytest -m unit` or `pytest tests/unit` runs the fast ones."""
+    for item in items:
+        if item.path.parent.name in TIERS:
+            item.add_marker(item.path.parent.name)
+
+
 SERVER_URL = os.environ.get("GOLDSPLIT_TEST_DATABASE_URL",
                             "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -24,8 +24,6 @@ from httpx import Response
 from api.auth import issue_token
 from tests.scrape import sample
 
-pytestmark = pytest.mark.e2e
-
 PROBLEM = "application/problem+json"
 TEAM = {"ana": "sales", "sam": "presales", "fay": "delivery", "fin": "finance",
         "cal": "commercial", "oz": "sales"}

@@ -10,7 +10,6 @@ import pytest
 from tests.e2e import test_api
 from tests.e2e.test_api import Story, assert_problem, day, log_position, post_contribution, post_policy
 
-pytestmark = pytest.mark.e2e
 story = test_api.story  # the fixture: a grade-A deal with ana AR, sam SR, fay FR
 
 

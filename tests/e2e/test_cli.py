@@ -30,9 +30,6 @@ from api.auth import verify_token
 from api.cli import main
 from tests.conftest import SERVER_URL, build_services
 
-pytestmark = pytest.mark.e2e
-
-
 # The demo's allocation redone by hand (DESIGN §3; the same arithmetic is in the README):
 #   pool = round_half_even(483765000 fen × 0.03) = 14512950 fen; all four roles active (0.4/0.3/0.2/0.1)
 #   points: alice AR 10, bob SR 24, carol FR 9 (one visit unconfirmed), dave 6 + erin 4 SUPPORT

@@ -20,8 +20,6 @@ from httpx import Response
 
 from tests.e2e.test_api import assert_problem, auth, day, log_position
 
-pytestmark = pytest.mark.e2e
-
 TEAM = {"ana": "sales", "sam": "presales", "fay": "delivery", "pia": "presales", "oz": "sales"}
 WARM = {"decision_maker_stance": "neutral", "coach_inside": "informal", "budget_confirmed": "estimated",
         "technical_preference": "open", "competitive_position": "even", "executive_relationship": "met"}

@@ -21,8 +21,6 @@ from httpx import Response
 
 from tests.e2e.test_api import auth, day, log_position, moment
 
-pytestmark = pytest.mark.e2e
-
 MEMBERS = {"ana": ("sales", "Ana Okafor"), "sam": ("presales", "Sam Ishikawa"),
            "fay": ("delivery", "Fay Lindqvist"), "oz": ("sales", "Oz Brandt")}
 WARM = {"decision_maker_stance": "neutral", "coach_inside": "informal", "budget_confirmed": "estimated",

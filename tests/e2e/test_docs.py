@@ -26,8 +26,6 @@ from api.cli import main
 from api.settings import Settings
 from tests.conftest import SECRET, build_services
 
-pytestmark = pytest.mark.e2e
-
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"

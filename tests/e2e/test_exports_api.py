@@ -27,8 +27,6 @@ from tests.e2e import test_statements_api as story
 from tests.e2e.test_api import assert_problem, auth
 from tests.e2e.test_statements_api import get
 
-pytestmark = pytest.mark.e2e
-
 EXPENSE_CODE, PAYABLE_CODE = "6410", "2410-BON"
 books = story.books  # the story the files show, with the members below
 

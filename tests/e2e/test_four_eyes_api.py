@@ -11,8 +11,6 @@ from fastapi.testclient import TestClient
 
 from tests.e2e.test_money_api import Books
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture
 def deal(client: TestClient, token: Callable[..., str]) -> tuple[Books, str]:

@@ -15,8 +15,6 @@ from api.settings import Settings
 from tests.conftest import SECRET
 from tests.e2e.test_api import assert_problem, auth
 
-pytestmark = pytest.mark.e2e
-
 
 def open_deal(client: TestClient, lead: str, name: str = "WMS") -> dict:
     response = client.post("/v1/opportunities", headers=auth(lead), json={

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 
 from projections.members import LATEST
 from tests.e2e.test_api import auth, moment, opportunity_body
-
-pytestmark = pytest.mark.e2e
 
 
 def test_the_member_board_lists_the_latest_contributions_and_counts_points_over_all(

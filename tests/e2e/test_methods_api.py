@@ -10,8 +10,6 @@ from fastapi.testclient import TestClient
 
 from tests.e2e.test_api import assert_problem, auth
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.mark.parametrize("method, path, allowed", [
     ("DELETE", "/v1/policies/incentive", "GET, POST"),

@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from tests.e2e.test_api import assert_problem, auth, log_position
 
-pytestmark = pytest.mark.e2e
-
 
 class Books:
     def __init__(self, client: TestClient, token: Callable[..., str]) -> None:

@@ -33,8 +33,6 @@ from tests.e2e.test_api import assert_problem, day, log_position
 from tests.e2e.test_collaboration_hostile import ODD_IDS, SURROGATE, World, wrong_values
 from tests.e2e.test_statements_api import months
 
-pytestmark = pytest.mark.e2e
-
 LEAD, FINANCE = Actor("lee", "lead"), Actor("fin", "finance")
 DEALS = {"CNY": "1000000.00", "JPY": "1000000", "KWD": "1000.000"}  # 2, 0 and 3 decimals
 

@@ -23,8 +23,6 @@ from domain.application import Actor
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from tests.e2e.test_api import assert_problem, auth
 
-pytestmark = pytest.mark.e2e
-
 LEAD = Actor("lee", "lead")
 FINANCE = Actor("fin", "finance")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

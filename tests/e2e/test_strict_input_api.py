@@ -22,8 +22,6 @@ from api.services import Services
 from tests.conftest import build_services
 from tests.e2e.test_api import assert_problem, auth, day, log_position
 
-pytestmark = pytest.mark.e2e
-
 OPPORTUNITIES = "/v1/opportunities"
 JSON = {"Content-Type": "application/json"}
 

@@ -9,7 +9,6 @@ gives the same chain as the API.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import sqlite3
@@ -23,7 +22,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.cli import main
 from api.services import Services
 from projections.audit import verify
 from storage.database import Database
@@ -168,60 +166,6 @@ def test_every_kind_of_tampering_at_once_is_each_located(told: Told) -> None:
     assert sorted(located(told.verify())) == sorted([
         (edited, "edited"), (deleted, "deleted"), (told.gap, "inserted"),
         (first, "reordered"), (second, "reordered")])
-
-
-# -- over HTTP and the command line -----------------------------------------------------------
-
-
-@pytest.mark.e2e
-def test_get_audit_verify_answers_finance_auditors_and_admins_only(
-        told: Told, client: TestClient, token: Callable[..., str]) -> None:
-    def get(path: str, role: str | None) -> Any:
-        headers = {"Authorization": f"Bearer {token('someone', role)}"} if role else {}
-        return client.get(path, headers=headers)
-
-    for role in ("finance", "auditor", "admin"):
-        answer = get(f"/v1/audit/verify?after={told.head}", role)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["ok"] is True
-    for role in ("member", "lead"):
-        for path in ("/v1/audit/verify", "/v1/audit/chain"):
-            refused = get(path, role)
-            assert refused.status_code == 403
-            assert refused.headers["content-type"] == "application/problem+json"
-    assert get("/v1/audit/verify", None).status_code == 401
-
-    told.raw.edit(told.contributions[0])
-    answer = get("/v1/audit/verify", "auditor").json()
-    assert answer["ok"] is False
-    assert located(answer) == [(told.contributions[0], "edited")]
-
-
-@pytest.mark.e2e
-def test_get_audit_chain_pages_through_the_recorded_links(
-        told: Told, client: TestClient, token: Callable[..., str]) -> None:
-    headers = {"Authorization": f"Bearer {token('ada', 'auditor')}"}
-    first = client.get("/v1/audit/chain?from=1&limit=5", headers=headers).json()
-    assert [link["position"] for link in first["links"]] == told.raw.positions()[:5]
-    rest = client.get(f"/v1/audit/chain?from={first['next']}&limit=1000", headers=headers).json()
-    links = first["links"] + rest["links"]
-    assert rest["next"] is None
-    assert [link["position"] for link in links] == told.raw.positions()
-    assert links[-1]["chain"] == rest["head"]["chain"] == told.verify()["head"]["chain"]
-    assert client.get("/v1/audit/chain?limit=0", headers=headers).status_code == 422
-
-
-@pytest.mark.e2e
-def test_goldsplit_verify_exits_0_when_ok_and_3_naming_the_problems(
-        told: Told, database_url: str, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("GOLDSPLIT_DATABASE_URL", database_url)
-    assert main(["verify"]) == 0
-    assert json.loads(capsys.readouterr().out)["ok"] is True
-
-    told.raw.delete(told.contributions[1])
-    assert main(["verify"]) == 3
-    printed = json.loads(capsys.readouterr().out)
-    assert located(printed) == [(told.contributions[1], "deleted")]
 
 
 # -- the documented recipe, literally ------------------------------------------------------------
