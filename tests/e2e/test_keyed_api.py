@@ -1,63 +1,18 @@
 """Every command keeps its answer with its events: the API's stories again, every write keyed.
 
 The stories of test_api.py, test_collaboration_api.py, test_four_eyes_api.py and
-test_money_api.py, and the attacks of test_collaboration_hostile.py and test_money_hostile.py, run
-here through a client that sends every POST, PUT and PATCH with an Idempotency-Key of its own. After each answer
-that recorded something, it checks that the same answer was already kept in the transaction of
+test_money_api.py, and the attacks of test_collaboration_hostile.py (test_money_hostile.py's in
+test_keyed_hostile_api.py), run here through a client that sends every POST, PUT and PATCH with
+an Idempotency-Key of its own (tests/e2e/keyed.py). After each answer that recorded something, it checks that the same answer was already kept in the transaction of
 the events (so a crash right after the commit would have left it for the retry), and that a retry
 with the key is answered as the first time, replayed, recording nothing more.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.services import Services
+from tests.e2e.keyed import client  # noqa: F401 (every write keyed)
 from tests.e2e.test_api import *  # noqa: F403  (the stories, collected again with this client)
 from tests.e2e.test_collaboration_api import *  # noqa: F403
 from tests.e2e.test_collaboration_hostile import *  # noqa: F403
 from tests.e2e.test_four_eyes_api import *  # noqa: F403
 from tests.e2e.test_money_api import *  # noqa: F403
-from tests.e2e.test_money_hostile import *  # noqa: F403
-
-WRITES = {"POST", "PUT", "PATCH"}
-
-
-class KeyedClient(TestClient):
-    """A test client that keys every write and checks what the key promises."""
-
-    def request(self, method: str, url: Any, **kwargs: Any) -> Any:
-        if method.upper() not in WRITES:
-            return super().request(method, url, **kwargs)
-        headers = dict(kwargs.pop("headers", None) or {})
-        if not any(name.lower() == "idempotency-key" for name in headers):
-            headers["Idempotency-Key"] = f"story-{uuid.uuid4()}"
-        services: Services = self.app.state.services
-        store = services.idempotency
-        head = services.app.recorder.max_notification_id() or 0
-        kept, disagreements = store.kept, store.disagreements
-        first = super().request(method, url, headers=headers, **kwargs)
-        answer = first.json() if first.headers.get("content-type") == "application/json" else None
-        if not (200 <= first.status_code < 300 and isinstance(answer, dict)
-                and answer.get("position", 0) > head):
-            return first  # recorded nothing: nothing was kept with events
-        assert (store.kept, store.disagreements) == (kept + 1, disagreements), \
-            f"{method} {url}: its answer was not kept with its events, or differs from the one sent"
-        recorded = services.app.recorder.max_notification_id()
-        again = super().request(method, url, headers=headers, **kwargs)
-        assert (again.status_code, again.content) == (first.status_code, first.content), f"{method} {url}"
-        assert again.headers["Idempotent-Replayed"] == "true"
-        assert services.app.recorder.max_notification_id() == recorded  # a replay records nothing
-        return first
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:  # noqa: F811  (this module's client)
-    with KeyedClient(create_app(services=services)) as test_client:
-        yield test_client
