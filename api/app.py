@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import metadata
 
@@ -26,19 +26,20 @@ from api.routers import (
     system,
     tasks,
 )
-from api.services import Services
-from api.settings import Settings
+from api.services import Services, Settings
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """Build the HTTP API; tests pass their own settings or services."""
-    settings = settings or (services.settings if services else Settings.from_env())
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               build: Callable[[], Services] | None = None) -> FastAPI:
+    """Build the HTTP API over `services`, or over what `build()` makes when it starts (and closes
+    when it stops); the composition root (main/) provides either."""
+    settings = settings or services.settings
     owned = services is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.services is None:
-            app.state.services = Services.build(settings)
+            app.state.services = build()
         if settings.in_process_projections:
             app.state.services.runner.start(settings.projection_poll_seconds)
         yield

@@ -1,12 +1,10 @@
-"""The collaborators one goldsplit process holds, built from Settings (nothing at import time)."""
+"""What the HTTP side needs from its process: the ports the composition root's container fills
+(main/services.py builds it; the HTTP side never imports the composition root)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from typing import Protocol
 
-from api.settings import Settings
 from domain.application import Goldsplit
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
@@ -15,35 +13,26 @@ from storage.counts import Counts
 from storage.database import Database
 
 
-@dataclass
-class Services:
+class Settings(Protocol):
+    """The settings a request reads (GOLDSPLIT_* variables, main/settings.py)."""
+
+    secret: str
+    in_process_projections: bool
+    projection_poll_seconds: float
+    read_wait_seconds: float
+    journal_expense_account: str
+    journal_payable_account: str
+
+
+class Services(Protocol):
+    """The collaborators of a request: the application, the read models and the tables around."""
+
     settings: Settings
     db: Database
     app: Goldsplit
     views: ViewStore
     runner: ProjectionRunner
-    idempotency: AnswerStore  # keyed requests' answers
-    counts: Counts  # what the consumers did with inbound messages
+    idempotency: AnswerStore
+    counts: Counts
 
-    @classmethod
-    def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
-        db = Database(settings.database_url)
-        with db.schema_lock():  # every process creates the tables it needs, one at a time
-            app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
-            views = ViewStore(db)
-            idempotency = AnswerStore(db, takeover_seconds=settings.idempotency_takeover_seconds)
-            counts = Counts(db)
-        return cls(settings=settings, db=db, app=app, views=views,
-                   runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,
-                   counts=counts)
-
-    def __enter__(self) -> Services:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.runner.stop()
-        self.app.close()
-        self.db.close()
+    def close(self) -> None: ...

@@ -80,7 +80,7 @@ def bench_ingest() -> None:
             raw = _raw_rate(bootstrap, url, MESSAGES)
             say(f"    raw: consumer group + one INSERT per message, a commit per batch: {raw:,.0f}/s")
             env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_KAFKA_BOOTSTRAP": bootstrap}
-            worker = subprocess.Popen([sys.executable, "-m", "api.cli", "consume"], env=env,
+            worker = subprocess.Popen([sys.executable, "-m", "main.cli", "consume"], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 first = None

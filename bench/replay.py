@@ -56,12 +56,12 @@ from uuid import UUID, uuid4, uuid5
 
 import psycopg
 
-from api.services import Services
-from api.settings import Settings
 from bench.run import ADMIN, FINANCE, LEAD, SECRET, fresh_database, raw_read_rate, record, say
 from domain.application import Actor
 from domain.payables import entry_id
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
+from main.services import Services
+from main.settings import Settings
 from projections.audit import AuditChainProjection
 from projections.close import prove
 from projections.payables import PayablesProjection

@@ -39,9 +39,9 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 
 from api.auth import issue_token
-from api.services import Services
-from api.settings import Settings
 from domain.application import Actor
+from main.services import Services
+from main.settings import Settings
 
 SERVER_URL = os.environ.get("GOLDSPLIT_BENCH_SERVER_URL",
                             "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from consumers.health import Health, run_rounds
 from consumers.inbound import Rejected, accept_batch, dlq_topic
+from consumers.rounds import Reporter, run_rounds
 from domain.application import Goldsplit
 from storage.counts import Counts
 
@@ -91,7 +91,7 @@ class Consume:
         ends = self.consumer.end_offsets(assigned) if assigned else {}
         return sum(max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned)
 
-    def run(self, stop: threading.Event, health: Health, check_every: float = 10.0,
+    def run(self, stop: threading.Event, health: Reporter, check_every: float = 10.0,
             probe: Callable[[], None] | None = None) -> None:
         """Consume until `stop`, backing off while Kafka or the database is down.
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from consumers.health import Health, run_rounds
+from consumers.rounds import Reporter, run_rounds
 from domain.aggregates import event_id
 from domain.application import Goldsplit
 from projections.audit import GENESIS, digest_of, link
@@ -110,7 +110,7 @@ class Relay:
             pass
         return self.position()
 
-    def run(self, stop: threading.Event, health: Health, interval: float = 0.2,
+    def run(self, stop: threading.Event, health: Reporter, interval: float = 0.2,
             probe: Callable[[], None] | None = None, check_every: float = 10.0) -> None:
         """Follow the log until `stop`, retrying with backoff while Kafka or the database is down.
 

@@ -14,8 +14,8 @@ from hypothesis import settings
 
 from api.app import create_app
 from api.auth import issue_token
-from api.services import Services
-from api.settings import Settings
+from main.services import Services
+from main.settings import Settings
 
 SECRET = "test-secret"
 

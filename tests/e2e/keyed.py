@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.services import Services
+from main.services import Services
 
 WRITES = {"POST", "PUT", "PATCH"}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.cli import main
+from main.cli import main
 from tests.integration import test_audit_tampering as tampering
 from tests.integration.test_audit_tampering import Told, located
 

@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import verify_token
-from api.cli import main
+from main.cli import main
 from tests.conftest import SERVER_URL, build_services
 
 # The demo's allocation redone by hand (DESIGN §3; the same arithmetic is in the README):
@@ -165,7 +165,7 @@ def test_serve_answers_health_as_a_real_process(tmp_path, access_log: str) -> No
            "GOLDSPLIT_ACCESS_LOG": access_log}
     log = tmp_path / "serve.log"
     with log.open("wb") as errors:
-        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        process = subprocess.Popen([sys.executable, "-m", "main.cli", "serve", "--port", str(port)],
                                    env=env, stdout=errors, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
@@ -218,7 +218,7 @@ def test_a_read_only_command_refuses_a_store_that_does_not_exist_and_creates_not
 def test_verify_run_from_another_folder_exits_2_and_leaves_it_empty(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GOLDSPLIT_DATABASE_URL"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run([sys.executable, "-m", "api.cli", "verify"], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "main.cli", "verify"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (2, "")
     assert f"no ledger at {DEFAULT_URL}" in done.stderr

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import issue_token
-from api.cli import main
-from api.settings import Settings
+from main.cli import main
+from main.settings import Settings
 from tests.conftest import SECRET, build_services
 
 ROOT = Path(__file__).resolve().parents[2]

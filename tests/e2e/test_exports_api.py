@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from openpyxl.workbook import Workbook
 
 from api.exports import JOURNAL_COLUMNS, PAYROLL_COLUMNS, STATEMENT_COLUMNS
-from api.services import Services
-from api.settings import Settings
+from main.services import Services
+from main.settings import Settings
 from tests.conftest import SECRET
 from tests.e2e import test_statements_api as story
 from tests.e2e.test_api import assert_problem, auth

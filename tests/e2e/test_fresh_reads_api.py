@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.services import Services
-from api.settings import Settings
+from main.services import Services
+from main.settings import Settings
 from tests.conftest import SECRET
 from tests.e2e.test_api import assert_problem, auth
 

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from api.auth import TOKEN_ROLES, issue_token
-from api.services import Services
-from api.settings import Settings
+from main.services import Services
+from main.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from api.app import create_app
-from api.services import Services
+from main.services import Services
 from tests.conftest import build_services
 from tests.e2e.test_api import assert_problem, auth, day, log_position
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from api.services import Services
 from domain.application import Actor, Goldsplit
+from main.services import Services
 from projections.allocations import explain
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore

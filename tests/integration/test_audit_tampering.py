@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.services import Services
+from main.services import Services
 from projections.audit import verify
 from storage.database import Database
 from tests.unit.test_audit_chain import ADMIN, tell_story

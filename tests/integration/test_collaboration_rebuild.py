@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from api.services import Services
 from domain.aggregates import Account, Member, Opportunity, PolicyBook, SupportRequest, Task
 from domain.application import Actor, Goldsplit
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
+from main.services import Services
 from projections.store import ViewStore
 from tests.ledger import play_projecting_each_save
 

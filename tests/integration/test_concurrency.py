@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.idempotency import RETRY_LATER
-from api.services import Services
 from domain.application import Actor
+from main.services import Services
 from storage.answers import PENDING, AnswerStore
 from tests.conftest import build_services
 

@@ -21,13 +21,13 @@ import psycopg
 import pytest
 from kafka.errors import KafkaTimeoutError
 
-from api.services import Services
 from consumers import kafka
 from consumers.consume import Consume
-from consumers.health import Health
 from consumers.inbound import CONTRIBUTIONS, TOPICS, dlq_topic
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
+from main.health import Health
+from main.services import Services
 from storage.counts import Counts
 from tests.broker import broker_on, free_port, produce, read_all
 from tests.conftest import SERVER_URL, build_services

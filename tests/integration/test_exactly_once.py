@@ -28,8 +28,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import issue_token
-from api.services import Services
 from domain.application import Actor
+from main.services import Services
 from tests.conftest import SECRET, build_services
 from tests.e2e.test_docs import free_port
 
@@ -51,7 +51,7 @@ class Server:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)], env=self.env,
+            [sys.executable, "-m", "main.cli", "serve", "--port", str(self.port)], env=self.env,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 from uuid import UUID
 
-from api.services import Services
 from consumers.inbound import ACCEPTED, CONTRIBUTIONS, DUPLICATE, PAYMENTS, Rejected, accept_batch
 from domain.application import Actor
+from main.services import Services
 
 ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 

@@ -19,13 +19,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.services import Services
 from consumers import kafka
 from consumers.consume import Consume
-from consumers.health import Health
 from consumers.inbound import CONTRIBUTIONS, OPPORTUNITIES, PAYMENTS, TOPICS, derived_id, dlq_topic
 from consumers.relay import EVENTS, Relay
 from domain.application import Actor
+from main.health import Health
+from main.services import Services
 from projections.audit import chain_of
 from storage.counts import Counts
 from tests.broker import produce, read_all, running_broker
@@ -66,7 +66,7 @@ def some_history(services: Services, contributions: int = 20) -> str:
 def process(command: str, database_url: str, bootstrap: str) -> subprocess.Popen:
     env = {**os.environ, "GOLDSPLIT_DATABASE_URL": database_url, "GOLDSPLIT_KAFKA_BOOTSTRAP": bootstrap,
            "GOLDSPLIT_KAFKA_TOPIC_PARTITIONS": "3", "GOLDSPLIT_PROJECTION_POLL_SECONDS": "0.05"}
-    return subprocess.Popen([sys.executable, "-m", "api.cli", command], env=env,
+    return subprocess.Popen([sys.executable, "-m", "main.cli", command], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -196,7 +196,8 @@ def test_messages_become_commands_once_and_the_rejected_go_to_the_dlq_with_the_r
     assert counts[(CONTRIBUTIONS, "unknown_opportunity")] == 1
     assert counts[(CONTRIBUTIONS, "rejected")] == 4
     assert counts[(OPPORTUNITIES, "accepted")] == 2
-    with TestClient(create_app(pg_services.settings)) as client:  # any API replica shows them
+    replica = create_app(pg_services.settings, build=lambda: Services.build(pg_services.settings))
+    with TestClient(replica) as client:  # any API replica shows them
         metrics = client.get("/metrics").text
     counted = {outcome: sample(metrics, "goldsplit_consumer_messages_total", topic=CONTRIBUTIONS,
                                outcome=outcome) for outcome in ("duplicate", "rejected")}

@@ -10,12 +10,12 @@ from uuid import UUID
 
 import pytest
 
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Allocation, Opportunity
 from domain.application import Actor
 from domain.payables import as_targets, due
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
+from main.services import Services
+from main.settings import Settings
 from tests.ledger import Clock
 
 pytestmark = pytest.mark.postgres

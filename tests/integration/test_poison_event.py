@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import issue_token
-from api.services import Services
 from domain.application import Actor
+from main.services import Services
 from projections.runner import ProjectionStalled
 from tests.conftest import SECRET
 

@@ -10,8 +10,8 @@ import sys
 import time
 from datetime import timedelta
 
-from api.services import Services
 from domain.application import Actor
+from main.services import Services
 from tests.scrape import sample
 
 ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
@@ -20,7 +20,7 @@ ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 def start_projecting(database_url: str) -> subprocess.Popen:
     env = {**os.environ, "GOLDSPLIT_DATABASE_URL": database_url,
            "GOLDSPLIT_PROJECTION_POLL_SECONDS": "0.05"}
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "project"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "main.cli", "project"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -69,9 +69,9 @@ def test_metrics_show_how_long_the_oldest_unprojected_event_has_waited(tmp_path)
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.services import Services
-    from api.settings import Settings
     from domain.application import Actor
+    from main.services import Services
+    from main.settings import Settings
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'lag.db'}", secret="s",
                         in_process_projections=False)
@@ -102,7 +102,7 @@ def test_the_projection_process_answers_its_probes_and_stops_on_sigterm(
            "GOLDSPLIT_HEALTH_HOST": "127.0.0.1", "GOLDSPLIT_PROJECTION_POLL_SECONDS": "0.05"}
     app = services.app
     app.register_member(ADMIN, "alice", "Alice", "sales")
-    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "project"], env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "main.cli", "project"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def probe(path: str) -> tuple[int, dict]:
@@ -142,14 +142,14 @@ def test_read_models_split_over_processes_each_follow_the_log(services: Services
     names = [p.name for p in default_projections()]
     env = {**os.environ, "GOLDSPLIT_DATABASE_URL": database_url,
            "GOLDSPLIT_PROJECTION_POLL_SECONDS": "0.05"}
-    refused = subprocess.run([sys.executable, "-m", "api.cli", "project", "--only", "board,nonsense"],
+    refused = subprocess.run([sys.executable, "-m", "main.cli", "project", "--only", "board,nonsense"],
                              env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "nonsense is not a read model" in refused.stderr
     app = services.app
     app.register_member(ADMIN, "alice", "Alice", "sales")
     oid = app.open_opportunity(ALICE, account_id="acme", name="Acme", amount="100.00",
                                currency="USD", expected_close="2030-01-01").id
-    workers = [subprocess.Popen([sys.executable, "-m", "api.cli", "project", "--only", only], env=env,
+    workers = [subprocess.Popen([sys.executable, "-m", "main.cli", "project", "--only", only], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for only in ("board", ",".join(names[1:]))]
     try:

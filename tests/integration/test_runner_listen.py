@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from api.services import Services
 from domain.application import Actor
+from main.services import Services
 from tests.conftest import SERVER_URL, build_services
 
 pytestmark = pytest.mark.postgres

@@ -8,8 +8,6 @@ from uuid import UUID, uuid5
 
 import pytest
 
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Member, Opportunity, PolicyBook
 from domain.application import Actor, Goldsplit
 from domain.exceptions import (
@@ -28,6 +26,8 @@ from domain.exceptions import (
     UnknownCurrency,
 )
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
+from main.services import Services
+from main.settings import Settings
 from storage.database import Database
 from tests.ledger import head, refused
 

@@ -12,8 +12,8 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import Notification
 
-from api.services import Services
 from domain.application import Actor, Goldsplit
+from main.services import Services
 from projections.audit import (
     GENESIS,
     HEAD,

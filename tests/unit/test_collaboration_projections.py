@@ -10,13 +10,13 @@ from uuid import UUID
 
 import pytest
 
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Allocation
 from domain.application import Actor, Goldsplit
 from domain.exceptions import InvalidInput
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT
+from main.services import Services
+from main.settings import Settings
 from projections.accounts import VIEW as ACCOUNTS
 from projections.accounts import present_account_board
 from projections.allocations import VIEW as ALLOCATIONS

@@ -1,6 +1,6 @@
 """The deploy files (deploy/) agree with the settings model and the command line.
 
-Every GOLDSPLIT_* variable they pass is a field of `api.settings.Settings` (GOLDSPLIT_<FIELD>),
+Every GOLDSPLIT_* variable they pass is a field of `main.settings.Settings` (GOLDSPLIT_<FIELD>),
 every process runs a real `goldsplit` command and gets the settings it must have in production, the
 API and the Kafka workers (relay, consume) are ready on /health and alive on /live, one relay runs,
 and compose hard-codes no secret. Docker itself is not needed: the files are parsed.
@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from api.cli import parser
-from api.settings import DEV_SECRET, Settings, SettingsError
+from main.cli import parser
+from main.settings import DEV_SECRET, Settings, SettingsError
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SETTINGS = {f"GOLDSPLIT_{name.upper()}" for name in Settings.model_fields}

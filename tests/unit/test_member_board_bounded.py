@@ -17,11 +17,11 @@ from uuid import UUID
 import pytest
 
 import projections.members as members
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Allocation
 from domain.application import Actor, Goldsplit
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
+from main.services import Services
+from main.settings import Settings
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
 from projections.members import CONTRIBUTIONS, COUNTS, LATEST, present_member_board

@@ -22,8 +22,6 @@ from eventsourcing.domain import CanCreateTimestamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Allocation, Opportunity
 from domain.application import Actor
 from domain.exceptions import DomainError
@@ -31,6 +29,8 @@ from domain.grading import DEFAULT_OPPORTUNITY_GRADING_DOCUMENT
 from domain.money import exponent, format_amount
 from domain.payables import Target
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
+from main.services import Services
+from main.settings import Settings
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import explain, latest_result, present_allocation
 from projections.board import VIEW as BOARDS

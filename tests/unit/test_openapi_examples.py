@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from api.app import create_app
-from api.settings import Settings
+from main.settings import Settings
 
 DOCUMENT = create_app(Settings(database_url="memory://", secret="test-secret")).openapi()
 OPERATIONS = [(method.upper(), path, operation) for path, operations in DOCUMENT["paths"].items()

@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from api.exports import journal_csv, payroll_csv, statement_csv, statement_xlsx
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Allocation, Member, Opportunity, Period
 from domain.application import Actor, Goldsplit
 from domain.exceptions import InvalidInput
 from domain.money import exponent, format_amount
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
+from main.services import Services
+from main.settings import Settings
 from projections.allocations import DISPUTES, present_allocation, present_dispute
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.base import Changes

@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from api.services import Services
-from api.settings import Settings
 from domain.aggregates import Allocation
 from domain.application import Actor
 from domain.payables import month_of
+from main.services import Services
+from main.settings import Settings
 from projections.accounts import VIEW as ACCOUNTS
 from projections.accounts import present_account_board
 from projections.allocations import VIEW as ALLOCATIONS

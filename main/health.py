@@ -1,4 +1,4 @@
-"""Health of a background process (relay, consume): what its probes and its operator read.
+"""Health of a background process (project, relay, consume): what its probes and operator read.
 
 The loop of the process calls `ok()` after each round that worked and `failing(reason)` when the
 broker or the database does not answer; `serve(port)` answers `GET /live` (always 200: the process
@@ -12,16 +12,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from domain.backoff import Backoff
-
 log = logging.getLogger(__name__)
-MOST_PAUSE_SECONDS = 30.0
 
 
 class Health:
@@ -93,26 +90,3 @@ class Health:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-
-def run_rounds(stop: threading.Event, health: Health, round_: Callable[[], tuple[dict, bool]], *,
-               on_failure: Callable[[], None], idle_wait: float, first_pause: float) -> None:
-    """Run `round_` until `stop`. It answers the figures to report and whether it found nothing
-    to do (then the loop waits `idle_wait`). A round that raises (Kafka or the database does not
-    answer) is reported, `on_failure` runs, and the next round waits, doubling up to 30 s: the
-    process backs off and keeps its position, it never dies of an outage."""
-    backoff = Backoff(first_pause, MOST_PAUSE_SECONDS)
-    while not stop.is_set():
-        try:
-            figures, idle = round_()
-        except Exception as error:  # noqa: BLE001 - report, back off, try again
-            pause = backoff.pause()
-            log.warning("%s round failed, retrying in %.1f s: %s", health.name, pause, error)
-            health.failing(f"{type(error).__name__}: {error}")
-            on_failure()
-            stop.wait(pause)
-            continue
-        health.ok(**figures)
-        backoff.reset()
-        if idle:
-            stop.wait(idle_wait)

@@ -10,9 +10,9 @@ import time
 from urllib.parse import urlparse
 
 from api.auth import TOKEN_ROLES, issue_token
-from api.services import Services
-from api.settings import DEV_SECRET, Settings, SettingsError
 from domain.exceptions import DomainError
+from main.services import Services
+from main.settings import DEV_SECRET, Settings, SettingsError
 from storage.database import ledger_exists
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"refusing to serve on {host} with the development secret: anyone could sign "
               "tokens; set GOLDSPLIT_SECRET", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(settings), host=host, port=args.port or settings.port, log_level="info",
+    uvicorn.run(create_app(settings, build=lambda: Services.build(settings)), host=host, port=args.port or settings.port, log_level="info",
                 access_log=settings.access_log)
     return 0
 
@@ -58,7 +58,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
-    from api.processes import project
+    from main.processes import project
     from projections.runner import default_projections
 
     known = [p.name for p in default_projections()]
@@ -72,13 +72,13 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _relay(args: argparse.Namespace, settings: Settings) -> int:
-    from api.processes import relay
+    from main.processes import relay
 
     return relay(settings)
 
 
 def _consume(args: argparse.Namespace, settings: Settings) -> int:
-    from api.processes import consume
+    from main.processes import consume
 
     return consume(settings)
 
@@ -179,7 +179,7 @@ def _period_close(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from api.demo import run
+    from main.demo import run
 
     return run(keep=args.keep)
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from api.services import Services
-from api.settings import Settings
 from consumers import kafka
-from consumers.health import MOST_PAUSE_SECONDS, Health
 from consumers.inbound import TOPICS, dlq_topic
+from consumers.rounds import MOST_PAUSE_SECONDS
 from domain.backoff import Backoff
+from main.health import Health
+from main.services import Services
+from main.settings import Settings
 from projections.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)

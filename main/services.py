@@ -1,0 +1,49 @@
+"""The collaborators one goldsplit process holds, built from Settings (nothing at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.application import Goldsplit
+from main.settings import Settings
+from projections.runner import ProjectionRunner
+from projections.store import ViewStore
+from storage.answers import AnswerStore
+from storage.counts import Counts
+from storage.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    app: Goldsplit
+    views: ViewStore
+    runner: ProjectionRunner
+    idempotency: AnswerStore  # keyed requests' answers
+    counts: Counts  # what the consumers did with inbound messages
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
+        db = Database(settings.database_url)
+        with db.schema_lock():  # every process creates the tables it needs, one at a time
+            app = Goldsplit(env=db.eventsourcing_env(), **({"clock": clock} if clock else {}))
+            views = ViewStore(db)
+            idempotency = AnswerStore(db, takeover_seconds=settings.idempotency_takeover_seconds)
+            counts = Counts(db)
+        return cls(settings=settings, db=db, app=app, views=views,
+                   runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,
+                   counts=counts)
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.app.close()
+        self.db.close()
