@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -204,3 +205,14 @@ def test_neither_the_readme_nor_the_docs_send_readers_to_a_design_document_that_
     assert design.findall(readme) == []
     for document in DOCS.glob("*.md"):
         assert design.findall(document.read_text()) == [], document.name
+
+
+def test_the_architecture_page_names_files_that_exist_and_the_layers_the_linter_checks() -> None:
+    text = (DOCS / "architecture.md").read_text()
+    named = set(re.findall(r"\b((?:main|api|consumers|projections|storage|domain)/[\w/]+\.py)", text))
+    assert len(named) >= 10
+    assert [path for path in sorted(named) if not (ROOT / path).exists()] == []
+    shown = [" | ".join(word.rstrip("/") for word in line.split() if word.endswith("/"))
+             for line in text.split("```")[1].strip().splitlines()]
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert shown == contract["contracts"][0]["layers"]
