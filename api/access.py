@@ -6,7 +6,7 @@ What a reader may not see does not exist for them: 404, exactly as for an id tha
 from __future__ import annotations
 
 from api.services import Services
-from domain.application import ROLES_THAT_SEE_EVERY_DEAL, Actor
+from domain.application import MAY, Actor
 from domain.exceptions import (
     AllocationNotFound,
     AskNotFound,
@@ -20,7 +20,7 @@ from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import LINKS
 from projections.board import VIEW as BOARDS
 
-READ_ALL = ROLES_THAT_SEE_EVERY_DEAL  # the domain's rule for commands is the reads' rule too
+READ_ALL = MAY["see every deal"]  # the domain's rule for commands is the reads' rule too
 
 
 def reads_all(actor: Actor) -> bool:

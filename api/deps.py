@@ -14,7 +14,7 @@ from api.errors import Refused
 from api.schemas import KEY, MEMBER, PERIOD, REGRADE
 from api.services import Services
 from domain.aggregates import POLICY_KINDS
-from domain.application import Actor
+from domain.application import MAY, Actor
 from domain.policy import TRIANGLE_ROLES
 from projections.runner import ProjectionStalled
 
@@ -40,8 +40,9 @@ async def current_actor(request: Request, services: ServicesDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def allow(*roles: str):
-    """A dependency that lets only the given token roles through."""
+def allow(may: str):
+    """A dependency that lets through only the token roles the domain's table allows (MAY)."""
+    roles = MAY[may]
 
     async def check(actor: ActorDep) -> Actor:
         if actor.role not in roles:
@@ -51,9 +52,11 @@ def allow(*roles: str):
     return Depends(check)
 
 
-Writer = Annotated[Actor, allow("member", "lead", "admin")]
-Finance = Annotated[Actor, allow("finance", "admin")]
-Admin = Annotated[Actor, allow("admin")]
+Writer = Annotated[Actor, allow("work")]
+Money = Annotated[Actor, allow("move money")]
+Cash = Annotated[Actor, allow("record cash")]
+PolicySetter = Annotated[Actor, allow("set policy")]
+Admin = Annotated[Actor, allow("register members")]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)]
 

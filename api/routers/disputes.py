@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.access import readable_dispute
-from api.deps import ActorDep, After, DisputeId, Finance, ServicesDep, wait_for
+from api.deps import ActorDep, After, DisputeId, Money, ServicesDep, wait_for
 from api.schemas import PROBLEMS, CommandOut, Out, ResolutionIn, recorded
 from projections.allocations import present_dispute
 
@@ -44,7 +44,7 @@ def get_dispute(dispute_id: DisputeId, actor: ActorDep, services: ServicesDep, a
 
 
 @router.post("/{dispute_id}/resolve", response_model=CommandOut)
-def resolve(dispute_id: DisputeId, body: ResolutionIn, actor: Finance, services: ServicesDep) -> dict:
+def resolve(dispute_id: DisputeId, body: ResolutionIn, actor: Money, services: ServicesDep) -> dict:
     """Finance rejects the dispute with a reason, or upholds it with the line's corrected amount."""
     return recorded(services.app.resolve_dispute(actor, dispute_id, decision=body.decision,
                                                  reason=body.reason,

@@ -8,9 +8,10 @@ from api.access import own_line_only, readable_board
 from api.deps import (
     ActorDep,
     After,
+    Cash,
     ContributionId,
-    Finance,
     IdempotencyKey,
+    Money,
     OpportunityId,
     ServicesDep,
     TriangleRolePath,
@@ -145,7 +146,7 @@ def lose(opportunity_id: OpportunityId, body: LoseIn, actor: Writer, services: S
 
 
 @router.post("/{opportunity_id}/payments", status_code=201, response_model=CommandOut)
-def receive_payment(opportunity_id: OpportunityId, body: PaymentIn, actor: Finance,
+def receive_payment(opportunity_id: OpportunityId, body: PaymentIn, actor: Cash,
                     services: ServicesDep, key: IdempotencyKey = None) -> dict:
     """Cash collected on the won deal (finance): it releases held parts in its period."""
     return recorded(services.app.receive_payment(
@@ -154,13 +155,13 @@ def receive_payment(opportunity_id: OpportunityId, body: PaymentIn, actor: Finan
 
 
 @router.post("/{opportunity_id}/cancel", response_model=CommandOut)
-def cancel(opportunity_id: OpportunityId, body: ReasonIn, actor: Finance, services: ServicesDep) -> dict:
+def cancel(opportunity_id: OpportunityId, body: ReasonIn, actor: Money, services: ServicesDep) -> dict:
     """The won deal is cancelled (finance): what was payable of it is clawed back."""
     return recorded(services.app.cancel_won_deal(actor, opportunity_id, body.reason))
 
 
 @router.post("/{opportunity_id}/refunds", status_code=201, response_model=CommandOut)
-def refund(opportunity_id: OpportunityId, body: RefundIn, actor: Finance, services: ServicesDep,
+def refund(opportunity_id: OpportunityId, body: RefundIn, actor: Money, services: ServicesDep,
            key: IdempotencyKey = None) -> dict:
     """Part of the won amount goes back to the customer (finance); the lines shrink."""
     return recorded(services.app.refund(actor, opportunity_id, amount=body.amount, reason=body.reason,

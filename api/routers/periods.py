@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import ConfigDict, Field
 
 from api.access import require_own
-from api.deps import ActorDep, After, Finance, MemberPath, Period, ServicesDep, allow, wait_for
+from api.deps import ActorDep, After, MemberPath, Money, Period, ServicesDep, allow, wait_for
 from api.errors import problem
 from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
 from api.schemas import PROBLEMS, Out
-from domain.application import Actor
+from domain.application import MAY, Actor
 from domain.exceptions import InvalidInput
 from domain.payables import months_of
 from projections.close import CloseRefused, close
@@ -21,8 +21,7 @@ from projections.payables import PAYABLE, PERIOD, journal, payable_key, payroll,
 
 router = APIRouter(prefix="/v1/periods", tags=["periods"], responses=PROBLEMS)
 
-READS_BOOKS = ("finance", "auditor", "admin")
-Books = Annotated[Actor, allow(*READS_BOOKS)]
+Books = Annotated[Actor, allow("read the books")]
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._@-]")
@@ -152,7 +151,7 @@ def get_statement(period: Period, member_id: MemberPath, actor: ActorDep, servic
     totals per currency (a member: only their own; finance, auditors and admins: anyone's)."""
     months = months_of(period)
     suffix = _csv_part(format, part)
-    require_own(actor, member_id, READS_BOOKS)
+    require_own(actor, member_id, MAY["read the books"])
     wait_for(services, after)
     services.app.member(member_id)
     shown = statement(_payables(services, months, member_id), member_id, period, services.views.get)
@@ -214,7 +213,7 @@ class ClosedOut(Out):
 
 
 @router.post("/{period}/close", response_model=ClosedOut)
-def close_period(period: Period, actor: Finance, services: ServicesDep) -> Any:
+def close_period(period: Period, actor: Money, services: ServicesDep) -> Any:
     """Finance closes a period: replay the log up to now into fresh state, recompute every payable
     entry, reconcile with the read models, and lock it; any difference refuses the close (409,
     with the differences)."""

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from api.deps import ActorDep, Finance, PolicyKind, ServicesDep
+from api.deps import ActorDep, PolicyKind, PolicySetter, ServicesDep
 from api.schemas import PROBLEMS, CommandOut, PolicyVersionsOut, recorded
 from domain.aggregates import DEFAULT_POLICY_DOCUMENTS
 
@@ -20,7 +20,7 @@ def list_versions(kind: PolicyKind, actor: ActorDep, services: ServicesDep) -> d
 
 
 @router.post("/{kind}", status_code=201, response_model=CommandOut)
-def add_version(kind: PolicyKind, actor: Finance, services: ServicesDep,
+def add_version(kind: PolicyKind, actor: PolicySetter, services: ServicesDep,
                 document: Annotated[dict[str, Any], Body(
                     description="the policy document; its format per kind is in the README",
                     examples=[EXAMPLE])]) -> dict:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.application.access import ROLES_THAT_SEE_EVERY_DEAL, Access, Actor
+from domain.application.access import MAY, Access, Actor
 from domain.application.accounts import Accounts
 from domain.application.contributions import Contributions
 from domain.application.ledger import Ledger, Recorded
@@ -19,7 +19,7 @@ from domain.application.opportunities import Opportunities
 from domain.application.policies import Policies
 from domain.application.support import Support
 
-__all__ = ["ROLES_THAT_SEE_EVERY_DEAL", "Actor", "Goldsplit", "Recorded"]
+__all__ = ["MAY", "Actor", "Goldsplit", "Recorded"]
 
 
 class Goldsplit(Accounts, Opportunities, Contributions, Support, Money, Policies, Access, Ledger):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -23,11 +23,21 @@ from domain.exceptions import (
     RequestNotFound,
 )
 
-ROLES_THAT_LEAD = ("lead", "admin")
-ROLES_THAT_SET_POLICY = ("finance", "admin")
-
-
-ROLES_THAT_SEE_EVERY_DEAL = ("lead", "finance", "auditor", "admin")
+# Who may do what, by the role a token carries. The use cases enforce it (`Access._require`) and
+# the HTTP side reads it for its early 403 (api/deps.py), so the two never disagree; on top of it
+# each use case checks the caller's relation to the object (the deal's AR, a request's addressee).
+MAY: Mapping[str, tuple[str, ...]] = {
+    "work": ("member", "lead", "admin"),  # record and staff work, open deals, ask for help
+    "lead": ("lead", "admin"),  # a lead's calls: overrides, asks decided, work reversed
+    "move money": ("finance",),  # approve, cancellations, refunds, disputes, closes
+    "record cash": ("finance", "admin"),  # payments received (an admin may key in the ERP's)
+    "set policy": ("finance", "admin"),
+    "regrade": ("finance", "lead", "admin"),
+    "dispute": ("member", "lead", "finance", "admin"),  # an auditor changes nothing
+    "read the books": ("finance", "auditor", "admin"),  # periods, statements, the audit chain
+    "see every deal": ("lead", "finance", "auditor", "admin"),
+    "register members": ("admin",),
+}
 LEAD_CALLS = {  # the facts that are a lead's call (four eyes), and how a refusal names them
     "grade_override": "a grade override sets the pool rate",
     "amount_raised": "raising an open deal's amount raises everyone's split",
@@ -49,7 +59,7 @@ class Actor:
 
     @property
     def leads(self) -> bool:
-        return self.role in ROLES_THAT_LEAD
+        return self.role in MAY["lead"]
 
 
 def lead_reason(reason: object) -> str | None:
@@ -67,9 +77,10 @@ class Access:
             raise NotAllowed(f"the deal is won: only a lead may {doing} now (it books adjustments)")
 
     @staticmethod
-    def _require_finance(actor: Actor, doing: str) -> None:
-        if actor.role != "finance":
-            raise NotAllowed(f"only finance {doing}")
+    def _require(actor: Actor, may: str, doing: str) -> None:
+        """The token's role may do this (MAY), or NotAllowed: "only finance approves allocations"."""
+        if actor.role not in MAY[may]:
+            raise NotAllowed(f"only {' or '.join(MAY[may])} {doing}")
 
     def _require_lead_for_strategic(self, actor: Actor, attributes: dict,
                                     opportunity: Opportunity | None = None) -> None:
@@ -131,7 +142,7 @@ class Access:
         """Who sees a deal (as who reads its board): its team now or ever, leads, finance,
         auditors and admins. To anyone else it and what belongs to it do not exist: the same 404
         as an id that names nothing, so a refusal never tells them it exists."""
-        if actor.role in ROLES_THAT_SEE_EVERY_DEAL:
+        if actor.role in MAY["see every deal"]:
             return
         opportunity = found if isinstance(found, Opportunity) else self._opportunity(opportunity_id)
         if not opportunity.is_on(actor.member_id) and not any(
@@ -142,7 +153,7 @@ class Access:
         """The request, if the actor may see it: whoever may see its deal, its requester, its
         addressee or a member of the department it is addressed to, its supporter."""
         request = self._request(request_id)
-        if actor.role in ROLES_THAT_SEE_EVERY_DEAL or actor.member_id in (
+        if actor.role in MAY["see every deal"] or actor.member_id in (
                 request.requested_by, request.to_member, request.supporter):
             return request
         if request.to_department is None or self._department(actor.member_id) != request.to_department:

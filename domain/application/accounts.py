@@ -15,7 +15,7 @@ from domain.aggregates import (
     Member,
     Task,
 )
-from domain.application.access import ROLES_THAT_LEAD, ROLES_THAT_SET_POLICY, Actor
+from domain.application.access import MAY, Actor
 from domain.application.ledger import Answer, Recorded
 from domain.exceptions import (
     AccountAlreadyExists,
@@ -102,7 +102,7 @@ class Accounts:
 
     def regrade_accounts(self, actor: Actor) -> Recorded:
         """Grade every account again by the account grading policy in force today."""
-        if actor.role not in (*ROLES_THAT_SET_POLICY, *ROLES_THAT_LEAD):
+        if actor.role not in MAY["regrade"]:
             raise NotAllowed("only finance, a lead or an admin regrades the accounts")
         return self._regrade_accounts(actor.member_id)
 

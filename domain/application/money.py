@@ -59,7 +59,7 @@ class Money:
     def approve_allocation(self, actor: Actor, allocation_id: str) -> Recorded:
         """Finance approves an allocation: its upfront parts (and what cash already released)
         become payable, in the period of the win date (or the current one if that is closed)."""
-        self._require_finance(actor, "approves allocations")
+        self._require(actor, "move money", "approves allocations")
         allocation = self._allocation(allocation_id)
         if actor.member_id in allocation.targets:
             raise NotAllowed("you have a line in this allocation: another member of finance approves it")
@@ -100,8 +100,7 @@ class Money:
                         received_on: str, payment_id: str | None = None,
                         source: str | None = None) -> Recorded:
         """Record cash collected on a won deal; it releases held parts in the payment's period."""
-        if actor.role not in ("finance", "admin"):
-            raise NotAllowed("only finance records payments")
+        self._require(actor, "record cash", "records payments")
         on = values.iso_date(received_on, "received_on")
         if on > self.clock().date():
             raise InvalidInput("is in the future", field="received_on")
@@ -136,7 +135,7 @@ class Money:
 
     def cancel_won_deal(self, actor: Actor, opportunity_id: str, reason: str) -> Recorded:
         """A won deal is cancelled: what was payable of it is clawed back in the current period."""
-        self._require_finance(actor, "cancels won deals")
+        self._require(actor, "move money", "cancels won deals")
         reason = values.text(reason, "reason")
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
@@ -149,7 +148,7 @@ class Money:
     def refund(self, actor: Actor, opportunity_id: str, *, amount: object, reason: str,
                refund_id: str | None = None) -> Recorded:
         """Part of a won deal goes back to the customer: its pool and lines shrink accordingly."""
-        self._require_finance(actor, "records refunds")
+        self._require(actor, "move money", "records refunds")
         reason = values.text(reason, "reason")
         rid = values.key(refund_id, "refund_id") if refund_id is not None else str(uuid4())
         claim_id = uuid5(GOLDSPLIT, f"refund:{rid}")  # a refund id is the ledger's, not a deal's
@@ -199,7 +198,7 @@ class Money:
                         corrected_amount: object = None) -> Recorded:
         """Finance rejects a dispute (with a reason) or upholds it with the corrected amount of the
         line, which becomes an adjustment in the current period."""
-        self._require_finance(actor, "resolves disputes")
+        self._require(actor, "move money", "resolves disputes")
         reason = values.text(reason, "reason")
         if decision not in ("reject", "uphold"):
             raise InvalidInput(f"{str(decision)[:20]!r} is not a decision; use reject or uphold",
@@ -235,7 +234,7 @@ class Money:
 
     def require_closable(self, actor: Actor, period: str) -> list[str]:
         """The months of a period finance may close now: each over and none closed yet."""
-        self._require_finance(actor, "closes periods")
+        self._require(actor, "move money", "closes periods")
         months = months_of(period)
         today = self.clock().date()
         for month in months:

@@ -14,7 +14,7 @@ from domain.aggregates import (
     Ask,
     Opportunity,
 )
-from domain.application.access import ROLES_THAT_LEAD, ROLES_THAT_SET_POLICY, Actor, lead_reason
+from domain.application.access import MAY, Actor, lead_reason
 from domain.application.accounts import merge_attributes
 from domain.application.ledger import Recorded
 from domain.exceptions import (
@@ -369,7 +369,7 @@ class Opportunities:
     def regrade_opportunities(self, actor: Actor) -> Recorded:
         """Grade every open opportunity again by the opportunity grading policy in force today
         (a lead's override stands)."""
-        if actor.role not in (*ROLES_THAT_SET_POLICY, *ROLES_THAT_LEAD):
+        if actor.role not in MAY["regrade"]:
             raise NotAllowed("only finance, a lead or an admin regrades the opportunities")
         return self._regrade_opportunities(actor.member_id)
 
