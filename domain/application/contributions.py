@@ -106,7 +106,8 @@ class Contributions:
                 claims.append(SourceClaim(opportunity_id=str(opportunity.id), id=cid))
             return claims
 
-        missing = self._update_all(list(checked), Opportunity, decide)
+        _, missing = self._update_all(list(checked), self._found_opportunity, decide,
+                                      lambda _: ("batch", {}), answers=False)
         for opportunity_id, oid in ids.items():
             given = answers[opportunity_id]
             if oid in missing:

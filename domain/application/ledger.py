@@ -118,13 +118,20 @@ class Ledger(Application):
         except AggregateNotFoundError:
             return None
 
-    def _update_all(self, aggregate_ids: Sequence[UUID], cls: type,
-                    decide: Callable[[Any, bool], Sequence[Aggregate]]) -> set[UUID]:
-        """Load each aggregate, decide on it (with the other aggregates to save with it), and save
-        every one that changed in one transaction; answer the ids that name no such aggregate. As
-        `_update`, for many aggregates at once: their writer locks are taken in one order, and a
-        save the store refuses (another writer got to one of them first, or an aggregate to create
-        exists already) makes us load and decide on all of them again, `retrying`."""
+    def _update_all(self, aggregate_ids: Sequence[UUID], load: Callable[[UUID], Any],
+                    decide: Callable[[Any, bool], Sequence[Aggregate] | None],
+                    answer: Callable[[list[Any]], tuple[str, dict]],
+                    answers: bool = True) -> tuple[Recorded, set[UUID]]:
+        """The one load-decide-save: load each aggregate (`load` answers None for one that does
+        not exist), decide on it (with the other aggregates to save with it), and save every one
+        that changed in one transaction, with the command's answer (`answer(loaded)`, see `_saved`).
+
+        Writers in this process take turns per aggregate, taking their locks in one order; a
+        save the store refuses (a writer in another process got to one of them first, or an
+        aggregate to create exists already) makes us load and decide on all of them again, with
+        `decide`'s second argument, `retrying`, true. Answers the command's answer and the ids
+        that named no aggregate.
+        """
         stripes = sorted({a.int % len(self._writers) for a in aggregate_ids})
         with contextlib.ExitStack() as held:
             for stripe in stripes:
@@ -133,29 +140,26 @@ class Ledger(Application):
             for attempt in range(ATTEMPTS):
                 loaded, others, missing = [], [], set()
                 for aggregate_id in aggregate_ids:
-                    aggregate = self._kept_up_to_date(aggregate_id)
+                    aggregate = self._kept_up_to_date(aggregate_id) or load(aggregate_id)
                     if aggregate is None:
-                        try:
-                            aggregate = self.repository.get(aggregate_id, projector_func=replayed)
-                        except AggregateNotFoundError:
-                            missing.add(aggregate_id)
-                            continue
-                    if not isinstance(aggregate, cls):
                         missing.add(aggregate_id)
                         continue
-                    others += decide(aggregate, attempt > 0)
+                    others += decide(aggregate, attempt > 0) or ()
                     loaded.append(aggregate)
-                changed = [a for a in loaded if a.pending_events] + others
+                said, extra = answer(loaded)
+                changed = [a for a in loaded if a.pending_events] + list(others)
                 try:
-                    if changed:
-                        self.save(*changed)
+                    recorded = (self._saved(said, *changed, answers=answers, **extra) if changed
+                                else Recorded(said, self._head(), extra))  # nothing changed
                 except IntegrityError:
                     time.sleep(backoff.pause())
                     continue
                 for aggregate in loaded:
                     self._keep(aggregate)
-                return missing
-        raise ConcurrencyConflict(f"one of {len(aggregate_ids)} {cls.__name__.lower()}s kept changing; retry")
+                return recorded, missing
+        what = (type(loaded[0]).__name__.lower() if len(aggregate_ids) == 1 and loaded
+                else f"one of {len(aggregate_ids)} aggregates")
+        raise ConcurrencyConflict(f"the {what} kept changing; retry")
 
     def _allocation(self, allocation_id: str | UUID) -> Allocation:
         aid = values.identifier(allocation_id, "allocation", AllocationNotFound)
@@ -209,6 +213,12 @@ class Ledger(Application):
         oid = values.identifier(opportunity_id, "opportunity", OpportunityNotFound)
         return self._get(oid, Opportunity, OpportunityNotFound, "opportunity_id", opportunity_id)
 
+    def _found_opportunity(self, opportunity_id: UUID) -> Opportunity | None:
+        try:
+            return self._opportunity(opportunity_id)
+        except OpportunityNotFound:
+            return None
+
     def _get(self, aggregate_id: UUID, cls: type, not_found: type[NotFound], field_name: str,
              given: object) -> Any:
         """The aggregate of that class with that id, or `not_found` naming the field."""
@@ -242,31 +252,14 @@ class Ledger(Application):
                 decide: Callable[[Any], Sequence[Aggregate] | None],
                 ident: str | None = None, answer: Answer | None = None,
                 answers: bool = True) -> Recorded:
-        """Load, decide, save (with the other aggregates `decide` returns), in one transaction.
-
-        The command answers `{ident}`, or what `answer(aggregate)` gives once `decide` has run (the
-        id it acted on and the extra fields), saved with the events (see `_saved`).
-        Writers in this process take turns per aggregate; a writer in another process that got
-        there first makes us load and decide again on the new state.
-        """
+        """Load one aggregate (`load` refuses one that does not exist), decide and save, as
+        `_update_all`. The command answers `{ident}`, or what `answer(aggregate)` gives once
+        `decide` has run (the id it acted on and the extra fields)."""
         ident = ident or str(aggregate_id)
-        with self._writers[aggregate_id.int % len(self._writers)]:
-            backoff = Backoff(0.005, 0.2, jitter=True)
-            for _ in range(ATTEMPTS):
-                aggregate = self._kept_up_to_date(aggregate_id) or load(aggregate_id)
-                others = decide(aggregate) or ()
-                said, extra = answer(aggregate) if answer else (ident, {})
-                if not aggregate.pending_events and not others:  # nothing changed
-                    self._keep(aggregate)
-                    return Recorded(said, self._head(), extra)
-                try:
-                    recorded = self._saved(said, aggregate, *others, answers=answers, **extra)
-                except IntegrityError:
-                    time.sleep(backoff.pause())
-                else:
-                    self._keep(aggregate)
-                    return recorded
-        raise ConcurrencyConflict(f"the {type(aggregate).__name__.lower()} kept changing; retry")
+        recorded, _ = self._update_all(
+            [aggregate_id], load, lambda aggregate, _: decide(aggregate),
+            lambda loaded: answer(loaded[0]) if answer else (ident, {}), answers)
+        return recorded
 
     def _keep(self, aggregate: Any) -> None:
         """Keep an aggregate as it was just saved (or loaded, unchanged) for this process's next
