@@ -15,6 +15,17 @@ from eventsourcing.domain import CanCreateTimestamp
 from domain.application import Actor, Goldsplit
 from domain.exceptions import DomainError
 
+# The cast of the stories: who acts, by the role their token carries (departments are the tests').
+ADMIN = Actor("root", "admin")
+LEAD = Actor("lin", "lead")
+FINANCE = Actor("fiona", "finance")
+AUDITOR = Actor("audrey", "auditor")
+ALICE = Actor("alice", "member")
+BOB = Actor("bob", "member")
+CAROL = Actor("carol", "member")
+DAVE = Actor("dave", "member")
+ERIN = Actor("erin", "member")
+
 
 class Clock:
     """A clock the test moves by hand."""

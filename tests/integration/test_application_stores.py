@@ -19,14 +19,8 @@ from projections.runner import ProjectionRunner
 from projections.store import ViewStore
 from storage.database import Database
 from tests.conftest import build_services
-from tests.ledger import head, play_projecting_each_save
+from tests.ledger import ADMIN, ALICE, BOB, CAROL, DAVE, LEAD, head, play_projecting_each_save
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-ALICE = Actor("alice", "member")
-BOB = Actor("bob", "member")
-CAROL = Actor("carol", "member")
-DAVE = Actor("dave", "member")
 FIONA = Actor("fiona", "member")
 
 VIEWS = ("board", "allocation", "contribution_position")

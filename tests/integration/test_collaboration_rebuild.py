@@ -11,18 +11,11 @@ import copy
 from datetime import timedelta
 
 from domain.aggregates import Account, Member, Opportunity, PolicyBook, SupportRequest, Task
-from domain.application import Actor, Goldsplit
+from domain.application import Goldsplit
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
 from main.services import Services
 from projections.store import ViewStore
-from tests.ledger import play_projecting_each_save
-
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")
-BOB = Actor("bob", "member")
-CAROL = Actor("carol", "member")
+from tests.ledger import ADMIN, ALICE, BOB, CAROL, FINANCE, LEAD, play_projecting_each_save
 
 NEW_EVENTS = (
     Member.Registered, PolicyBook.VersionAdded,

@@ -13,8 +13,8 @@ from domain.application import Actor
 from main.services import Services
 from storage.answers import PENDING, AnswerStore
 from tests.conftest import build_services
+from tests.ledger import ADMIN, ALICE
 
-ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 TEAM = ("alice", "bob", "carol", "dave")
 
 

@@ -25,16 +25,15 @@ from consumers import kafka
 from consumers.consume import Consume
 from consumers.inbound import CONTRIBUTIONS, TOPICS, dlq_topic
 from consumers.relay import EVENTS, Relay
-from domain.application import Actor
 from main.health import Health
 from main.services import Services
 from storage.counts import Counts
 from tests.broker import broker_on, free_port, produce, read_all
 from tests.conftest import SERVER_URL, build_services
+from tests.ledger import ADMIN, ALICE
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
-ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 90.0, what: str = "the condition") -> None:

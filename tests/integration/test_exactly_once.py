@@ -32,8 +32,8 @@ from domain.application import Actor
 from main.services import Services
 from tests.conftest import SECRET, build_services
 from tests.e2e.test_docs import free_port
+from tests.ledger import ADMIN
 
-ADMIN = Actor("root", "admin")
 WORKERS, WRITES = 4, 40  # keyed contributions per worker, each on its own deal
 RETRY = {"urn:goldsplit:idempotency-key-in-progress", "urn:goldsplit:concurrency-conflict"}
 

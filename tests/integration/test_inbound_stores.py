@@ -7,10 +7,8 @@ from datetime import timedelta
 from uuid import UUID
 
 from consumers.inbound import ACCEPTED, CONTRIBUTIONS, DUPLICATE, PAYMENTS, Rejected, accept_batch
-from domain.application import Actor
 from main.services import Services
-
-ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
+from tests.ledger import ADMIN, ALICE
 
 
 def test_a_source_message_naming_another_opportunity_later_is_refused(services: Services) -> None:

@@ -23,18 +23,17 @@ from consumers import kafka
 from consumers.consume import Consume
 from consumers.inbound import CONTRIBUTIONS, OPPORTUNITIES, PAYMENTS, TOPICS, derived_id, dlq_topic
 from consumers.relay import EVENTS, Relay
-from domain.application import Actor
 from main.health import Health
 from main.services import Services
 from projections.audit import chain_of
 from storage.counts import Counts
 from tests.broker import produce, read_all, running_broker
 from tests.conftest import build_services
+from tests.ledger import ADMIN, ALICE
 from tests.scrape import sample
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
-ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 
 
 @pytest.fixture

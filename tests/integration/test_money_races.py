@@ -16,10 +16,9 @@ from domain.payables import as_targets, due
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
 from main.settings import Settings
-from tests.ledger import Clock
+from tests.ledger import ADMIN, FINANCE, LEAD, Clock
 
 pytestmark = pytest.mark.postgres
-ADMIN, LEAD, FINANCE = Actor("root", "admin"), Actor("lin", "lead"), Actor("fiona", "finance")
 ROUNDS = 6
 
 

@@ -10,17 +10,13 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.aggregates import Period
-from domain.application import Actor
 from domain.exceptions import PeriodClosed, PeriodNotOver
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
 from main.settings import Settings
 from projections.close import CloseRefused, close
 from projections.payables import PAYABLE, PERIOD
-from tests.ledger import Clock
-
-ADMIN, LEAD, FINANCE = Actor("root", "admin"), Actor("lin", "lead"), Actor("fiona", "finance")
-ALICE, BOB = Actor("alice", "member"), Actor("bob", "member")
+from tests.ledger import ADMIN, ALICE, BOB, FINANCE, LEAD, Clock
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 
 from domain.aggregates import PolicyBook
-from domain.application import Actor, Goldsplit
+from domain.application import Goldsplit
 from domain.exceptions import UnknownContributionKind
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from storage.database import Database
-from tests.ledger import Clock, in_memory
+from tests.ledger import ADMIN, FINANCE, LEAD, Clock, in_memory
 
 NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
 TODAY = NOW.date()
-ADMIN, LEAD, FINANCE = Actor("root", "admin"), Actor("lin", "lead"), Actor("fiona", "finance")
 WITH_WORKSHOPS = {**DEFAULT_INCENTIVE_DOCUMENT, "effective_from": "2026-01-01",
                   "kind_weights": {**DEFAULT_INCENTIVE_DOCUMENT["kind_weights"], "workshop": 4}}
 

@@ -12,9 +12,8 @@ from datetime import timedelta
 
 from domain.application import Actor
 from main.services import Services
+from tests.ledger import ADMIN, ALICE
 from tests.scrape import sample
-
-ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 
 
 def start_projecting(database_url: str) -> subprocess.Popen:
@@ -69,7 +68,6 @@ def test_metrics_show_how_long_the_oldest_unprojected_event_has_waited(tmp_path)
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from domain.application import Actor
     from main.services import Services
     from main.settings import Settings
 

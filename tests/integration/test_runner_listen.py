@@ -15,13 +15,12 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from domain.application import Actor
 from main.services import Services
 from tests.conftest import SERVER_URL, build_services
+from tests.ledger import ADMIN, ALICE
 
 pytestmark = pytest.mark.postgres
 
-ADMIN, ALICE = Actor("root", "admin"), Actor("alice", "member")
 LONG_POLL = 30.0
 DEADLINE = 15.0  # well under LONG_POLL: generous for a slow machine, too short for a poll
 

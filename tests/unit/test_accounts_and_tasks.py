@@ -27,19 +27,27 @@ from domain.exceptions import (
     TransitionRefused,
 )
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
-from tests.ledger import Clock, events, head, in_memory, refused, replay, then, when
+from tests.ledger import (
+    ALICE,
+    BOB,
+    CAROL,
+    ERIN,
+    FINANCE,
+    LEAD,
+    Clock,
+    events,
+    head,
+    in_memory,
+    refused,
+    replay,
+    then,
+    when,
+)
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 NEXT_WEEK = (TODAY + timedelta(days=7)).isoformat()
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # sales, registers acme and so manages it
-BOB = Actor("bob", "member")  # presales
-CAROL = Actor("carol", "member")  # delivery
-ERIN = Actor("erin", "member")  # presales, not on the account team
 
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "erin": "presales",
            "fiona": "finance"}

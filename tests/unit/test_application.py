@@ -29,20 +29,12 @@ from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
 from main.services import Services
 from main.settings import Settings
 from storage.database import Database
-from tests.ledger import head, refused
+from tests.ledger import ADMIN, ALICE, BOB, CAROL, DAVE, ERIN, FINANCE, LEAD, head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 EARLIER = (NOW - timedelta(days=5)).isoformat()
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # sales, the AR
-BOB = Actor("bob", "member")  # presales, the SR
-CAROL = Actor("carol", "member")  # delivery, the FR
-DAVE = Actor("dave", "member")  # commercial, a supporter
-ERIN = Actor("erin", "member")  # presales, not on the opportunity
 
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "commercial",
            "erin": "presales", "fiona": "finance"}

@@ -22,18 +22,11 @@ from domain.aggregates import Opportunity
 from domain.application import Actor, Goldsplit
 from domain.exceptions import InvalidInput, NotAllowed, OpportunityClosed, OpportunityNotFound
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
-from tests.ledger import head, in_memory, refused
+from tests.ledger import ALICE, BOB, DAVE, ERIN, FINANCE, LEAD, head, in_memory, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # sales, the AR
-BOB = Actor("bob", "member")  # presales, the SR
-DAVE = Actor("dave", "member")  # commercial, a supporter
-ERIN = Actor("erin", "member")  # presales, not on the opportunity
 
 MEMBERS = {"alice": "sales", "bob": "presales", "dave": "commercial", "erin": "presales"}
 

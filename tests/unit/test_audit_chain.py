@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import Notification
 
-from domain.application import Actor, Goldsplit
+from domain.application import Goldsplit
 from main.services import Services
 from projections.audit import (
     GENESIS,
@@ -29,10 +29,7 @@ from projections.audit import (
 )
 from projections.base import Changes
 from projections.store import ViewStore
-from tests.ledger import play_projecting_each_save
-
-ADMIN, LEAD = Actor("root", "admin"), Actor("lin", "lead")
-ALICE, BOB = Actor("alice", "member"), Actor("bob", "member")
+from tests.ledger import ADMIN, ALICE, BOB, LEAD, play_projecting_each_save
 
 
 def tell_story(app: Goldsplit) -> str:

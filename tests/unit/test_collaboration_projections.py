@@ -25,14 +25,8 @@ from projections.board import present_board
 from projections.calibration import present_calibration
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
-from tests.ledger import Clock, library_clock
+from tests.ledger import ADMIN, ALICE, BOB, CAROL, FINANCE, LEAD, Clock, library_clock
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # sales, the AR
-BOB = Actor("bob", "member")  # presales
-CAROL = Actor("carol", "member")  # delivery
 DAN = Actor("dan", "member")  # sales, another team
 
 MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)

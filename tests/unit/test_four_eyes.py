@@ -16,17 +16,11 @@ import pytest
 from domain.aggregates import Allocation, Ask, Opportunity
 from domain.application import Actor, Goldsplit
 from domain.exceptions import Conflict, InvalidInput, LeadsCall, NotAllowed, TransitionRefused
-from tests.ledger import Clock, events, head, in_memory, refused
+from tests.ledger import ALICE, BOB, CAROL, FINANCE, LEAD, Clock, events, head, in_memory, refused
 
 NOW = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)
 TODAY = NOW.date().isoformat()
-LEAD = Actor("lin", "lead")
 OTHER_LEAD = Actor("leo", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # sales, the AR
-BOB = Actor("bob", "member")  # presales, the SR
-CAROL = Actor("carol", "member")  # delivery, the FR
-DAVE = Actor("dave", "member")  # commercial
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "commercial",
            "lin": "management", "leo": "management", "fiona": "finance"}
 

@@ -64,12 +64,10 @@ from domain.application import Actor, Goldsplit
 from domain.exceptions import DomainError
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
-from tests.ledger import Clock
+from tests.ledger import ADMIN, FINANCE, Clock
 
 START = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 CURRENCY = "CNY"
-ADMIN = Actor("root", "admin")
-FINANCE = Actor("fiona", "finance")
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "commercial",
            "erin": "finance"}
 LEADS = {"lena": "sales", "luke": "management"}

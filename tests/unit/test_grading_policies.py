@@ -33,19 +33,12 @@ from domain.grading import (
     OpportunityGradingPolicy,
 )
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
-from tests.ledger import Clock, head, refused
+from tests.ledger import ADMIN, ALICE, BOB, ERIN, FINANCE, LEAD, Clock, head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 EARLIER = (NOW - timedelta(days=5)).isoformat()
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # sales
-BOB = Actor("bob", "member")  # presales
-CAROL = Actor("carol", "member")  # delivery
-ERIN = Actor("erin", "member")  # presales
 
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "erin": "presales"}
 

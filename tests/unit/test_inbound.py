@@ -32,14 +32,13 @@ from consumers.inbound import (
     derived_id,
 )
 from domain.aggregates import Allocation, Member
-from domain.application import Actor, Goldsplit
+from domain.application import Goldsplit
 from domain.exceptions import ConcurrencyConflict
-from tests.ledger import Clock, head, in_memory
+from tests.ledger import ADMIN, Clock, head, in_memory
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date().isoformat()
 EARLIER = (NOW - timedelta(hours=2)).isoformat()
-ADMIN = Actor("root", "admin")
 MEMBERS = {"alice": "sales", "bob": "presales", "erin": "presales"}
 FIELDS = {topic: tuple(name for name in model.model_fields if name != "schema_version")
           for topic, model in MODELS.items()}

@@ -18,7 +18,7 @@ import pytest
 
 import projections.members as members
 from domain.aggregates import Allocation
-from domain.application import Actor, Goldsplit
+from domain.application import Goldsplit
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
 from main.services import Services
 from main.settings import Settings
@@ -26,13 +26,8 @@ from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
 from projections.members import CONTRIBUTIONS, COUNTS, LATEST, present_member_board
 from projections.members import VIEW as MEMBERS
-from tests.ledger import Clock, library_clock
+from tests.ledger import ADMIN, ALICE, BOB, CAROL, LEAD, Clock, library_clock
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-ALICE = Actor("alice", "member")
-BOB = Actor("bob", "member")
-CAROL = Actor("carol", "member")
 KINDS = ("visit", "demo", "solution_design", "poc", "contract_review")
 
 

@@ -45,21 +45,26 @@ from domain.exceptions import (
 )
 from domain.money import format_amount
 from domain.payables import Target
-from tests.ledger import Clock, events, head, in_memory, refused
+from tests.ledger import (
+    ADMIN,
+    ALICE,
+    AUDITOR,
+    CAROL,
+    DAVE,
+    FINANCE,
+    LEAD,
+    Clock,
+    events,
+    head,
+    in_memory,
+    refused,
+)
 
 WON_ON = "2026-02-20"
 SETUP = datetime(2026, 2, 20, 9, 0, tzinfo=UTC)  # contributions on 2026-02-10, the win on WON_ON
 MARCH = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # where each test starts
 APRIL = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # a later month, for late facts
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-AUDITOR = Actor("audrey", "auditor")
-ALICE = Actor("alice", "member")
-BOB = Actor("bob", "member")
-CAROL = Actor("carol", "member")
-DAVE = Actor("dave", "member")  # on no deal
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "commercial"}
 TRIANGLE = (("AR", "alice", "visit"), ("SR", "bob", "demo"), ("FR", "carol", "delivery_plan"))
 NOT_FINANCE = pytest.mark.parametrize("actor", [LEAD, ADMIN, ALICE, AUDITOR],

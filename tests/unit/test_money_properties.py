@@ -34,13 +34,10 @@ from domain.exceptions import DomainError, InvalidInput, OpportunityClosed
 from domain.money import format_amount
 from domain.payables import Target
 from domain.policy import IncentivePolicy
-from tests.ledger import Clock, events, head, replay
+from tests.ledger import ADMIN, FINANCE, LEAD, Clock, events, head, replay
 
 START = datetime(2026, 1, 20, 9, 0, tzinfo=UTC)
 WON_ON = "2026-01-20"
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
 SEATS = (("AR", "alice", "sales"), ("SR", "bob", "presales"), ("FR", "carol", "delivery"))
 KINDS = ("visit", "demo", "delivery_plan", "poc")
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -38,11 +38,8 @@ from projections.board import present_board
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
 from projections.payables import PAYABLE, PERIOD
-from tests.ledger import Clock, head, library_clock
+from tests.ledger import ADMIN, FINANCE, LEAD, Clock, head, library_clock
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")  # seated nowhere, no work: decides the lead's calls
-FINANCE = Actor("fiona", "finance")
 TEAM = {"alice": ("sales", "AR", "visit"), "bob": ("presales", "SR", "demo"),
         "carol": ("delivery", "FR", "delivery_plan"), "dave": ("commercial", "SUPPORT", "contract_review")}
 MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)

@@ -45,14 +45,8 @@ from projections.payables import (
     present_period,
     statement,
 )
-from tests.ledger import Clock, events, head, library_clock
+from tests.ledger import ADMIN, BOB, CAROL, FINANCE, LEAD, Clock, events, head, library_clock
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-FINANCE = Actor("fiona", "finance")
-ALICE = Actor("alice", "member")  # AR
-BOB = Actor("bob", "member")  # SR
-CAROL = Actor("carol", "member")  # FR
 MEMBERS = ("alice", "bob", "carol")
 KINDS = {"alice": "visit", "bob": "demo", "carol": "delivery_plan"}  # 1, 3 and 4 points
 ROLES = {"alice": "AR", "bob": "SR", "carol": "FR"}

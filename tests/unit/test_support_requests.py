@@ -27,20 +27,28 @@ from domain.exceptions import (
     RequestNotFound,
     TransitionRefused,
 )
-from tests.ledger import events, head, in_memory, refused, replay, then, when
+from tests.ledger import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    ERIN,
+    LEAD,
+    events,
+    head,
+    in_memory,
+    refused,
+    replay,
+    then,
+    when,
+)
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 EARLIER = (NOW - timedelta(days=5)).isoformat()
 DUE = (TODAY + timedelta(days=3)).isoformat()
 
-ADMIN = Actor("root", "admin")
-LEAD = Actor("lin", "lead")
-ALICE = Actor("alice", "member")  # sales, the AR
-BOB = Actor("bob", "member")  # presales, the SR
-CAROL = Actor("carol", "member")  # delivery, the FR
-DAVE = Actor("dave", "member")  # commercial, not on the opportunity
-ERIN = Actor("erin", "member")  # presales, not on the opportunity
 RITA = Actor("rita", "member")  # rnd, not on the opportunity
 
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "commercial",
