@@ -14,7 +14,6 @@ from api.deps import (
     created_id,
     wait_for,
 )
-from api.errors import Refused
 from api.schemas import (
     NOT_THE_ACTION,
     PROBLEMS,
@@ -84,11 +83,9 @@ def board(account_id: AccountPath, actor: ActorDep, services: ServicesDep, after
     wait_for(services, after)
     position = services.views.position(AccountBoardProjection.name)
     doc = services.views.get(ACCOUNTS, account_id)
-    if doc is None or not doc["registered"]:
-        raise AccountNotFound(f"no account {account_id}", field="account_id")
+    if doc is None or not doc["registered"] or not (reads_all(actor) or actor.member_id in doc["team"]):
+        raise AccountNotFound(f"no account {account_id}", field="account_id")  # or not one to see
     if not reads_all(actor):
-        if actor.member_id not in doc["team"]:
-            raise Refused(403, "only the account team, leads, finance and auditors read its board")
         # the team sees the deals they are on: an account id is free text on an opportunity, so
         # whoever registers it must not see every deal filed under it
         doc = {**doc, "opportunities": [o for o in doc["opportunities"]

@@ -15,12 +15,14 @@ from domain.aggregates import (
     Task,
 )
 from domain.exceptions import (
+    AccountNotFound,
     InvalidInput,
     LeadsCall,
     MemberNotFound,
     NotAllowed,
     NotFound,
     RequestNotFound,
+    TaskNotFound,
 )
 
 # Who may do what, by the role a token carries. The use cases enforce it (`Access._require`) and
@@ -148,6 +150,17 @@ class Access:
         if not opportunity.is_on(actor.member_id) and not any(
                 h["member_id"] == actor.member_id for h in opportunity.triangle_history):
             raise self._missing(type(found), not_found, field_name, given)
+
+    def _require_seen_account(self, account: Account, actor: Actor, task: Task | None = None) -> None:
+        """Who sees an account (as who reads its board): its team, leads, finance, auditors and
+        admins, and a task's assignee its task. To anyone else the account, or the task, does not
+        exist: the same 404 as an id that names nothing."""
+        if actor.role in MAY["see every deal"] or actor.member_id in account.team or (
+                task is not None and actor.member_id == task.assignee):
+            return
+        if task is not None:
+            raise self._missing(Task, TaskNotFound, "task_id", task.id)
+        raise self._missing(Account, AccountNotFound, "account_id", account.account_id)
 
     def _visible_request(self, request_id: str, actor: Actor) -> SupportRequest:
         """The request, if the actor may see it: whoever may see its deal, its requester, its

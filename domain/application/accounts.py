@@ -90,6 +90,7 @@ class Accounts:
         changes = values.attributes(attributes)
 
         def decide(account: Account) -> None:
+            self._require_seen_account(account, actor)
             self._require_team_or_lead(account, actor, "change its attributes")
             # read inside the turn, so a regrade by a new version is never overwritten by the old
             policy = self.policy_in_force("account-grading", self.clock().date())
@@ -112,6 +113,7 @@ class Accounts:
         self._member(member_id, "member_id")
 
         def decide(account: Account) -> None:
+            self._require_seen_account(account, actor)
             self._require_manager_or_lead(account, actor, "change its team")
             account.add_to_team(member_id, role, actor.member_id)
 
@@ -121,6 +123,7 @@ class Accounts:
         """Take a member off the account team."""
 
         def decide(account: Account) -> None:
+            self._require_seen_account(account, actor)
             self._require_manager_or_lead(account, actor, "change its team")
             account.remove_from_team(member_id, actor.member_id)
 
@@ -135,6 +138,7 @@ class Accounts:
                     assignee: str | None = None, task_id: UUID | None = None) -> Recorded:
         """Add a task to the account plan, assigned to a member or not yet."""
         account = self._account(account_id)
+        self._require_seen_account(account, actor)
         self._require_team_or_lead(account, actor, "plan its tasks")
         if assignee is not None:
             self._member(assignee, "assignee")
@@ -155,7 +159,7 @@ class Accounts:
             self._require_team_or_lead(self._account(task.account_id), actor, "assign its tasks")
             task.assign(assignee, actor.member_id)
 
-        return self._task_change(task_id, decide)
+        return self._task_change(task_id, actor, decide)
 
     def complete_task(self, actor: Actor, task_id: str, note: str | None = None) -> Recorded:
         """The assignee (or a lead) says the task is done."""
@@ -166,7 +170,7 @@ class Accounts:
                 raise NotAllowed("only the assignee or a lead completes a task")
             task.complete(note, actor.member_id)
 
-        return self._task_change(task_id, decide)
+        return self._task_change(task_id, actor, decide)
 
     def verify_task(self, actor: Actor, task_id: str) -> Recorded:
         """The account manager (or a lead), never the assignee, checks the work and closes the loop."""
@@ -175,7 +179,7 @@ class Accounts:
             self._require_checker(task, actor, "verify")
             task.verify(actor.member_id)
 
-        return self._task_change(task_id, decide)
+        return self._task_change(task_id, actor, decide)
 
     def reopen_task(self, actor: Actor, task_id: str, reason: str) -> Recorded:
         """Send a done (or verified) task back to its assignee, with a reason."""
@@ -185,7 +189,7 @@ class Accounts:
             self._require_checker(task, actor, "reopen")
             task.reopen(reason, actor.member_id)
 
-        return self._task_change(task_id, decide)
+        return self._task_change(task_id, actor, decide)
 
     def _regrade_accounts(self, actor: str) -> Recorded:
         policy = self.policy_in_force("account-grading", self.clock().date())
@@ -206,6 +210,12 @@ class Accounts:
         return self._update(self._account_id(account_id), lambda _: self._account(account_id), decide,
                             ident=str(account_id), answer=answer)
 
-    def _task_change(self, task_id: str, decide: Callable[[Task], None]) -> Recorded:
+    def _task_change(self, task_id: str, actor: Actor, decide: Callable[[Task], None]) -> Recorded:
+        """Change a task that `actor` may see (its account's readers and its assignee)."""
         task = self._task(task_id)
-        return self._update(task.id, self._task, decide, ident=str(task.id))
+
+        def seen(fresh: Task) -> None:
+            self._require_seen_account(self._account(fresh.account_id), actor, fresh)
+            decide(fresh)
+
+        return self._update(task.id, self._task, seen, ident=str(task.id))

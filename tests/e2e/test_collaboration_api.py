@@ -92,7 +92,7 @@ def test_an_account_is_graded_planned_and_its_tasks_close_the_loop(api: Api) -> 
     [planned] = board["tasks"]
     assert planned["status"] == "verified" and planned["overdue"] is False
     assert api.read("/v1/accounts/acme/board", "lee")["grade"] == "A"
-    assert_problem(api.call("GET", "/v1/accounts/acme/board", "oz"), 403)
+    assert_problem(api.call("GET", "/v1/accounts/acme/board", "oz"), 404)  # not on it: none to see
     assert_problem(api.call("GET", "/v1/accounts/nobody/board", "lee"), 404)
 
 

@@ -511,7 +511,7 @@ def test_member_boards_of_unknown_members_and_of_other_members_answer_404_alike(
             assert_problem(world.call("GET", f"/v1/members/{member}/board", reader), 404, "member_id")
     assert_problem(world.call("GET", "/v1/members/sam/board", "ana"), 404, "member_id")
     after = log_position(world.client)
-    assert_problem(world.call("GET", f"/v1/accounts/acme/board?after={after}", "oz"), 403)
+    assert_problem(world.call("GET", f"/v1/accounts/acme/board?after={after}", "oz"), 404, "account_id")
 
 
 # -- roles -----------------------------------------------------------------------------------------
@@ -572,8 +572,8 @@ def test_roles_without_the_right_are_refused_with_403_and_record_nothing(world: 
         world.refused("POST", "/v1/accounts/regrade", "ana", None, 403)
         outsider = [("PATCH", "/v1/accounts/acme"), ("POST", "/v1/accounts/acme/team"),
                     ("DELETE", "/v1/accounts/acme/team/sam"), ("POST", "/v1/accounts/acme/tasks")]
-        for method, path in outsider:
-            world.refused(method, path, "oz", commands[method, path], 403)
+        for method, path in outsider:  # an account oz is not on does not exist for him
+            world.refused(method, path, "oz", commands[method, path], 404, "account_id")
         for method, path in [("POST", f"{world.path}/requests"), ("POST", f"{world.path}/assessments"),
                              ("PATCH", world.path)]:  # a deal oz is not on does not exist for him
             world.refused(method, path, "oz", commands[method, path], 404, "opportunity_id")
