@@ -33,6 +33,7 @@ STATUS_BY_ERROR: tuple[tuple[type[d.DomainError], int], ...] = (
     (d.Conflict, 409),
 )
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
           405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
           415: "Unsupported media type", 422: "Invalid input", 500: "Internal server error",
@@ -115,11 +116,11 @@ def operations(app: FastAPI, path: str) -> Iterator[tuple[str, dict]]:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route of the app answers at `path`: the methods of the OpenAPI paths that
-    match it, each kept if the router sends it to a route (a path parameter may refuse a segment:
-    an account id is never `regrade`, the action beside it, so PATCH /v1/accounts/regrade is 405)."""
-    return sorted({method.upper() for method, _ in operations(app, path)
-                   if _routed(app, path, method.upper())})
+    """Every method the router sends to a route at `path`, whatever that route then answers (a
+    POST of a policy kind none of the typed routes names reaches a route the document leaves out,
+    and is 404). A path parameter may refuse a segment: an account id is never `regrade`, the
+    action beside it, so PATCH /v1/accounts/regrade is 405."""
+    return [method for method in METHODS if _routed(app, path, method)]
 
 
 def _routed(app: FastAPI, path: str, method: str) -> bool:

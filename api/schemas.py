@@ -654,6 +654,19 @@ class IncentivePolicyOut(Out):
     hash: str
 
 
+class PolicyAddedOut(CommandOut):
+    version: int = Field(description="the version the document became; the same document as the "
+                                     "latest version adds none and names that one")
+    hash: str = Field(description="sha256: and the hex digest of the version's canonical JSON")
+    regraded: int = Field(None, ge=0, description="only for a grading version in force: how many "
+                                                  "accounts or open opportunities it regraded",
+                          json_schema_extra=lambda schema: schema.pop("default"))
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"id": "2", "position": 42, "version": 2,
+         "hash": "sha256:a2ff138d8c2aca46f2caabb45979c6a5d30b1cb635813c2c3da251ec9467cdeb"}]})
+
+
 class PolicyVersionsOut(Out):
     kind: str
     versions: list[dict[str, Any]] = Field(description="oldest first, each with its hash; for the "

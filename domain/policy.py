@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import ClassVar, TypeVar
 
 from domain.exceptions import InvalidInput, InvalidPolicy
-from domain.values import EARLIEST, plain_decimal, storable
+from domain.values import EARLIEST, ISO_DATE, plain_decimal, storable
 
 ROLES = ("AR", "SR", "FR", "SUPPORT")
 TRIANGLE_ROLES = ("AR", "SR", "FR")
@@ -63,7 +63,7 @@ MAX_PLACES = 12  # rates, shares, cap and holdback: plain decimals, so sums and 
 MAX_POOL_RATE = Decimal("0.5")  # a bonus pool above half the deal is a typo, not a policy
 MAX_KIND_WEIGHT = 1000
 MAX_ENTRIES = 100  # kinds, criteria, levels, bands, attributes: a policy people read and review
-_KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # \Z: "$" would let a final newline in
 P = TypeVar("P", bound="Versioned")
 
 
@@ -135,7 +135,9 @@ def header(doc: object, keys: tuple[str, ...]) -> tuple[str, date]:
         raise InvalidPolicy(unsafe.detail, field="name") from None
     given = doc.get("effective_from")
     try:
-        effective_from = date.fromisoformat(given) if isinstance(given, str) else None
+        # YYYY-MM-DD only: date.fromisoformat also reads 20260101 and 2026-W01-4
+        effective_from = date.fromisoformat(given) if isinstance(given, str) and ISO_DATE.match(given) \
+            else None
     except ValueError:
         effective_from = None
     if effective_from is None:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from domain.exceptions import InvalidInput, InvalidPolicy
-from domain.policy import Versioned, fraction_field, header
+from domain.policy import Versioned, at_most_entries, fraction_field, header
 from domain.scoring import (
     Criterion,
     ascending_from_zero,
@@ -81,6 +81,7 @@ class RelationshipStandard(Versioned):
         if not isinstance(given, list) or not given:
             raise InvalidPolicy("must be a non-empty list of {from_score, probability}",
                                 field="win_probability")
+        at_most_entries(given, "win_probability", "bands")
         mapping: list[tuple[Decimal, Decimal]] = []
         for i, band in enumerate(given):
             field = f"win_probability[{i}]"

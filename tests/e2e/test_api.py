@@ -765,5 +765,5 @@ def test_the_openapi_document_and_docs_describe_the_contract(client: TestClient)
     paths = spec.json()["paths"]
     for path in ("/v1/members", "/v1/opportunities/{opportunity_id}/contributions",
                  "/v1/opportunities/{opportunity_id}/triangle/{role}",
-                 "/v1/allocations/{allocation_id}/explain", "/v1/policies/{kind}", "/health"):
+                 "/v1/allocations/{allocation_id}/explain", "/v1/policies/incentive", "/health"):
         assert path in paths

@@ -13,6 +13,7 @@ from tests.e2e.test_api import assert_problem, auth
 
 @pytest.mark.parametrize("method, path, allowed", [
     ("DELETE", "/v1/policies/incentive", "GET, POST"),
+    ("DELETE", "/v1/policies/bonus-scheme", "GET, POST"),  # an unknown kind: GET and POST answer 404
     ("PUT", "/v1/opportunities/regrade", "POST"),  # `regrade` is the action, never an id to PATCH
     ("PATCH", "/v1/accounts/regrade", "POST"),
     ("GET", "/v1/accounts/acme", "PATCH"),
