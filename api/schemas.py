@@ -415,7 +415,7 @@ class ResolutionIn(In):
 
 def recorded(result: Any) -> dict:
     """A command's answer: `{id, position}` plus what the use case adds."""
-    return {"id": result.id, "position": result.position, **result.extra}
+    return result.document()
 
 
 # -- responses (what clients rely on; documents carry more where the read model has it) ----------

@@ -154,7 +154,7 @@ def write_template(services: Services, deals: int, start: date, end: date) -> No
             app.lose(LEAD, oid, reason="lost on price", closed_on=won_on.isoformat())
             return
         aid = app.win(LEAD, oid, closed_on=won_on.isoformat(),  # dated back: a lead's call
-                      reason="the date the contract was signed").extra["allocation_id"]
+                      reason="the date the contract was signed").allocation_id
         paid_on = won_on + timedelta(days=rng.randrange((end - won_on).days + 1))
         if rng.random() < 0.2:  # cash before approval: the approval releases it
             app.receive_payment(FINANCE, oid, amount=f"{amount // 3}.00", currency=currency,

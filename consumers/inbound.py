@@ -197,7 +197,7 @@ def _payment(app: Goldsplit, message: PaymentMessage, mark: dict) -> str:
         Actor(f"integration:{source}", "finance"), _opportunity_id(message), amount=message.amount,
         currency=message.currency, received_on=message.received_on,
         payment_id=str(derived_id("payment", source, source_id)), source=source)
-    return DUPLICATE if recorded.extra.get("repeated") else ACCEPTED
+    return DUPLICATE if recorded.repeated else ACCEPTED
 
 
 def _opportunity(app: Goldsplit, message: OpportunityMessage, mark: dict) -> str:
@@ -207,7 +207,7 @@ def _opportunity(app: Goldsplit, message: OpportunityMessage, mark: dict) -> str
         account_id=message.account_id, name=message.name, amount=message.amount,
         currency=message.currency, expected_close=message.expected_close, stage=message.stage,
         mark=mark)
-    return DUPLICATE if recorded.extra["outcome"] == "unchanged" else ACCEPTED
+    return DUPLICATE if recorded.outcome == "unchanged" else ACCEPTED
 
 
 MODELS: Mapping[str, type[Message]] = {

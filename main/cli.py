@@ -114,9 +114,9 @@ def _policy_add(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     with Services.build(settings) as services:
         added = services.app.add_policy(Actor(args.by, "finance"), args.kind, document)
-        print(f"{args.kind} version {added.extra['version']} {added.extra['hash']} at position "
-              f"{added.position}" + (f"; {added.extra['regraded']} accounts regraded"
-                                     if "regraded" in added.extra else ""))
+        print(f"{args.kind} version {added.version} {added.hash} at position "
+              f"{added.position}" + (f"; {added.regraded} accounts regraded"
+                                     if added.regraded is not None else ""))
     return 0
 
 
@@ -126,7 +126,7 @@ def _regrade(args: argparse.Namespace, settings: Settings) -> int:
     with Services.build(settings) as services:
         accounts = services.app.regrade_accounts(Actor(args.by, "admin"))
         opportunities = services.app.regrade_opportunities(Actor(args.by, "admin"))
-        print(f"{accounts.extra['regraded']} accounts and {opportunities.extra['regraded']} open "
+        print(f"{accounts.regraded} accounts and {opportunities.regraded} open "
               f"opportunities regraded, log position {max(accounts.position, opportunities.position)}")
     return 0
 

@@ -142,7 +142,7 @@ def _story(services: Services, clock: DemoClock) -> None:
     grading = app.policy_in_force("opportunity-grading", today)
     _print_account(present_account_board(services.views.get(ACCOUNTS, account), today, position))
     board = present_board(services.views.get(BOARDS, won.id), policy, today, position, grading=grading)
-    allocation_doc = services.views.get(ALLOCATIONS, won.extra["allocation_id"])
+    allocation_doc = services.views.get(ALLOCATIONS, won.allocation_id)
     _print_board(board)
     _print_allocation(present_allocation(allocation_doc))
     _print_explanation(explain(allocation_doc, "bob"))
@@ -162,7 +162,7 @@ def _story(services: Services, clock: DemoClock) -> None:
 def _pay_the_team(services: Services, finance: Actor, won, won_on: date) -> dict:
     """Finance approves the split, books 60 % of the deal as paid, and closes the month by replay."""
     app = services.app
-    app.approve_allocation(finance, won.extra["allocation_id"])
+    app.approve_allocation(finance, won.allocation_id)
     app.receive_payment(finance, won.id, amount="2902590.00", currency="CNY",
                         received_on=won_on.isoformat(), payment_id="erp-4711")
     return close(app, services.views, finance, month_of(won_on),
@@ -299,7 +299,7 @@ def _next_deal(services: Services, clock: DemoClock, alice: Actor, account: str)
     delivered = app.deliver_request(carol, request, summary="Plan for both sites, 14 weeks, three waves",
                                     hours="10", evidence_url="https://crm.example/northwind/plan-3")
     clock.now += timedelta(hours=1)
-    app.confirm_contribution(alice, oid, delivered.extra["contribution_id"])  # the AR, not carol
+    app.confirm_contribution(alice, oid, delivered.contribution_id)  # the AR, not carol
     app.rate_request(alice, request, 4, comment="Solid; the wave plan convinced the COO")
     late = app.open_request(alice, oid, to_member="erin", kind="contract_review",
                             summary="Review the customer's framework amendments",

@@ -13,10 +13,11 @@ from typing import Any
 from domain.application.access import MAY, Access, Actor
 from domain.application.accounts import Accounts
 from domain.application.contributions import Contributions
-from domain.application.ledger import Ledger, Recorded
+from domain.application.ledger import Ledger
 from domain.application.money import Money
 from domain.application.opportunities import Opportunities
 from domain.application.policies import Policies
+from domain.application.results import Recorded
 from domain.application.support import Support
 
 __all__ = ["MAY", "Actor", "Goldsplit", "Recorded"]

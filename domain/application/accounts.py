@@ -16,7 +16,8 @@ from domain.aggregates import (
     Task,
 )
 from domain.application.access import MAY, Actor
-from domain.application.ledger import Answer, Recorded
+from domain.application.ledger import Answer
+from domain.application.results import Graded, Recorded, WithStatus
 from domain.exceptions import (
     AccountAlreadyExists,
     InvalidInput,
@@ -54,7 +55,7 @@ class Accounts:
         member = Member(member_id=member_id, name=name, department=department, actor=actor.member_id,
                         **({"team": team} if team is not None else {}), **payroll)
         try:
-            return self._saved(member_id, member)
+            return self._saved(Recorded(member_id), member)
         except IntegrityError:
             raise MemberAlreadyExists(f"member {member_id} exists already", field="id") from None
 
@@ -81,7 +82,7 @@ class Accounts:
         if not actor.leads:
             account.add_to_team(actor.member_id, "account_manager", actor.member_id)
         try:
-            return self._saved(aid, account, grade=account.grade)
+            return self._saved(Graded(aid, grade=account.grade), account)
         except IntegrityError:
             raise AccountAlreadyExists(f"account {aid} exists already", field="id") from None
 
@@ -99,7 +100,7 @@ class Accounts:
             account.change_attributes(merged, actor.member_id)
             account.grade_by(policy.grade(merged), "attributes changed", actor.member_id)
 
-        return self._account_change(account_id, decide, lambda a: (account_id, {"grade": a.grade}))
+        return self._account_change(account_id, decide, lambda a: Graded(account_id, grade=a.grade))
 
     def regrade_accounts(self, actor: Actor) -> Recorded:
         """Grade every account again by the account grading policy in force today."""
@@ -147,9 +148,9 @@ class Accounts:
                     due=self._due(due).isoformat(), actor=actor.member_id,
                     **({"id": task_id} if task_id else {}))
         try:
-            return self._saved(str(task.id), task, status=task.status)
+            return self._saved(WithStatus(str(task.id), status=task.status), task)
         except IntegrityError:
-            return Recorded(str(task.id), self._head(), {"status": self._task(task.id).status})
+            return WithStatus(str(task.id), self._head(), self._task(task.id).status)
 
     def assign_task(self, actor: Actor, task_id: str, assignee: str) -> Recorded:
         """Give the task to a member (before it is done)."""

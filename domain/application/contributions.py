@@ -13,7 +13,7 @@ from domain.aggregates import (
     SourceClaim,
 )
 from domain.application.access import Actor
-from domain.application.ledger import Recorded
+from domain.application.results import Recorded
 from domain.exceptions import (
     Conflict,
     DomainError,
@@ -51,7 +51,7 @@ class Contributions:
         def decide(opportunity: Opportunity) -> None:
             opportunity.record_contribution(**fields)
 
-        return self._change(opportunity_id, decide, actor, lambda _: (fields["contribution_id"], {}))
+        return self._change(opportunity_id, decide, actor, lambda _: Recorded(fields["contribution_id"]))
 
     def record_contributions(self, batch: Mapping[str, Sequence[tuple[Actor, dict]]]
                              ) -> dict[str, list[str | DomainError]]:
@@ -107,7 +107,7 @@ class Contributions:
             return claims
 
         _, missing = self._update_all(list(checked), self._found_opportunity, decide,
-                                      lambda _: ("batch", {}), answers=False)
+                                      lambda _: Recorded("batch"), answers=False)
         for opportunity_id, oid in ids.items():
             given = answers[opportunity_id]
             if oid in missing:
@@ -147,7 +147,7 @@ class Contributions:
                                  "(a lead confirms the AR's own work)")
             opportunity.confirm_contribution(contribution_id, actor.member_id)
 
-        return self._change(opportunity_id, decide, actor, lambda _: (contribution_id, {}))
+        return self._change(opportunity_id, decide, actor, lambda _: Recorded(contribution_id))
 
     def reverse_contribution(self, actor: Actor, opportunity_id: str, contribution_id: str,
                              reason: str) -> Recorded:
@@ -159,7 +159,7 @@ class Contributions:
             self._require_ar_or_lead(opportunity, actor, "reverse contributions")
             return self._reversed(opportunity, actor, contribution_id, reason)
 
-        return self._change(opportunity_id, decide, actor, lambda _: (contribution_id, {}))
+        return self._change(opportunity_id, decide, actor, lambda _: Recorded(contribution_id))
 
     def _reversed(self, opportunity: Opportunity, actor: Actor, contribution_id: str,
                   reason: str) -> list[Aggregate]:

@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -31,6 +30,7 @@ from domain.aggregates import (
     Task,
 )
 from domain.application.access import Actor
+from domain.application.results import Recorded
 from domain.backoff import Backoff
 from domain.exceptions import (
     AccountNotFound,
@@ -52,24 +52,8 @@ ATTEMPTS = 8  # optimistic retries against writers in other processes
 
 
 KEPT_AGGREGATES = 256  # aggregates kept between commands on them (see Goldsplit._keep)
-# a command's answer, from the aggregate it decided on: the id it acted on and the extra fields
-Answer = Callable[[Any], tuple[str, dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What a command answers: the id it acted on and the log position of its last event."""
-
-    id: str
-    position: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def document(self) -> dict[str, Any]:
-        """The answer as the API gives it: `{id, position}` plus what the use case adds."""
-        return {"id": self.id, "position": self.position, **self.extra}
-
-    def at(self, position: int) -> Recorded:
-        return Recorded(self.id, position, self.extra)
+# a command's answer, from the aggregate it decided on (its position is the save's)
+Answer = Callable[[Any], Recorded]
 
 
 def replayed(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -120,7 +104,7 @@ class Ledger(Application):
 
     def _update_all(self, aggregate_ids: Sequence[UUID], load: Callable[[UUID], Any],
                     decide: Callable[[Any, bool], Sequence[Aggregate] | None],
-                    answer: Callable[[list[Any]], tuple[str, dict]],
+                    answer: Callable[[list[Any]], Recorded],
                     answers: bool = True) -> tuple[Recorded, set[UUID]]:
         """The one load-decide-save: load each aggregate (`load` answers None for one that does
         not exist), decide on it (with the other aggregates to save with it), and save every one
@@ -146,11 +130,11 @@ class Ledger(Application):
                         continue
                     others += decide(aggregate, attempt > 0) or ()
                     loaded.append(aggregate)
-                said, extra = answer(loaded)
+                said = answer(loaded)
                 changed = [a for a in loaded if a.pending_events] + list(others)
                 try:
-                    recorded = (self._saved(said, *changed, answers=answers, **extra) if changed
-                                else Recorded(said, self._head(), extra))  # nothing changed
+                    recorded = (self._saved(said, *changed, answers=answers) if changed
+                                else said.at(self._head()))  # nothing changed
                 except IntegrityError:
                     time.sleep(backoff.pause())
                     continue
@@ -253,12 +237,12 @@ class Ledger(Application):
                 ident: str | None = None, answer: Answer | None = None,
                 answers: bool = True) -> Recorded:
         """Load one aggregate (`load` refuses one that does not exist), decide and save, as
-        `_update_all`. The command answers `{ident}`, or what `answer(aggregate)` gives once
-        `decide` has run (the id it acted on and the extra fields)."""
+        `_update_all`. The command answers `Recorded(ident)`, or what `answer(aggregate)` gives once
+        `decide` has run."""
         ident = ident or str(aggregate_id)
         recorded, _ = self._update_all(
             [aggregate_id], load, lambda aggregate, _: decide(aggregate),
-            lambda loaded: answer(loaded[0]) if answer else (ident, {}), answers)
+            lambda loaded: answer(loaded[0]) if answer else Recorded(ident), answers)
         return recorded
 
     def _keep(self, aggregate: Any) -> None:
@@ -287,11 +271,11 @@ class Ledger(Application):
                         type(aggregate).__name__, exc_info=True)
             return None
 
-    def _saved(self, ident: str, *aggregates: Any, answers: bool = True, **extra: Any) -> Recorded:
-        """Save, and answer `{ident, position, **extra}`. The answer goes to the store with the
-        events, so a store that keeps a keyed request's answer commits it in their transaction
-        (storage/answers.py); a save that is not its command's last passes `answers=False`."""
-        answer = Recorded(ident, 0, extra)
+    def _saved(self, answer: Recorded, *aggregates: Any, answers: bool = True) -> Recorded:
+        """Save, and answer `answer` at the position of the last event. The answer goes to the
+        store with the events, so a store that keeps a keyed request's answer commits it in their
+        transaction (storage/answers.py); a save that is not its command's last passes
+        `answers=False`."""
         recordings = self.save(*aggregates, answer=answer) if answers else self.save(*aggregates)
         return answer.at(recordings[-1].notification.id)
 

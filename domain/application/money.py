@@ -19,7 +19,7 @@ from domain.aggregates import (
     SourceClaim,
 )
 from domain.application.access import Actor
-from domain.application.ledger import Recorded
+from domain.application.results import CloseReport, PaymentReceived, Recorded, WithStatus
 from domain.exceptions import (
     AllocationAlreadyApproved,
     AllocationNotFound,
@@ -131,7 +131,7 @@ class Money:
             return [allocation, *periods, claim]
 
         return self._change(opportunity_id, decide, actor,
-                            lambda _: (pid, {"repeated": True} if repeated[0] else {}))
+                            lambda _: PaymentReceived(pid, repeated=repeated[0] or None))
 
     def cancel_won_deal(self, actor: Actor, opportunity_id: str, reason: str) -> Recorded:
         """A won deal is cancelled: what was payable of it is clawed back in the current period."""
@@ -192,7 +192,7 @@ class Money:
             return raised[:]
 
         return self._change(str(allocation.opportunity_id), decide,
-                            answer=lambda _: (str(did), {"status": raised[0].status}))
+                            answer=lambda _: WithStatus(str(did), status=raised[0].status))
 
     def resolve_dispute(self, actor: Actor, dispute_id: str, *, decision: str, reason: str,
                         corrected_amount: object = None) -> Recorded:
@@ -263,7 +263,7 @@ class Money:
             found.close(cutoff=cutoff, report=report, actor=actor.member_id)
             periods.append(found)
         try:  # the answer is the report, with the position of the close
-            return self._saved(period, *periods, **report)
+            return self._saved(CloseReport(period, **report), *periods)
         except IntegrityError:
             raise ConcurrencyConflict("a period was booked into meanwhile; close again") from None
 
@@ -272,7 +272,7 @@ class Money:
         """Change an allocation (and what goes with it) in its opportunity's turn; the answer
         names the allocation, or `ident`."""
         return self._change(str(allocation.opportunity_id), decide,
-                            answer=lambda _: (ident or str(allocation.id), {}))
+                            answer=lambda _: Recorded(ident or str(allocation.id)))
 
     def _follow_late_fact(self, opportunity: Opportunity, cause: str, reason: str, actor: Actor,
                           overrides: dict[str, int] | None = None,

@@ -16,7 +16,7 @@ from domain.aggregates import (
 )
 from domain.application.access import MAY, Actor, lead_reason
 from domain.application.accounts import merge_attributes
-from domain.application.ledger import Recorded
+from domain.application.results import Graded, Recorded, Upserted, Won
 from domain.exceptions import (
     AskNotFound,
     InvalidInput,
@@ -80,7 +80,7 @@ class Opportunities:
         if upsert is not None:
             opportunity.note_upsert(upsert)
         try:
-            return self._saved(str(opportunity.id), opportunity, grade=grading.grade)
+            return self._saved(Graded(str(opportunity.id), grade=grading.grade), opportunity)
         except IntegrityError:
             raise OpportunityAlreadyExists(f"opportunity {opportunity.id} exists already") from None
 
@@ -113,7 +113,7 @@ class Opportunities:
             minor = None if amount is None else parse_amount(amount, opportunity.currency)
             return self._corrected(opportunity, actor, minor, close, changes, why, grade, release_grade)
 
-        return self._change(opportunity_id, decide, actor, lambda o: (str(o.id), {"grade": o.grade}))
+        return self._change(opportunity_id, decide, actor, lambda o: Graded(str(o.id), grade=o.grade))
 
     def _corrected(self, opportunity: Opportunity, actor: Actor, minor: int | None, close: str | None,
                    changes: dict | None, reason: str | None, grade: str | None = None,
@@ -177,8 +177,8 @@ class Opportunities:
                      else parse_amount(amount, opportunity.currency))
             return self._won(opportunity, actor, minor, closed, why)
 
-        return self._change(opportunity_id, decide, actor, lambda o: (
-            str(o.id), {"allocation_id": str(Allocation.create_id(o.id))}))
+        return self._change(opportunity_id, decide, actor, lambda o: Won(
+            str(o.id), allocation_id=str(Allocation.create_id(o.id))))
 
     def _won(self, opportunity: Opportunity, actor: Actor, minor: int, closed: date,
              reason: str | None, checked: bool = True) -> list[Allocation]:
@@ -261,7 +261,7 @@ class Opportunities:
                         reason=reason, calls=calls, actor=actor.member_id,
                         at=self.clock().isoformat(), id=aid)]
 
-        return self._change(opportunity_id, decide, actor, lambda _: (str(aid), {}))
+        return self._change(opportunity_id, decide, actor, lambda _: Recorded(str(aid)))
 
     def decide_ask(self, actor: Actor, ask_id: str, *, decision: str, reason: str) -> Recorded:
         """A lead with no stake in the deal approves an ask (and so makes the call, with their
@@ -295,7 +295,7 @@ class Opportunities:
                 done = self._reversed(opportunity, actor, arguments["contribution_id"], reason)
             return [fresh, *done]
 
-        return self._change(str(ask.opportunity_id), decide, answer=lambda _: (str(ask.id), {}))
+        return self._change(str(ask.opportunity_id), decide, answer=lambda _: Recorded(str(ask.id)))
 
     def lose(self, actor: Actor, opportunity_id: str, *, reason: str, closed_on: str) -> Recorded:
         """Record the deal as lost, with a reason."""
@@ -317,7 +317,7 @@ class Opportunities:
         Each upsert applies once: the opportunity keeps the mark (topic, partition, offset) of the
         last upsert it applied, saved with its effect, and one at or before that mark corrects
         nothing. A closed deal takes no corrections from a CRM (after the win, changing the amount
-        is a lead's call). `extra["outcome"]` says what happened: opened, corrected, won, lost or
+        is a lead's call). The answer's `outcome` says what happened: opened, corrected, won, lost or
         unchanged.
         """
         stage = None if stage is None else values.text(stage, "stage", limit=64).strip().lower()
@@ -363,8 +363,8 @@ class Opportunities:
 
         changed = self._change(str(opportunity_id), decide)
         outcomes = [o for o in done if o != "unchanged"]
-        return Recorded(changed.id, max(changed.position, recorded.position if recorded else 0),
-                        {"outcome": "+".join(outcomes) or "unchanged"})
+        return Upserted(changed.id, max(changed.position, recorded.position if recorded else 0),
+                        "+".join(outcomes) or "unchanged")
 
     def regrade_opportunities(self, actor: Actor) -> Recorded:
         """Grade every open opportunity again by the opportunity grading policy in force today

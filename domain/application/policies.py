@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,8 @@ from domain.aggregates import (
     PolicyBook,
 )
 from domain.application.access import MAY, Actor
-from domain.application.ledger import Recorded, replayed
+from domain.application.ledger import replayed
+from domain.application.results import PolicyAdded, Recorded, Regraded
 from domain.exceptions import (
     ConcurrencyConflict,
     InvalidInput,
@@ -51,19 +53,18 @@ class Policies:
         regrades = regrade is not None and policy.effective_from <= self.clock().date()
         latest = book.versions()[-2] if len(book.documents) > 1 else None
         if latest is not None and _unversioned(latest.document()) == _unversioned(policy.document()):
-            recorded = Recorded(str(latest.version), self._head(),
-                                {"version": latest.version, "hash": latest.hash})
+            recorded = PolicyAdded(str(latest.version), self._head(), latest.version, latest.hash)
         else:
             try:  # the answer is kept with the version unless a regrade follows (it adds to it)
-                recorded = self._saved(str(policy.version), book, answers=not regrades,
-                                       version=policy.version, hash=policy.hash)
+                recorded = self._saved(PolicyAdded(str(policy.version), version=policy.version,
+                                                   hash=policy.hash), book, answers=not regrades)
             except IntegrityError:
                 raise ConcurrencyConflict("another version was added meanwhile; retry") from None
             self._policy_versions[kind] = (book.version, book.versions())
         if regrades:
             regraded = regrade(actor.member_id)
-            return Recorded(recorded.id, max(recorded.position, regraded.position),
-                            {**recorded.extra, "regraded": regraded.extra["regraded"]})
+            return replace(recorded, position=max(recorded.position, regraded.position),
+                           regraded=regraded.regraded)
         return recorded
 
     def policies(self, kind: str) -> list[Any]:
@@ -126,4 +127,4 @@ class Policies:
             recorded = self._update(aggregate_id, load, decide, answers=False)  # not the answer
             position = max(position, recorded.position)
         regraded = sum(changed.values())
-        return Recorded("regrade", position, {"regraded": regraded})
+        return Regraded("regrade", position, regraded)

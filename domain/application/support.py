@@ -16,7 +16,7 @@ from domain.aggregates import (
 from domain.application.access import Actor
 from domain.application.accounts import known_department
 from domain.application.contributions import SUPPORT_DELIVERED, hours_worked
-from domain.application.ledger import Recorded
+from domain.application.results import Assessed, Delivered, Recorded, WithStatus
 from domain.exceptions import (
     InvalidInput,
     NotAllowed,
@@ -43,9 +43,9 @@ class Support:
                                standard=standard.reference(), actor=actor.member_id,
                                at=self.clock().isoformat())
 
-        return self._change(opportunity_id, decide, actor, lambda _: (aid, {
-            "score": assessed.score, "win_probability": str(assessed.win_probability),
-            "standard_version": standard.version}))
+        return self._change(opportunity_id, decide, actor, lambda _: Assessed(
+            aid, score=assessed.score, win_probability=str(assessed.win_probability),
+            standard_version=standard.version))
 
     def open_request(self, actor: Actor, opportunity_id: str, *, kind: str, summary: str, due: str,
                      to_member: str | None = None, to_department: str | None = None,
@@ -76,9 +76,9 @@ class Support:
                                  seats=actor.leads or opportunity.triangle["AR"] == actor.member_id,
                                  **({"id": request_id} if request_id else {}))
         try:
-            return self._saved(str(request.id), request, status="open")
+            return self._saved(WithStatus(str(request.id), status="open"), request)
         except IntegrityError:
-            return Recorded(str(request.id), self._head(), {"status": self._request(request.id).status})
+            return WithStatus(str(request.id), self._head(), self._request(request.id).status)
 
     def accept_request(self, actor: Actor, request_id: str, member_id: str | None = None) -> Recorded:
         """The addressee (or someone of the addressed department) takes the request on; they join
@@ -151,8 +151,8 @@ class Support:
                             contribution_id=contribution_id, not_counted=not_counted,
                             actor=actor.member_id, at=self.clock().isoformat())
 
-        return self._request_change(request_id, decide,
-                                    lambda request: {"contribution_id": request.contribution_id})
+        return self._request_change(request_id, decide, lambda request: Delivered(
+            str(request.id), contribution_id=request.contribution_id))
 
     @staticmethod
     def _seat_supporter(opportunity: Opportunity, request: SupportRequest, supporter: str,
@@ -186,9 +186,9 @@ class Support:
 
     def _request_change(self, request_id: str,
                         decide: Callable[[Opportunity, SupportRequest], None],
-                        extra: Callable[[SupportRequest], dict] = lambda _: {}) -> Recorded:
+                        answer: Callable[[SupportRequest], Recorded] | None = None) -> Recorded:
         """Change a request and its opportunity together, in the opportunity's turn; the answer
-        names the request, with the `extra` fields read from it once changed."""
+        names the request, or is what `answer` reads from it once changed."""
         request = self._request(request_id)
         decided: list[SupportRequest] = []
 
@@ -199,4 +199,4 @@ class Support:
             return [fresh] if fresh.pending_events else []
 
         return self._change(str(request.opportunity_id), both,
-                            answer=lambda _: (str(request.id), extra(decided[0])))
+                            answer=lambda _: answer(decided[0]) if answer else Recorded(str(request.id)))

@@ -84,7 +84,7 @@ def books(client: TestClient, token: Callable[..., str]) -> Books:
             app.confirm_contribution(LEAD, oid, work)
         b.deals[currency] = oid
         b.allocations[currency] = app.win(LEAD, oid, closed_on=b.won_on,
-                                                    reason="signed on that day").extra["allocation_id"]
+                                                    reason="signed on that day").allocation_id
         b.disputes[currency] = app.raise_dispute(Actor("ana", "member"), b.allocations[currency],
                                                  member_id="ana", reason="my visits").id
     app.approve_allocation(FINANCE, b.allocations["CNY"])

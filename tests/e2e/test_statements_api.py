@@ -60,7 +60,7 @@ def books(client: TestClient, members: None) -> dict:
         work[member] = app.record_contribution(Actor(member, "member"), oid, member_id=member, kind=kind,
                                                summary="work", occurred_at=f"{won_on}T08:00:00+00:00").id
         app.confirm_contribution(LEAD, oid, work[member])
-    aid = app.win(LEAD, oid, closed_on=won_on, reason="signed on that day").extra["allocation_id"]
+    aid = app.win(LEAD, oid, closed_on=won_on, reason="signed on that day").allocation_id
     app.approve_allocation(FINANCE, aid)
     app.receive_payment(FINANCE, oid, amount="1000000.00", currency="CNY",
                         received_on=datetime.now(UTC).date().isoformat(), payment_id="erp-1")

@@ -71,7 +71,7 @@ def play_story(app: Goldsplit) -> Story:
                                         "the demo was cancelled"))
     won = app.win(ALICE, oid, closed_on=app.clock().date().isoformat())
     story.note(won)
-    story.allocation_id = won.extra["allocation_id"]
+    story.allocation_id = won.allocation_id
     return story
 
 
@@ -274,7 +274,7 @@ def test_explains_why_a_member_whose_work_never_counted_gets_nothing(services: S
     won = app.win(ALICE, oid, closed_on=app.clock().date().isoformat())
     services.runner.wait_for(won.position)
 
-    explanation = explain(services.views.get("allocation", won.extra["allocation_id"]), "erin")
+    explanation = explain(services.views.get("allocation", won.allocation_id), "erin")
 
     assert explanation["amount"] == "0.00" and explanation["contributions"] == []
     [excluded] = explanation["excluded"]

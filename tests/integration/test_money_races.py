@@ -45,7 +45,7 @@ def won_deal(services: Services) -> tuple[str, str]:
         cid = app.record_contribution(Actor(member, "member"), oid, member_id=member, kind=kind,
                                       summary=kind, occurred_at="2026-10-01T09:00:00").id
         app.confirm_contribution(LEAD, oid, cid)
-    return oid, app.win(LEAD, oid, closed_on="2026-10-20", reason="signed on the 20th").extra["allocation_id"]
+    return oid, app.win(LEAD, oid, closed_on="2026-10-20", reason="signed on the 20th").allocation_id
 
 
 def test_an_approval_racing_a_payment_never_loses_the_release(two: tuple[Services, Services]) -> None:

@@ -44,7 +44,7 @@ def books(database_url: str, clock: Clock) -> Iterator[Services]:
                                   occurred_at="2026-10-02T09:00:00").id
     app.confirm_contribution(LEAD, oid, visit)
     app.confirm_contribution(ALICE, oid, poc)
-    allocation = app.win(ALICE, oid, closed_on="2026-10-20").extra["allocation_id"]
+    allocation = app.win(ALICE, oid, closed_on="2026-10-20").allocation_id
     app.approve_allocation(FINANCE, allocation)
     clock.now = datetime(2026, 10, 28, tzinfo=UTC)
     app.receive_payment(FINANCE, oid, amount="300000.00", currency="CNY", received_on="2026-10-28")

@@ -182,7 +182,7 @@ def register_acme(app: Goldsplit, **changes: Any) -> str:
 def test_registering_an_account_grades_it_by_the_policy_in_force(app: Goldsplit) -> None:
     recorded = app.register_account(ALICE, name="Acme Bank", industry="banking", attributes=ACME,
                                     account_id="acme")
-    assert (recorded.id, recorded.extra["grade"], recorded.position) == ("acme", "A", head(app))
+    assert (recorded.id, recorded.grade, recorded.position) == ("acme", "A", head(app))
     registered, graded, added = account_events(app)
     assert type(registered) is Account.Registered
     assert (registered.name, registered.industry, registered.attributes) == ("Acme Bank", "banking", ACME)
@@ -208,7 +208,7 @@ def test_a_missing_attribute_scores_zero_and_the_reasons_say_so(app: Goldsplit) 
 
 
 def test_an_account_without_attributes_is_a_c(app: Goldsplit) -> None:
-    assert app.register_account(ALICE, name="Tiny Co", account_id="tiny").extra["grade"] == "C"
+    assert app.register_account(ALICE, name="Tiny Co", account_id="tiny").grade == "C"
     assert grades(app, "tiny") == [("C", "0.00", 1, "registered")]
 
 
@@ -259,7 +259,7 @@ def test_a_grade_change_is_recorded_with_why_so_the_account_has_a_grade_history(
     recorded = app.change_account_attributes(ALICE, "acme", {"strategic_fit": "low",
                                                              "relationship_depth": "none"})
     # 28 + 0 + 0 + 9 = 37: a C
-    assert recorded.extra["grade"] == "C"
+    assert recorded.grade == "C"
     app.change_account_attributes(LEAD, "acme", {"annual_potential": "20000000",
                                                  "relationship_depth": "partner"})
     # 40 + 0 + 20 + 9 = 69: an A
@@ -298,7 +298,7 @@ def test_a_change_to_the_same_attributes_records_nothing(app: Goldsplit) -> None
     register_acme(app)
     before = head(app)
     recorded = app.change_account_attributes(ALICE, "acme", {"strategic_fit": "high"})
-    assert (recorded.position, head(app), recorded.extra["grade"]) == (before, before, "A")
+    assert (recorded.position, head(app), recorded.grade) == (before, before, "A")
 
 
 def test_only_the_account_team_or_a_lead_changes_attributes(app: Goldsplit) -> None:
@@ -337,7 +337,7 @@ def test_a_new_version_in_force_regrades_every_account(app: Goldsplit) -> None:
     app.register_account(LEAD, name="Globex", account_id="globex", attributes={
         "annual_potential": "1000000", "strategic_fit": "medium"})  # 16 + 12.5 = 28.5: C
     recorded = app.add_policy(FINANCE, "account-grading", STRICTER)
-    assert recorded.extra["regraded"] == 2
+    assert recorded.regraded == 2
     assert recorded.position == head(app)
     assert grades(app) == [("A", "76.00", 1, "registered"), ("B", "76.00", 2, "policy version 2")]
     # the grade letter stays C, but the history records which version graded it
@@ -350,13 +350,13 @@ def test_a_version_effective_in_the_future_regrades_nothing_until_its_day(app: G
                                                                            clock: Clock) -> None:
     register_acme(app)
     recorded = app.add_policy(FINANCE, "account-grading", {**STRICTER, "effective_from": "2026-04-01"})
-    assert "regraded" not in recorded.extra
+    assert recorded.regraded is None
     assert grades(app) == [("A", "76.00", 1, "registered")]
     app.change_account_attributes(ALICE, "acme", {"region": "east"})  # still graded by version 1
     assert grades(app) == [("A", "76.00", 1, "registered")]
 
     clock.now = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
-    assert app.regrade_accounts(LEAD).extra["regraded"] == 1
+    assert app.regrade_accounts(LEAD).regraded == 1
     assert grades(app)[-1] == ("B", "76.00", 2, "policy version 2")
 
 
@@ -365,7 +365,7 @@ def test_regrading_again_by_the_same_version_records_nothing(app: Goldsplit) -> 
     app.add_policy(FINANCE, "account-grading", STRICTER)
     before = head(app)
     recorded = app.regrade_accounts(FINANCE)
-    assert (recorded.extra["regraded"], recorded.position, head(app)) == (0, before, before)
+    assert (recorded.regraded, recorded.position, head(app)) == (0, before, before)
 
 
 def test_only_finance_a_lead_or_an_admin_regrades(app: Goldsplit) -> None:

@@ -126,7 +126,7 @@ def test_a_member_who_opens_an_opportunity_becomes_its_ar(app: Goldsplit) -> Non
                                     amount="1000000.00", currency="CNY",
                                     expected_close="2026-06-30")
     assert recorded.position == head(app)
-    assert recorded.extra["grade"] == "B"  # the default grading policy's band from 1,000,000.00 CNY
+    assert recorded.grade == "B"  # the default grading policy's band from 1,000,000.00 CNY
     assert seats(app, recorded.id) == {
         "triangle": {"AR": "alice", "SR": None, "FR": None}, "supporters": []}
     opportunity = app.repository.get(UUID(recorded.id))
@@ -142,7 +142,7 @@ def test_the_grade_defaults_to_c(app: Goldsplit) -> None:
     register_team(app)
     recorded = app.open_opportunity(ALICE, account_id="acme", name="Small deal", amount="500",
                                     currency="EUR", expected_close="2026-06-30")
-    assert recorded.extra["grade"] == "C"
+    assert recorded.grade == "C"
 
 
 def test_refuses_opening_by_a_member_who_is_not_registered(app: Goldsplit) -> None:
@@ -349,7 +349,7 @@ def test_winning_proposes_an_allocation_that_splits_the_whole_pool(
 
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat())
     assert won.position == head(app)
-    allocation_id = won.extra["allocation_id"]
+    allocation_id = won.allocation_id
     assert allocation_id == str(uuid5(UUID(oid), "allocation"))
     allocation = app.repository.get(UUID(allocation_id))
     assert (str(allocation.opportunity_id), allocation.status) == (oid, "proposed")
@@ -374,7 +374,7 @@ def test_winning_without_eligible_work_leaves_the_whole_pool_unallocated(
     contribute(app, oid, BOB, "demo")  # never confirmed
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat(), amount="999999.99")
     assert fixed_services.runner.wait_for(won.position)
-    result = fixed_services.views.get("allocation", won.extra["allocation_id"])["result"]
+    result = fixed_services.views.get("allocation", won.allocation_id)["result"]
     assert result["lines"] == []
     # round_half_even(99,999,999 × 0.03) = round_half_even(2,999,999.97) = 3,000,000
     assert result["unallocated"] == result["pool"] == 3_000_000
@@ -436,9 +436,9 @@ def test_refuses_policy_versions_from_anyone_but_finance(app: Goldsplit, actor: 
 def test_finance_adds_a_validated_policy_version(app: Goldsplit) -> None:
     recorded = app.add_policy(FINANCE, "incentive", {**DEFAULT_INCENTIVE_DOCUMENT,
                                                   "effective_from": "2026-01-01"})
-    assert (recorded.id, recorded.extra["version"], recorded.position) == ("2", 2, head(app))
+    assert (recorded.id, recorded.version, recorded.position) == ("2", 2, head(app))
     assert [p.version for p in app.policies("incentive")] == [1, 2]
-    assert recorded.extra["hash"] == app.policies("incentive")[1].hash
+    assert recorded.hash == app.policies("incentive")[1].hash
     refused(app, InvalidPolicy, app.add_policy, FINANCE, "incentive",
             {**DEFAULT_INCENTIVE_DOCUMENT, "member_cap": "0"}, field="member_cap")
 
@@ -457,7 +457,7 @@ def test_a_version_effective_in_the_future_does_not_apply_today(fixed_services: 
     refused(app, UnknownContributionKind, contribute, app, oid, BOB, "workshop", field="kind")
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat())
     assert fixed_services.runner.wait_for(won.position)
-    doc = fixed_services.views.get("allocation", won.extra["allocation_id"])
+    doc = fixed_services.views.get("allocation", won.allocation_id)
     assert (doc["policy"]["version"], doc["result"]["pool"]) == (1, 3_000_000)
 
 

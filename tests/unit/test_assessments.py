@@ -119,7 +119,7 @@ def assessed_events(app: Goldsplit, oid: str) -> list[Any]:
 def test_an_assessment_records_answers_score_probability_and_the_standard_version(app: Goldsplit) -> None:
     oid = deal(app)
     recorded = app.assess(BOB, oid, AFTER_POC)
-    assert recorded.extra == {"score": 64, "win_probability": "0.60", "standard_version": 1}
+    assert (recorded.score, recorded.win_probability, recorded.standard_version) == (64, "0.60", 1)
     assert recorded.position == head(app)
     [event] = assessed_events(app, oid)
     assert (event.assessment_id, event.answers, event.score, event.win_probability, event.actor) == (
@@ -150,8 +150,8 @@ def test_an_assessment_keeps_its_standard_version_after_a_new_version_is_added(a
                             {"from_score": 50, "probability": "0.40"},
                             {"from_score": 75, "probability": "0.80"}]})
     second = app.assess(ALICE, oid, AFTER_POC)
-    assert (first.extra["standard_version"], second.extra["standard_version"]) == (1, 2)
-    assert (first.extra["win_probability"], second.extra["win_probability"]) == ("0.60", "0.40")
+    assert (first.standard_version, second.standard_version) == (1, 2)
+    assert (first.win_probability, second.win_probability) == ("0.60", "0.40")
     v1, v2 = app.policies("relationship-standard")
     assert [(e.standard, e.win_probability) for e in assessed_events(app, oid)] == [
         (v1.reference(), "0.60"), (v2.reference(), "0.40")]
@@ -163,7 +163,7 @@ def test_a_standard_version_effective_later_does_not_apply_today(app: Goldsplit)
     app.add_policy(FINANCE, "relationship-standard", {
         **DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, "effective_from": (TODAY + timedelta(days=1)).isoformat(),
         "win_probability": [{"from_score": 0, "probability": "0.5"}]})
-    assert app.assess(ALICE, oid, AFTER_POC).extra["standard_version"] == 1
+    assert app.assess(ALICE, oid, AFTER_POC).standard_version == 1
 
 
 def test_assessments_move_the_probability_and_the_opportunity_keeps_them_in_order(app: Goldsplit) -> None:

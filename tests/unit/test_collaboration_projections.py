@@ -165,7 +165,7 @@ def test_a_support_request_shows_its_due_state_and_measured_hours_through_its_li
     [asked] = shown["requests"]
     assert (asked["status"], asked["rating"], asked["comment"]) == ("rated", 4, "late but thorough")
     assert (asked["due_state"], asked["delivery_hours"]) == ("delivered_late", "72.5")
-    assert asked["contribution_id"] == delivered.extra["contribution_id"]
+    assert asked["contribution_id"] == delivered.contribution_id
     assert (shown["open_requests"], shown["overdue_requests"]) == (0, 0)
     [work] = shown["contributions"]
     assert (work["kind"], work["member_id"], work["status"], work["request_id"]) == (
@@ -353,7 +353,7 @@ def test_the_member_board_shows_my_requests_contributions_and_projected_earnings
     app.accept_request(CAROL, rid)
     clock.advance(days=1)
     delivered = app.deliver_request(CAROL, rid, summary="Plan over three sites", hours="8")  # FR 3
-    app.confirm_contribution(ALICE, big, delivered.extra["contribution_id"])
+    app.confirm_contribution(ALICE, big, delivered.contribution_id)
 
     small = open_deal(app, amount="200000.00", name="Acme spare parts")  # C: pool 1% = 2,000.00
     app.assign_triangle_role(ALICE, small, "SR", "bob")
@@ -383,7 +383,7 @@ def test_the_member_board_shows_my_requests_contributions_and_projected_earnings
     assert projected["totals"] == {"CNY": "53333.33"} and alice["projected_earnings"] == projected
     assert [(e["opportunity_id"], e["allocation_id"], e["allocation_status"], e["current"], e["paid"])
             for e in earned["allocations"]] == [
-        (small, won.extra["allocation_id"], "proposed", "1142.86", "0.00")]
+        (small, won.allocation_id, "proposed", "1142.86", "0.00")]
     assert earned["totals"] == {"proposed": {"CNY": "1142.86"}, "approved": {}}
     carol = member_board(world, "carol")
     assert (carol["projected"]["totals"], carol["earned"]["allocations"]) == ({"CNY": "26666.67"}, [])

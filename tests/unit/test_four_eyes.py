@@ -126,7 +126,7 @@ def test_an_ar_cannot_date_the_close_back_alone(app: Goldsplit, closed_on: str, 
     recorded = app.win(LEAD, oid, closed_on=closed_on, reason="the contract was signed then")
     won = [e for e in events(app, oid) if isinstance(e, Opportunity.Won)][0]
     assert (won.actor, won.reason, call in won.lead_call) == ("lin", "the contract was signed then", True)
-    assert recorded.extra["allocation_id"] == str(Allocation.create_id(UUID(oid)))
+    assert recorded.allocation_id == str(Allocation.create_id(UUID(oid)))
 
 
 def test_a_close_date_in_the_future_is_bad_input_not_a_leads_call(app: Goldsplit) -> None:
@@ -238,7 +238,7 @@ def test_one_member_holds_one_seat_unless_a_lead_seats_them(app: Goldsplit) -> N
 
 def test_one_open_dispute_per_member_per_line(app: Goldsplit) -> None:
     oid = deal(app)
-    aid = app.win(ALICE, oid, closed_on=TODAY).extra["allocation_id"]
+    aid = app.win(ALICE, oid, closed_on=TODAY).allocation_id
     first = app.raise_dispute(BOB, aid, member_id="bob", reason="the demo weighs more").id
     refused(app, Conflict, app.raise_dispute, BOB, aid, member_id="bob", reason="again",
             field="member_id")
@@ -255,7 +255,7 @@ def test_finance_neither_approves_a_split_it_has_a_line_in_nor_resolves_its_own_
     app.add_supporter(ALICE, oid, "fiona")
     cid = work(app, oid, Actor("fiona", "member"), "pricing_review", "2026-03-12T09:00:00+00:00")
     app.confirm_contribution(ALICE, oid, cid)
-    aid = app.win(ALICE, oid, closed_on=TODAY).extra["allocation_id"]
+    aid = app.win(ALICE, oid, closed_on=TODAY).allocation_id
     refused(app, NotAllowed, app.approve_allocation, FINANCE, aid)
     dispute = app.raise_dispute(FINANCE, aid, member_id="fiona", reason="pricing is worth more").id
     refused(app, NotAllowed, app.resolve_dispute, FINANCE, dispute, decision="uphold",

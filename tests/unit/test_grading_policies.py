@@ -417,7 +417,7 @@ def test_finance_and_admins_add_versions_numbered_and_hashed_by_the_book(app: Go
                                                                            actor: Actor) -> None:
     recorded = app.add_policy(actor, "relationship-standard", {**STANDARD, "name": "v2"})
     [_, added] = app.policies("relationship-standard")
-    assert (recorded.extra["version"], recorded.extra["hash"]) == (2, added.hash)
+    assert (recorded.version, recorded.hash) == (2, added.hash)
     assert (added.name, added.version) == ("v2", 2)
     assert recorded.position == head(app)
 
@@ -499,7 +499,7 @@ def test_opening_grades_the_deal_and_stores_the_roles_its_grade_requires(
     recorded = app.open_opportunity(opener, account_id="acme", name="Deal", amount=amount,
                                     currency=currency, expected_close="2026-06-30",
                                     attributes=attributes)
-    assert recorded.extra["grade"] == grade
+    assert recorded.grade == grade
     deal = opportunity(app, recorded.id)
     assert (deal.grade, deal.required_roles, deal.grade_overridden) == (grade, required, False)
     [graded] = graded_events(app, recorded.id)
@@ -530,9 +530,9 @@ def test_a_member_cannot_set_the_grade(app: Goldsplit, call: str) -> None:
 def test_the_lead_override_stands_through_corrections(app: Goldsplit) -> None:
     oid = open_deal(app, opener=LEAD, amount="100.00", grade="B")
     app.assign_triangle_role(LEAD, oid, "AR", "alice")
-    assert app.correct_opportunity(LEAD, oid, amount="5000000.00", reason="scope grew").extra["grade"] == "B"
-    assert app.correct_opportunity(ALICE, oid, amount="10.00").extra["grade"] == "B"
-    assert app.correct_opportunity(LEAD, oid, attributes={"new_logo": True}).extra["grade"] == "B"
+    assert app.correct_opportunity(LEAD, oid, amount="5000000.00", reason="scope grew").grade == "B"
+    assert app.correct_opportunity(ALICE, oid, amount="10.00").grade == "B"
+    assert app.correct_opportunity(LEAD, oid, attributes={"new_logo": True}).grade == "B"
     deal = opportunity(app, oid)
     assert (deal.amount, deal.grade, deal.grade_overridden) == (1000, "B", True)
     assert len(graded_events(app, oid)) == 1
@@ -545,7 +545,7 @@ def test_correcting_the_amount_regrades_the_deal_by_the_policy(app: Goldsplit) -
     oid = open_deal(app, amount="999999.99")
     assert opportunity(app, oid).grade == "C"
     recorded = app.correct_opportunity(LEAD, oid, amount="3000000.00", reason="scope grew")
-    assert recorded.extra["grade"] == "A"
+    assert recorded.grade == "A"
     deal = opportunity(app, oid)
     assert (deal.amount, deal.grade, deal.required_roles) == (300_000_000, "A", ["AR", "SR", "FR"])
     events = list(app.repository.event_store.get(UUID(oid)))
@@ -624,14 +624,14 @@ def test_a_new_grading_version_in_force_regrades_open_deals_but_not_closed_or_ov
     added = app.add_policy(FINANCE, "opportunity-grading", changed(
         OPPORTUNITY, (("effective_from",), "2026-03-01"),
         (("amount_bands", "CNY", 1, "from"), "500000.00"), (("required_roles", "B"), ["AR", "FR"])))
-    assert added.extra["regraded"] == 1
+    assert added.regraded == 1
     later = open_deal(app, amount="600000.00")
     for oid in (open_before, later):
         assert (opportunity(app, oid).grade, opportunity(app, oid).required_roles) == ("B", ["AR", "FR"])
         assert graded_events(app, oid)[-1].policy["version"] == 2
     assert opportunity(app, closed).required_roles == ["AR", "SR"]
     assert [e.policy["version"] for e in graded_events(app, overridden)] == [1]
-    assert app.regrade_opportunities(FINANCE).extra["regraded"] == 0
+    assert app.regrade_opportunities(FINANCE).regraded == 0
 
 
 def test_a_lead_releases_an_override_back_to_the_policy(app: Goldsplit) -> None:

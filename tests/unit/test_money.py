@@ -119,7 +119,7 @@ def won(app: Goldsplit, clock: Clock, *, policy: dict | None = HELD, amount: str
                                       summary=kind, occurred_at="2026-02-10T10:00:00+00:00").id
         app.confirm_contribution(LEAD, oid, cid)
         contributions[member] = cid
-    aid = app.win(LEAD, oid, closed_on=WON_ON).extra["allocation_id"]
+    aid = app.win(LEAD, oid, closed_on=WON_ON).allocation_id
     clock.now = MARCH
     if approve:
         app.approve_allocation(FINANCE, aid)
@@ -629,7 +629,7 @@ def dispute(app: Goldsplit, deal: Deal, member: Actor = CAROL, reason: str = "th
 def test_a_member_disputes_their_own_line_with_a_reason(app: Goldsplit, clock: Clock) -> None:
     deal = won(app, clock, approve=True)
     recorded = app.raise_dispute(CAROL, deal.aid, member_id="carol", reason="the plan won the deal")
-    assert (recorded.extra["status"], recorded.position) == ("open", head(app))
+    assert (recorded.status, recorded.position) == ("open", head(app))
     [raised] = events(app, recorded.id)
     assert (type(raised), raised.allocation_id, raised.member_id, raised.reason, raised.actor) == (
         Dispute.Raised, UUID(deal.aid), "carol", "the plan won the deal", "carol")

@@ -119,7 +119,7 @@ def story_of(history: dict) -> Iterator[Story]:
                                           occurred_at="2026-01-10T10:00:00+00:00").id
             app.confirm_contribution(LEAD, oid, cid)
             contributions.append(cid)
-        aid = app.win(LEAD, oid, closed_on=WON_ON).extra["allocation_id"]
+        aid = app.win(LEAD, oid, closed_on=WON_ON).allocation_id
         yield Story(app, clock, oid, aid, contributions)
     finally:
         app.close()

@@ -90,7 +90,7 @@ def won_deal(app: Goldsplit, clock: Clock, amount: str = "4000000.00", currency:
         app.confirm_contribution(LEAD, oid, cid)
         contributions[member] = cid
     won = app.win(LEAD, oid, closed_on=clock.now.date().isoformat())
-    return oid, won.extra["allocation_id"], contributions
+    return oid, won.allocation_id, contributions
 
 
 def payables(world: Services) -> list[dict]:

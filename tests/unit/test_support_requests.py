@@ -181,7 +181,7 @@ def test_opening_a_request_records_who_asks_whom_for_what(app: Goldsplit) -> Non
     oid = staffed_deal(app)
     recorded = app.open_request(BOB, oid, to_member="dave", kind="pricing_review",
                                 summary="Price the three-year option", due=DUE)
-    assert (recorded.extra["status"], recorded.position) == ("open", head(app))
+    assert (recorded.status, recorded.position) == ("open", head(app))
     [opened] = events(app, recorded.id)
     assert (type(opened), opened.opportunity_id, opened.requested_by, opened.to_member,
             opened.to_department, opened.kind, opened.due) == (
@@ -237,7 +237,7 @@ def test_a_retried_request_with_the_same_id_is_recorded_once(app: Goldsplit) -> 
     again = app.open_request(ALICE, oid, to_department="rnd", kind="poc_environment",
                              summary="PoC", due=DUE, request_id=rid)
     assert (first.id, again.id) == (str(rid), str(rid))
-    assert (again.position, again.extra["status"]) == (first.position, "open")
+    assert (again.position, again.status) == (first.position, "open")
     assert len(events(app, rid)) == 1
 
 
@@ -386,7 +386,7 @@ def test_delivering_records_a_support_delivered_contribution_pointing_to_the_req
     app.accept_request(RITA, rid)
     recorded = app.deliver_request(RITA, rid, summary="PoC environment ready", hours="6",
                                    evidence_url="https://wiki.example/poc")
-    cid = recorded.extra["contribution_id"]
+    cid = recorded.contribution_id
     assert cid == str(uuid5(UUID(rid), "delivered"))
     contribution = opportunity(app, oid).contributions[cid]
     assert {k: contribution[k] for k in ("member_id", "role", "kind", "status", "request_id", "hours",
@@ -409,7 +409,7 @@ def test_delivered_support_counts_once_the_ar_or_a_lead_not_the_supporter_confir
     oid = staffed_deal(app)
     rid = ask(app, oid, by=BOB, to_member="carol")  # the SR asks the FR, who is on the deal
     app.accept_request(CAROL, rid)
-    cid = app.deliver_request(CAROL, rid, summary="delivery plan reviewed").extra["contribution_id"]
+    cid = app.deliver_request(CAROL, rid, summary="delivery plan reviewed").contribution_id
     assert opportunity(app, oid).contributions[cid]["status"] == "recorded"
     refused(app, NotAllowed, app.confirm_contribution, CAROL, oid, cid)
     refused(app, NotAllowed, app.confirm_contribution, BOB, oid, cid)  # the requester is no checker
@@ -421,7 +421,7 @@ def test_a_delivery_without_a_summary_describes_itself_from_the_request(app: Gol
     oid = staffed_deal(app)
     rid = ask(app, oid)
     app.accept_request(RITA, rid)
-    cid = app.deliver_request(RITA, rid).extra["contribution_id"]
+    cid = app.deliver_request(RITA, rid).contribution_id
     contribution = opportunity(app, oid).contributions[cid]
     assert (contribution["summary"], contribution["hours"]) == (
         "Delivered: A PoC environment for the customer", "0")
@@ -431,7 +431,7 @@ def test_a_supporter_in_the_triangle_delivers_in_their_seat(app: Goldsplit) -> N
     oid = staffed_deal(app)
     rid = ask(app, oid, to_member="carol")
     app.accept_request(CAROL, rid)
-    cid = app.deliver_request(CAROL, rid, summary="delivery plan").extra["contribution_id"]
+    cid = app.deliver_request(CAROL, rid, summary="delivery plan").contribution_id
     assert opportunity(app, oid).contributions[cid]["role"] == "FR"
 
 
@@ -442,7 +442,7 @@ def test_only_the_supporter_or_a_lead_delivers(app: Goldsplit) -> None:
     refused(app, NotAllowed, app.deliver_request, ALICE, rid, summary="I did it")
     refused(app, RequestNotFound, app.deliver_request, ERIN, rid, summary="I did it", field="request_id")
     refused(app, NotAllowed, app.deliver_request, BOB, rid, summary="I did it")
-    cid = app.deliver_request(LEAD, rid, summary="rita finished it").extra["contribution_id"]
+    cid = app.deliver_request(LEAD, rid, summary="rita finished it").contribution_id
     assert opportunity(app, oid).contributions[cid]["member_id"] == "rita"
 
 
@@ -471,7 +471,7 @@ def test_a_delivery_counts_in_the_allocation_when_the_deal_is_won(app: Goldsplit
     rid = delivered(app, oid)
     app.confirm_contribution(ALICE, oid, request(app, rid).contribution_id)
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat())
-    allocation = app.repository.get(UUID(won.extra["allocation_id"]))
+    allocation = app.repository.get(UUID(won.allocation_id))
     assert isinstance(allocation, Allocation)
     result = allocation.result
     # pool: 1,000,000.00 CNY x 3 % (grade A) = 30,000.00; every role active, so SUPPORT has its 10 %
@@ -495,7 +495,7 @@ def test_without_the_delivery_the_support_share_goes_to_the_other_roles(app: Gol
                                   occurred_at=EARLIER).id
     app.confirm_contribution(ALICE, oid, cid)
     won = app.win(ALICE, oid, closed_on=TODAY.isoformat())
-    result = app.repository.get(UUID(won.extra["allocation_id"])).result
+    result = app.repository.get(UUID(won.allocation_id)).result
     assert [line["member_id"] for line in result["lines"]] == ["bob"]
 
 
@@ -506,7 +506,7 @@ def test_a_delivery_after_the_opportunity_closed_is_recorded_but_not_counted(app
     app.win(ALICE, oid, closed_on=TODAY.isoformat())
     before = len(events(app, oid))
     recorded = app.deliver_request(RITA, rid, summary="late but done", hours="4")
-    assert recorded.extra["contribution_id"] is None
+    assert recorded.contribution_id is None
     done = events(app, rid)[-1]
     assert (type(done), done.contribution_id, done.not_counted, done.summary) == (
         SupportRequest.Delivered, None, "the opportunity was already won", "late but done")
