@@ -10,6 +10,10 @@ document lists every status any request can get:
 - 503 with `Retry-After` wherever the store is asked (all but /live);
 - every refusal as `application/problem+json` with the Problem schema (RFC 9457), never as
   application/json;
+- the `Idempotency-Key` header api/idempotency.py honours on every POST, PUT and PATCH (the
+  routes that read it leave it out of their own parameters): its format, a 422 for a key out of
+  it, the 409s of a key reused with another request or still in progress (with `Retry-After`),
+  and `Idempotent-Replayed: true` on a replayed success;
 - an example of every success: a read's from api/examples.json (answers of a small seeded ledger,
   lists cut to one item), a command's from its response model; tests/unit/test_openapi_examples.py
   checks that each one is valid against its own schema.
@@ -41,6 +45,26 @@ EXAMPLES: dict[str, Any] = json.loads((Path(__file__).parent / "examples.json").
 METRICS_EXAMPLE = ('# TYPE goldsplit_log_position gauge\ngoldsplit_log_position 1234\n'
                    '# TYPE goldsplit_projection_lag_events gauge\n'
                    'goldsplit_projection_lag_events{projection="board"} 0\n')
+KEYED = ("post", "put", "patch")  # api/idempotency.py METHODS
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes a retry safe: at most 200 printable ASCII characters (an empty one is "
+                   "none). Within the token's member and role, the same key with the same request "
+                   "(method, path, query and the body's bytes) replays the first success with "
+                   "`Idempotent-Replayed: true` and records nothing; the same key with another "
+                   "request is 409 `urn:goldsplit:idempotency-key-reused`; while the first request "
+                   "runs it is 409 `urn:goldsplit:idempotency-key-in-progress` with `Retry-After`. "
+                   "Only a 2xx answer is kept: after a refusal the key is free for a corrected "
+                   "request. A command that creates something derives its id from the key, so a "
+                   "retry names the same one. A key out of this format is 422 naming it.",
+    "schema": {"type": "string", "maxLength": 200, "pattern": "^[ -~]*$"},
+}
+REPLAYED = {"description": "`true` when the answer is the one kept for this Idempotency-Key, "
+                           "replayed: nothing was recorded again",
+            "schema": {"type": "string", "enum": ["true"]}}
+KEY_CONFLICT = ("; `urn:goldsplit:idempotency-key-reused`: the Idempotency-Key was used with another "
+                "request; `urn:goldsplit:idempotency-key-in-progress`: the first request with it is "
+                "still running, retry after Retry-After seconds")
 BEARER = {"type": "http", "scheme": "bearer",
           "description": "a signed token, gs1.<payload>.<signature> (`goldsplit token issue`)"}
 
@@ -61,9 +85,13 @@ def install(app: FastAPI) -> None:
 def completed(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = BEARER
+    components.setdefault("parameters", {})["IdempotencyKey"] = IDEMPOTENCY_KEY
+    components.setdefault("headers", {})["IdempotentReplayed"] = REPLAYED
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
+            if method in KEYED:
+                _keyed(operation)
             _exemplify(schema, f"{method.upper()} {path}", responses)
             for status, text in EDGE.items():
                 responses.setdefault(str(status), {"description": text})
@@ -77,7 +105,23 @@ def completed(schema: dict[str, Any]) -> dict[str, Any]:
                     response["content"] = {"application/problem+json": {"schema": PROBLEM}}
                     if int(status) in HEADERS:
                         response["headers"] = HEADERS[int(status)]
+            if method in KEYED:
+                responses["409"]["headers"] = HEADERS[503]  # Retry-After, while a key is in progress
     return schema
+
+
+def _keyed(operation: dict[str, Any]) -> None:
+    """The Idempotency-Key of a POST, PUT or PATCH: the header, its 409s, the replay's header."""
+    operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/IdempotencyKey"})
+    responses = operation["responses"]
+    conflict = responses.setdefault("409", {"description": "a conflict"})
+    conflict["description"] += KEY_CONFLICT
+    invalid = responses.setdefault("422", {"description": "invalid input"})
+    invalid["description"] += "; an Idempotency-Key out of its format"
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})["Idempotent-Replayed"] = {
+                "$ref": "#/components/headers/IdempotentReplayed"}
 
 
 def _exemplify(schema: dict[str, Any], key: str, responses: dict[str, Any]) -> None:

@@ -9,7 +9,10 @@ some 6800), with a fixed seed; it runs every check it has on each answer:
 no 5xx, a documented status code, content type, body and headers, invalid data refused (4xx), valid
 data not refused as invalid, a missing token refused, a method no route answers refused with 405
 and an honest `Allow`. Generated path ids are sometimes the seeded ones, so the fuzzer reaches real
-objects and not only 404s.
+objects and not only 404s. Commands carry the `Idempotency-Key` the document describes, drawn like
+any other parameter: a key drawn again with another request is the documented 409, with the same
+one a replay carrying `Idempotent-Replayed: true`. Every policy kind's document is drawn from its
+own schema, so valid versions are posted and put in force as the fuzzer goes.
 """
 
 from __future__ import annotations
@@ -240,6 +243,7 @@ BEYOND_THE_SCHEMA = [  # (the field named, words of the refusal), why no schema 
     ("answers", ""),  # the relationship standard in force names the criteria and their levels
     ("to_department", "name the member"),
     ("period", "is not over yet"),  # today: a month closes once it has ended
+    ("amount", "is over the outstanding amount"),  # the deal's payments so far
     # a policy document (api/policy_documents.py): sums, orders and agreements between its parts
     ("role_shares", "role shares sum to"),
     ("criteria", "weights sum to"),

@@ -68,3 +68,22 @@ def test_every_v1_operation_asks_for_the_bearer_token_and_documents_401() -> Non
         if path.startswith("/v1/"):
             assert operation["security"] == [{"bearer": []}], (method, path)
             assert "401" in operation["responses"], (method, path)
+
+
+def test_every_post_put_and_patch_documents_the_idempotency_key_its_409_and_the_replay() -> None:
+    key = DOCUMENT["components"]["parameters"]["IdempotencyKey"]
+    assert (key["in"], key["required"], key["schema"]["maxLength"]) == ("header", False, 200)
+    keyed = [(method, path, operation) for method, path, operation in OPERATIONS
+             if method in ("POST", "PUT", "PATCH")]
+    assert len(keyed) > 30
+    for method, path, operation in keyed:
+        assert {"$ref": "#/components/parameters/IdempotencyKey"} in operation["parameters"], (method, path)
+        conflict = operation["responses"]["409"]
+        assert "idempotency-key-reused" in conflict["description"], (method, path)
+        assert "Retry-After" in conflict["headers"], (method, path)
+        for status, response in operation["responses"].items():
+            if status.startswith("2"):
+                assert "Idempotent-Replayed" in response["headers"], (method, path, status)
+    for method, path, operation in OPERATIONS:
+        if method not in ("POST", "PUT", "PATCH"):
+            assert all("$ref" not in p for p in operation.get("parameters", [])), (method, path)
