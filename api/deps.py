@@ -13,7 +13,6 @@ from api.auth import authenticate
 from api.errors import Refused
 from api.schemas import KEY, MEMBER, PERIOD, REGRADE
 from api.services import Services
-from domain.aggregates import POLICY_KINDS
 from domain.application import MAY, Actor
 from domain.policy import TRIANGLE_ROLES
 from projections.runner import ProjectionStalled
@@ -98,8 +97,6 @@ AccountPath = Annotated[str, Path(description="the account's id (a CRM id, or a 
                                               f"registration); never {REGRADE}",
                                   json_schema_extra={"pattern": KEY, "not": {"enum": [".", "..", REGRADE]}})]
 TriangleRolePath = Annotated[str, Path(description="the seat", json_schema_extra={"enum": list(TRIANGLE_ROLES)})]
-PolicyKind = Annotated[str, Path(description="the kind of policy; another is not found",
-                                 json_schema_extra={"enum": list(POLICY_KINDS)})]
 Period = Annotated[str, Path(description="a month (2026-11) or a quarter (2026-Q4), from 2000",
                              json_schema_extra={"pattern": PERIOD})]
 
