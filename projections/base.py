@@ -29,9 +29,24 @@ class Changes:
     def put(self, view: str, key: str, doc: dict) -> None:
         self.written[(view, key)] = doc
 
+    def link(self, view: str, child: str, field: str, parent: str) -> str:
+        """Record in the link view `view` that `child` (the id of an aggregate whose first event
+        names its parent) belongs to `parent`: the document `{field: parent}`. Answers `parent`."""
+        self.put(view, child, {field: parent})
+        return parent
+
+    def parent(self, view: str, child: str, field: str) -> str | None:
+        """The parent `link` recorded for `child` (None when none was: its first event was not seen)."""
+        doc = self.get(view, child)
+        return None if doc is None else doc[field]
+
 
 class Projection(ABC):
-    """A read model: `process` turns one event at one log position into document changes."""
+    """A read model: `process` turns one event at one log position into document changes.
+
+    Projections dispatch on the event's class with `functools.singledispatchmethod`: one handler per
+    event class, a no-op for the rest (a handler for an aggregate's `Event` base catches its events
+    that have none of their own)."""
 
     name: str
     views: tuple[str, ...]

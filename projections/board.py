@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import singledispatch, singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Allocation, Ask, Dispute, Opportunity, SupportRequest, event_id
@@ -21,7 +22,8 @@ from projections.base import Changes, Projection, happened_at
 
 VIEW = "board"
 REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
-LINKS = "board_link"  # "allocation:<id>" and "dispute:<id>" -> the opportunity whose board shows it
+LINKS = "board_link"  # "allocation:<id>", "dispute:<id>", "ask:<id>" -> the opportunity whose board shows it
+OPPORTUNITY = "opportunity_id"  # the parent a link document names (Changes.link)
 
 ROLE_TITLES = {"AR": "account responsible", "SR": "solution responsible", "FR": "fulfilment responsible"}
 OPEN_STATUSES = ("open", "accepted")  # asked for and not yet answered with a delivery or a refusal
@@ -35,177 +37,223 @@ class BoardProjection(Projection):
     views = (VIEW, REQUESTS, LINKS)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
-        if isinstance(event, SupportRequest.Event):
-            self._request(event, position, changes)
-            return
-        if isinstance(event, Allocation.Proposed):
-            changes.put(LINKS, f"allocation:{event.originator_id}",
-                        {"opportunity_id": str(event.opportunity_id)})
-            return
-        if isinstance(event, Dispute.Event):
-            self._dispute(event, position, changes)
-            return
-        if isinstance(event, Ask.Event):
-            self._ask(event, position, changes)
-            return
-        if not isinstance(event, Opportunity.Event):
-            return
-        key = str(event.originator_id)
-        at = event.timestamp.isoformat()
-        if isinstance(event, Opportunity.Opened):
-            doc = {
-                "opportunity_id": key, "account_id": event.account_id, "name": event.name,
-                "amount": event.amount, "currency": event.currency,
-                "expected_close": event.expected_close, "grade": event.grade,
-                "attributes": event.attributes, "stage": "open", "closed_on": None,
-                "triangle": {"AR": None, "SR": None, "FR": None}, "triangle_history": [],
-                "supporters": [], "contributions": [], "requests": [], "assessment": None,
-                "assessments": [], "required_roles": [], "grading": None, "corrections": [],
-                "opened_by": event.actor, "opened_at": at,
-            }
-        else:
-            doc = changes.get(VIEW, key)
-            if doc is None:
-                return
-            self._apply(doc, event, position, at)
+        self._on(event, position, changes)
+
+    @singledispatchmethod
+    def _on(self, event: Any, position: int, changes: Changes) -> None:
+        """An event no board shows."""
+
+    @staticmethod
+    def _put(changes: Changes, key: str, doc: dict, position: int) -> None:
         doc["position"] = position
         changes.put(VIEW, key, doc)
 
-    @staticmethod
-    def _apply(doc: dict, event: Any, position: int, at: str) -> None:
-        if isinstance(event, Opportunity.TriangleRoleAssigned):
-            doc["triangle"][event.role] = event.member_id
-            doc["triangle_history"].append({
-                "role": event.role, "member_id": event.member_id, "previous": event.previous,
-                "by": event.actor, "at": at, "position": position})
-        elif isinstance(event, Opportunity.SupporterAdded):
-            doc["supporters"].append(event.member_id)
-        elif isinstance(event, Opportunity.ContributionRecorded):
-            doc["contributions"].append({
-                "id": event.contribution_id, "member_id": event.member_id, "role": event.role,
-                "kind": event.kind, "summary": event.summary, "hours": event.hours,
-                "occurred_at": event.occurred_at, "evidence_url": event.evidence_url,
-                "status": "recorded", "recorded_by": event.actor, "recorded_at": at,
-                "request_id": getattr(event, "request_id", None),
-                "event_id": str(event_id(event.originator_id, event.originator_version)),
-                "position": position})
-        elif isinstance(event, Opportunity.ContributionConfirmed):
-            _contribution(doc, event.contribution_id).update(
-                status="confirmed", confirmed_by=event.actor, confirmed_position=position)
-        elif isinstance(event, Opportunity.ContributionReversed):
-            _contribution(doc, event.contribution_id).update(
-                status="reversed", reversed_by=event.actor, reversal_reason=event.reason,
-                reversed_position=position)
-        elif isinstance(event, Opportunity.Won):
-            doc.update(stage="won", amount=event.amount, closed_on=event.closed_on)
-        elif isinstance(event, Opportunity.Lost):
-            doc.update(stage="lost", closed_on=event.closed_on, loss_reason=event.reason)
-        elif isinstance(event, Opportunity.Graded):
-            doc.update(grade=event.grade, required_roles=list(event.required_roles),
-                       grading={"reasons": list(event.reasons), "policy": dict(event.policy),
-                                "overridden": event.overridden})
-        elif isinstance(event, Opportunity.Corrected):
-            doc.setdefault("corrections", []).append({
-                "amount": event.amount, "expected_close": event.expected_close,
-                "attributes": event.attributes,
-                "previous": {"amount": doc["amount"], "expected_close": doc["expected_close"],
-                             "attributes": doc["attributes"]},
-                "by": event.actor, "at": at, "position": position})
-            doc.update(amount=event.amount, expected_close=event.expected_close,
-                       attributes=event.attributes)
-        elif isinstance(event, Opportunity.Assessed):
-            assessment = {
-                "id": event.assessment_id, "score": event.score,
-                "win_probability": event.win_probability,
-                "standard_version": event.standard["version"],
-                "standard": {k: event.standard[k] for k in ("name", "version", "hash")},
-                "answers": dict(event.answers), "scores": dict(event.scores),
-                "by": event.actor, "at": at, "position": position}
-            doc.setdefault("assessments", []).append(assessment)
-            doc["assessment"] = dict(assessment)
+    # -- the opportunity's own events -----------------------------------------------------------
 
-    @staticmethod
-    def _request(event: Any, position: int, changes: Changes) -> None:
-        request_id = str(event.originator_id)
-        if isinstance(event, SupportRequest.Opened):
-            key = str(event.opportunity_id)
-            changes.put(REQUESTS, request_id, {"opportunity_id": key})
-        else:
-            known = changes.get(REQUESTS, request_id)
-            if known is None:
-                return
-            key = known["opportunity_id"]
+    @_on.register(Opportunity.Opened)
+    def _opened(self, event: Opportunity.Opened, position: int, changes: Changes) -> None:
+        key = str(event.originator_id)
+        self._put(changes, key, {
+            "opportunity_id": key, "account_id": event.account_id, "name": event.name,
+            "amount": event.amount, "currency": event.currency,
+            "expected_close": event.expected_close, "grade": event.grade,
+            "attributes": event.attributes, "stage": "open", "closed_on": None,
+            "triangle": {"AR": None, "SR": None, "FR": None}, "triangle_history": [],
+            "supporters": [], "contributions": [], "requests": [], "assessment": None,
+            "assessments": [], "required_roles": [], "grading": None, "corrections": [],
+            "opened_by": event.actor, "opened_at": event.timestamp.isoformat(),
+        }, position)
+
+    @_on.register(Opportunity.Event)
+    def _changed(self, event: Opportunity.Event, position: int, changes: Changes) -> None:
+        """Every later event of a deal moves its board's position, whether the board shows it or not."""
+        key = str(event.originator_id)
         doc = changes.get(VIEW, key)
         if doc is None:
             return
-        if isinstance(event, SupportRequest.Opened):
-            doc["requests"].append(new_request(event, position))
-        else:
-            item = next((r for r in doc["requests"] if r["id"] == request_id), None)
-            if item is None:
-                return
-            apply_request(item, event, position)
-        doc["position"] = position
-        changes.put(VIEW, key, doc)
+        self._apply(event, doc, position, event.timestamp.isoformat())
+        self._put(changes, key, doc, position)
 
+    @singledispatchmethod
+    def _apply(self, event: Any, doc: dict, position: int, at: str) -> None:
+        """A deal's event whose facts the board does not show."""
 
-    @staticmethod
-    def _dispute(event: Any, position: int, changes: Changes) -> None:
+    @_apply.register(Opportunity.TriangleRoleAssigned)
+    def _seated(self, event: Opportunity.TriangleRoleAssigned, doc: dict, position: int, at: str) -> None:
+        doc["triangle"][event.role] = event.member_id
+        doc["triangle_history"].append({
+            "role": event.role, "member_id": event.member_id, "previous": event.previous,
+            "by": event.actor, "at": at, "position": position})
+
+    @_apply.register(Opportunity.SupporterAdded)
+    def _supporter(self, event: Opportunity.SupporterAdded, doc: dict, position: int, at: str) -> None:
+        doc["supporters"].append(event.member_id)
+
+    @_apply.register(Opportunity.ContributionRecorded)
+    def _recorded(self, event: Opportunity.ContributionRecorded, doc: dict, position: int, at: str) -> None:
+        doc["contributions"].append({
+            "id": event.contribution_id, "member_id": event.member_id, "role": event.role,
+            "kind": event.kind, "summary": event.summary, "hours": event.hours,
+            "occurred_at": event.occurred_at, "evidence_url": event.evidence_url,
+            "status": "recorded", "recorded_by": event.actor, "recorded_at": at,
+            "request_id": getattr(event, "request_id", None),
+            "event_id": str(event_id(event.originator_id, event.originator_version)),
+            "position": position})
+
+    @_apply.register(Opportunity.ContributionConfirmed)
+    def _confirmed(self, event: Opportunity.ContributionConfirmed, doc: dict, position: int,
+                   at: str) -> None:
+        _contribution(doc, event.contribution_id).update(
+            status="confirmed", confirmed_by=event.actor, confirmed_position=position)
+
+    @_apply.register(Opportunity.ContributionReversed)
+    def _reversed(self, event: Opportunity.ContributionReversed, doc: dict, position: int,
+                  at: str) -> None:
+        _contribution(doc, event.contribution_id).update(
+            status="reversed", reversed_by=event.actor, reversal_reason=event.reason,
+            reversed_position=position)
+
+    @_apply.register(Opportunity.Won)
+    def _won(self, event: Opportunity.Won, doc: dict, position: int, at: str) -> None:
+        doc.update(stage="won", amount=event.amount, closed_on=event.closed_on)
+
+    @_apply.register(Opportunity.Lost)
+    def _lost(self, event: Opportunity.Lost, doc: dict, position: int, at: str) -> None:
+        doc.update(stage="lost", closed_on=event.closed_on, loss_reason=event.reason)
+
+    @_apply.register(Opportunity.Graded)
+    def _graded(self, event: Opportunity.Graded, doc: dict, position: int, at: str) -> None:
+        doc.update(grade=event.grade, required_roles=list(event.required_roles),
+                   grading={"reasons": list(event.reasons), "policy": dict(event.policy),
+                            "overridden": event.overridden})
+
+    @_apply.register(Opportunity.Corrected)
+    def _corrected(self, event: Opportunity.Corrected, doc: dict, position: int, at: str) -> None:
+        doc.setdefault("corrections", []).append({
+            "amount": event.amount, "expected_close": event.expected_close,
+            "attributes": event.attributes,
+            "previous": {"amount": doc["amount"], "expected_close": doc["expected_close"],
+                         "attributes": doc["attributes"]},
+            "by": event.actor, "at": at, "position": position})
+        doc.update(amount=event.amount, expected_close=event.expected_close,
+                   attributes=event.attributes)
+
+    @_apply.register(Opportunity.Assessed)
+    def _assessed(self, event: Opportunity.Assessed, doc: dict, position: int, at: str) -> None:
+        assessment = {
+            "id": event.assessment_id, "score": event.score,
+            "win_probability": event.win_probability,
+            "standard_version": event.standard["version"],
+            "standard": {k: event.standard[k] for k in ("name", "version", "hash")},
+            "answers": dict(event.answers), "scores": dict(event.scores),
+            "by": event.actor, "at": at, "position": position}
+        doc.setdefault("assessments", []).append(assessment)
+        doc["assessment"] = dict(assessment)
+
+    # -- what shows on a deal's board: its requests, allocation's disputes and asks -------------
+
+    @_on.register(SupportRequest.Opened)
+    def _request_opened(self, event: SupportRequest.Opened, position: int, changes: Changes) -> None:
+        key = changes.link(REQUESTS, str(event.originator_id), OPPORTUNITY, str(event.opportunity_id))
+        doc = changes.get(VIEW, key)
+        if doc is None:
+            return
+        doc["requests"].append(new_request(event, position))
+        self._put(changes, key, doc, position)
+
+    @_on.register(SupportRequest.Event)
+    def _request_moved(self, event: SupportRequest.Event, position: int, changes: Changes) -> None:
+        request_id = str(event.originator_id)
+        key = changes.parent(REQUESTS, request_id, OPPORTUNITY)
+        doc = _board(changes, key)
+        if key is None or doc is None:
+            return
+        item = next((r for r in doc["requests"] if r["id"] == request_id), None)
+        if item is None:
+            return
+        apply_request(item, event, position)
+        self._put(changes, key, doc, position)
+
+    @_on.register(Allocation.Proposed)
+    def _proposed(self, event: Allocation.Proposed, position: int, changes: Changes) -> None:
+        changes.link(LINKS, f"allocation:{event.originator_id}", OPPORTUNITY, str(event.opportunity_id))
+
+    @_on.register(Dispute.Raised)
+    def _dispute_raised(self, event: Dispute.Raised, position: int, changes: Changes) -> None:
+        key = changes.parent(LINKS, f"allocation:{event.allocation_id}", OPPORTUNITY)
+        if key is None:
+            return
         dispute_id = str(event.originator_id)
-        raised = isinstance(event, Dispute.Raised)
-        link, doc = _linked(changes, f"dispute:{dispute_id}",
-                            changes.get(LINKS, f"allocation:{event.allocation_id}") if raised else None)
+        changes.link(LINKS, f"dispute:{dispute_id}", OPPORTUNITY, key)
+        doc = changes.get(VIEW, key)
         if not doc:
             return
-        disputes = doc.setdefault("disputes", [])
-        if raised:
-            disputes.append({"id": dispute_id, "allocation_id": str(event.allocation_id),
-                             "member_id": event.member_id, "reason": event.reason, "status": "open",
-                             "raised_at": event.timestamp.isoformat(), "position": position})
-        else:
-            status = {Dispute.Rejected: "rejected", Dispute.Upheld: "upheld"}.get(type(event))
-            for dispute in disputes:
-                if dispute["id"] == dispute_id and status:
-                    dispute.update(status=status, resolved_position=position)
-        doc["position"] = position
-        changes.put(VIEW, link["opportunity_id"], doc)
+        doc.setdefault("disputes", []).append({
+            "id": dispute_id, "allocation_id": str(event.allocation_id), "member_id": event.member_id,
+            "reason": event.reason, "status": "open", "raised_at": event.timestamp.isoformat(),
+            "position": position})
+        self._put(changes, key, doc, position)
 
+    @_on.register(Dispute.Rejected)
+    def _dispute_rejected(self, event: Dispute.Rejected, position: int, changes: Changes) -> None:
+        self._dispute_resolved(event, "rejected", position, changes)
 
-    @staticmethod
-    def _ask(event: Any, position: int, changes: Changes) -> None:
-        """What the AR asked a lead to decide, and how it was decided."""
+    @_on.register(Dispute.Upheld)
+    def _dispute_upheld(self, event: Dispute.Upheld, position: int, changes: Changes) -> None:
+        self._dispute_resolved(event, "upheld", position, changes)
+
+    def _dispute_resolved(self, event: Dispute.Event, status: str, position: int, changes: Changes) -> None:
+        dispute_id = str(event.originator_id)
+        key = changes.parent(LINKS, f"dispute:{dispute_id}", OPPORTUNITY)
+        doc = _board(changes, key)
+        if key is None or not doc:
+            return
+        for dispute in doc.setdefault("disputes", []):
+            if dispute["id"] == dispute_id:
+                dispute.update(status=status, resolved_position=position)
+        self._put(changes, key, doc, position)
+
+    @_on.register(Ask.Opened)
+    def _ask_opened(self, event: Ask.Opened, position: int, changes: Changes) -> None:
+        """What the AR asked a lead to decide."""
         ask_id = str(event.originator_id)
-        opened = isinstance(event, Ask.Opened)
-        link, doc = _linked(changes, f"ask:{ask_id}",
-                            {"opportunity_id": str(event.opportunity_id)} if opened else None)
+        key = changes.link(LINKS, f"ask:{ask_id}", OPPORTUNITY, str(event.opportunity_id))
+        doc = changes.get(VIEW, key)
         if not doc:
             return
-        asks = doc.setdefault("asks", [])
-        at = happened_at(event)
-        if opened:
-            asks.append({"id": ask_id, "opportunity_id": link["opportunity_id"], "action": event.action,
-                         "arguments": dict(event.arguments), "reason": event.reason,
-                         "calls": list(event.calls), "asked_by": event.actor, "asked_at": at,
-                         "status": "open", "decision": None, "position": position,
-                         "changed_at": position})
-        else:
-            status = {Ask.Approved: "approved", Ask.Rejected: "rejected"}.get(type(event))
-            item = next((a for a in asks if a["id"] == ask_id), None)
-            if item is None or status is None:
-                return
-            item.update(status=status, changed_at=position, decision={
-                "by": event.actor, "reason": event.reason, "at": at, "position": position})
-        doc["position"] = position
-        changes.put(VIEW, link["opportunity_id"], doc)
+        doc.setdefault("asks", []).append({
+            "id": ask_id, "opportunity_id": key, "action": event.action,
+            "arguments": dict(event.arguments), "reason": event.reason, "calls": list(event.calls),
+            "asked_by": event.actor, "asked_at": happened_at(event), "status": "open",
+            "decision": None, "position": position, "changed_at": position})
+        self._put(changes, key, doc, position)
+
+    @_on.register(Ask.Approved)
+    def _ask_approved(self, event: Ask.Approved, position: int, changes: Changes) -> None:
+        self._ask_decided(event, "approved", position, changes)
+
+    @_on.register(Ask.Rejected)
+    def _ask_rejected(self, event: Ask.Rejected, position: int, changes: Changes) -> None:
+        self._ask_decided(event, "rejected", position, changes)
+
+    def _ask_decided(self, event: Ask.Event, status: str, position: int, changes: Changes) -> None:
+        """How a lead decided an ask."""
+        ask_id = str(event.originator_id)
+        key = changes.parent(LINKS, f"ask:{ask_id}", OPPORTUNITY)
+        doc = _board(changes, key)
+        if key is None or not doc:
+            return
+        item = next((a for a in doc.setdefault("asks", []) if a["id"] == ask_id), None)
+        if item is None:
+            return
+        item.update(status=status, changed_at=position, decision={
+            "by": event.actor, "reason": event.reason, "at": happened_at(event), "position": position})
+        self._put(changes, key, doc, position)
 
 
-def _linked(changes: Changes, key: str, new: dict | None) -> tuple[dict | None, dict | None]:
-    """The link `key` (a dispute's, an ask's) to the opportunity whose board shows it, and that
-    board: `new` is recorded as the link when its first event gives one."""
-    if new is not None:
-        changes.put(LINKS, key, new)
-    link = new or changes.get(LINKS, key)
-    return link, (changes.get(VIEW, link["opportunity_id"]) if link else None)
+def _board(changes: Changes, key: str | None) -> dict | None:
+    """The board of the opportunity `key` (a child's parent: None when the child's is unknown)."""
+    return None if key is None else changes.get(VIEW, key)
 
 
 def present_ask(ask: dict, currency: str) -> dict:
@@ -238,21 +286,37 @@ def new_request(event: Any, position: int) -> dict:
 
 def apply_request(item: dict, event: Any, position: int) -> None:
     """Move a request (as `new_request` made it) through one of its later events."""
-    at = happened_at(event)
-    if isinstance(event, SupportRequest.Accepted):
-        item.update(status="accepted", accepted_at=at, supporter=event.member_id)
-    elif isinstance(event, SupportRequest.Declined):
-        item.update(status="declined", declined_at=at, decline_reason=event.reason)
-    elif isinstance(event, SupportRequest.Delivered):
-        item.update(status="delivered", delivered_at=at, contribution_id=event.contribution_id,
-                    not_counted=event.not_counted,
-                    delivery={"summary": event.summary, "hours": event.hours,
-                              "evidence_url": event.evidence_url, "by": event.actor})
-    elif isinstance(event, SupportRequest.Rated):
-        item.update(status="rated", rated_at=at, rating=event.score, comment=event.comment)
-    else:
-        return
-    item["changed_at"] = position
+    _request_moved(event, item, happened_at(event), position)
+
+
+@singledispatch
+def _request_moved(event: Any, item: dict, at: str, position: int) -> None:
+    """A request's event that changes nothing of it."""
+
+
+@_request_moved.register(SupportRequest.Accepted)
+def _accepted(event: SupportRequest.Accepted, item: dict, at: str, position: int) -> None:
+    item.update(status="accepted", accepted_at=at, supporter=event.member_id, changed_at=position)
+
+
+@_request_moved.register(SupportRequest.Declined)
+def _declined(event: SupportRequest.Declined, item: dict, at: str, position: int) -> None:
+    item.update(status="declined", declined_at=at, decline_reason=event.reason, changed_at=position)
+
+
+@_request_moved.register(SupportRequest.Delivered)
+def _delivered(event: SupportRequest.Delivered, item: dict, at: str, position: int) -> None:
+    item.update(status="delivered", delivered_at=at, contribution_id=event.contribution_id,
+                not_counted=event.not_counted,
+                delivery={"summary": event.summary, "hours": event.hours,
+                          "evidence_url": event.evidence_url, "by": event.actor},
+                changed_at=position)
+
+
+@_request_moved.register(SupportRequest.Rated)
+def _rated(event: SupportRequest.Rated, item: dict, at: str, position: int) -> None:
+    item.update(status="rated", rated_at=at, rating=event.score, comment=event.comment,
+                changed_at=position)
 
 
 def due_state(request: dict, today: date) -> str:
