@@ -20,6 +20,7 @@ import copy
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Dispute, Member, Opportunity, SupportRequest, Task
@@ -36,6 +37,7 @@ REQUESTS = "member_request"  # request id -> {request, places: [[doc key, list n
 TASKS = "member_task"  # task id -> {assignee, task}
 CONTRIBUTIONS = "member_contribution"  # "<opportunity id>:<contribution id>" -> {member_id, kind, status}
 DISPUTES = "member_dispute"  # dispute id -> {member_id}
+MEMBER = "member_id"  # the parent a dispute's or a contribution's document names (Changes.link)
 
 LATEST = 100  # contributions listed, and closed tasks, requests and disputes kept, per document
 COUNTS = "contribution_counts"  # status -> kind -> how many of the member's contributions
@@ -64,43 +66,18 @@ class MemberBoardProjection(Projection):
     views = (VIEW, REQUESTS, TASKS, CONTRIBUTIONS, DISPUTES)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
-        if isinstance(event, Member.Registered):
-            doc = self._doc(changes, event.member_id)
-            doc.update(registered=True, name=event.name, department=event.department,
-                       team=getattr(event, "team", None) or event.department)
-            self._put(changes, event.member_id, doc, position)
-        elif isinstance(event, Opportunity.Event):
-            self._opportunity(event, position, changes)
-        elif isinstance(event, Task.Event):
-            self._task(event, position, changes)
-        elif isinstance(event, SupportRequest.Event):
-            self._request(event, position, changes)
-        elif isinstance(event, Dispute.Event):
-            self._dispute(event, position, changes)
+        self._on(event, position, changes)
 
-    def _dispute(self, event: Any, position: int, changes: Changes) -> None:
-        """My disputes and how finance resolved them (open ones show first on my board)."""
-        dispute_id = str(event.originator_id)
-        if isinstance(event, Dispute.Raised):
-            changes.put(DISPUTES, dispute_id, {"member_id": event.member_id})
-            member = event.member_id
-        else:
-            known = changes.get(DISPUTES, dispute_id)
-            if known is None:
-                return
-            member = known["member_id"]
-        doc = self._doc(changes, member)
-        disputes = doc.setdefault("disputes", [])
-        if isinstance(event, Dispute.Raised):
-            disputes.append({"id": dispute_id, "allocation_id": str(event.allocation_id),
-                             "reason": event.reason, "status": "open", "position": position})
-        else:
-            item = next((d for d in disputes if d["id"] == dispute_id), None)
-            if item is None:
-                return
-            item["status"] = "upheld" if isinstance(event, Dispute.Upheld) else "rejected"
-            item["resolution"] = getattr(event, "reason", None)
-        self._put(changes, member, doc, position)
+    @singledispatchmethod
+    def _on(self, event: Any, position: int, changes: Changes) -> None:
+        """An event no member board shows."""
+
+    @_on.register(Member.Registered)
+    def _registered(self, event: Member.Registered, position: int, changes: Changes) -> None:
+        doc = self._doc(changes, event.member_id)
+        doc.update(registered=True, name=event.name, department=event.department,
+                   team=getattr(event, "team", None) or event.department)
+        self._put(changes, event.member_id, doc, position)
 
     @staticmethod
     def _doc(changes: Changes, key: str) -> dict:
@@ -115,72 +92,136 @@ class MemberBoardProjection(Projection):
         _bound(doc)
         changes.put(VIEW, key, doc)
 
+    # -- disputes: mine, and how finance resolved them (open ones show first on my board) --------
+
+    @_on.register(Dispute.Raised)
+    def _dispute_raised(self, event: Dispute.Raised, position: int, changes: Changes) -> None:
+        dispute_id = str(event.originator_id)
+        member = changes.link(DISPUTES, dispute_id, MEMBER, event.member_id)
+        doc = self._doc(changes, member)
+        doc.setdefault("disputes", []).append({
+            "id": dispute_id, "allocation_id": str(event.allocation_id), "reason": event.reason,
+            "status": "open", "position": position})
+        self._put(changes, member, doc, position)
+
+    @_on.register(Dispute.Rejected)
+    def _dispute_rejected(self, event: Dispute.Rejected, position: int, changes: Changes) -> None:
+        self._dispute_resolved(event, "rejected", position, changes)
+
+    @_on.register(Dispute.Upheld)
+    def _dispute_upheld(self, event: Dispute.Upheld, position: int, changes: Changes) -> None:
+        self._dispute_resolved(event, "upheld", position, changes)
+
+    def _dispute_resolved(self, event: Dispute.Event, status: str, position: int, changes: Changes) -> None:
+        dispute_id = str(event.originator_id)
+        member = changes.parent(DISPUTES, dispute_id, MEMBER)
+        if member is None:
+            return
+        doc = self._doc(changes, member)
+        item = next((d for d in doc.setdefault("disputes", []) if d["id"] == dispute_id), None)
+        if item is None:
+            return
+        item["status"] = status
+        item["resolution"] = getattr(event, "reason", None)
+        self._put(changes, member, doc, position)
+
     # -- opportunities: where I sit and the work I did ----------------------------------------
 
-    def _opportunity(self, event: Any, position: int, changes: Changes) -> None:
+    @_on.register(Opportunity.TriangleRoleAssigned)
+    @_on.register(Opportunity.SupporterAdded)
+    def _seated(self, event: Opportunity.Event, position: int, changes: Changes) -> None:
         oid = str(event.originator_id)
-        if isinstance(event, (Opportunity.TriangleRoleAssigned, Opportunity.SupporterAdded)):
-            doc = self._doc(changes, event.member_id)
-            if oid in doc["opportunities"]:
-                return
+        doc = self._doc(changes, event.member_id)
+        if oid in doc["opportunities"]:
+            return
+        doc["opportunities"].append(oid)
+        self._put(changes, event.member_id, doc, position)
+
+    @_on.register(Opportunity.ContributionRecorded)
+    def _recorded(self, event: Opportunity.ContributionRecorded, position: int, changes: Changes) -> None:
+        oid = str(event.originator_id)
+        doc = self._doc(changes, event.member_id)
+        changes.put(CONTRIBUTIONS, f"{oid}:{event.contribution_id}",
+                    {"member_id": event.member_id, "kind": event.kind, "status": "recorded"})
+        if oid not in doc["opportunities"]:
             doc["opportunities"].append(oid)
-            self._put(changes, event.member_id, doc, position)
-        elif isinstance(event, Opportunity.ContributionRecorded):
-            doc = self._doc(changes, event.member_id)
-            changes.put(CONTRIBUTIONS, f"{oid}:{event.contribution_id}",
-                        {"member_id": event.member_id, "kind": event.kind, "status": "recorded"})
-            if oid not in doc["opportunities"]:
-                doc["opportunities"].append(oid)
-            doc["contributions"].append({
-                "opportunity_id": oid, "contribution_id": event.contribution_id, "kind": event.kind,
-                "role": event.role, "status": "recorded", "summary": event.summary,
-                "hours": event.hours, "occurred_at": event.occurred_at,
-                "request_id": getattr(event, "request_id", None), "position": position})
-            _count(doc[COUNTS], "recorded", event.kind, +1)
-            self._put(changes, event.member_id, doc, position)
-        elif isinstance(event, (Opportunity.ContributionConfirmed, Opportunity.ContributionReversed)):
-            key = f"{oid}:{event.contribution_id}"
-            known = changes.get(CONTRIBUTIONS, key)
-            if known is None:
-                return
-            member = known["member_id"]
-            doc = self._doc(changes, member)
-            known = changes.get(CONTRIBUTIONS, key)  # the upgrade of an older document fills it in
-            if known is None or "kind" not in known:
-                return
-            status = ("confirmed" if isinstance(event, Opportunity.ContributionConfirmed)
-                      else "reversed")
-            _count(doc[COUNTS], known["status"], known["kind"], -1)
-            _count(doc[COUNTS], status, known["kind"], +1)
-            changes.put(CONTRIBUTIONS, key, {**known, "status": status})
-            item = next((c for c in doc["contributions"] if c["opportunity_id"] == oid
-                         and c["contribution_id"] == event.contribution_id), None)
-            if item is not None:
-                item["status"] = status
-            self._put(changes, member, doc, position)
+        doc["contributions"].append({
+            "opportunity_id": oid, "contribution_id": event.contribution_id, "kind": event.kind,
+            "role": event.role, "status": "recorded", "summary": event.summary,
+            "hours": event.hours, "occurred_at": event.occurred_at,
+            "request_id": getattr(event, "request_id", None), "position": position})
+        _count(doc[COUNTS], "recorded", event.kind, +1)
+        self._put(changes, event.member_id, doc, position)
+
+    @_on.register(Opportunity.ContributionConfirmed)
+    def _confirmed(self, event: Opportunity.ContributionConfirmed, position: int, changes: Changes) -> None:
+        self._contribution_moved(event, "confirmed", position, changes)
+
+    @_on.register(Opportunity.ContributionReversed)
+    def _reversed(self, event: Opportunity.ContributionReversed, position: int, changes: Changes) -> None:
+        self._contribution_moved(event, "reversed", position, changes)
+
+    def _contribution_moved(self, event: Opportunity.Event, status: str, position: int,
+                            changes: Changes) -> None:
+        oid = str(event.originator_id)
+        key = f"{oid}:{event.contribution_id}"
+        member = changes.parent(CONTRIBUTIONS, key, MEMBER)
+        if member is None:
+            return
+        doc = self._doc(changes, member)
+        known = changes.get(CONTRIBUTIONS, key)  # the upgrade of an older document fills it in
+        if known is None or "kind" not in known:
+            return
+        _count(doc[COUNTS], known["status"], known["kind"], -1)
+        _count(doc[COUNTS], status, known["kind"], +1)
+        changes.put(CONTRIBUTIONS, key, {**known, "status": status})
+        item = next((c for c in doc["contributions"] if c["opportunity_id"] == oid
+                     and c["contribution_id"] == event.contribution_id), None)
+        if item is not None:
+            item["status"] = status
+        self._put(changes, member, doc, position)
 
     # -- tasks: a reassigned task leaves the old assignee's board ------------------------------
 
-    def _task(self, event: Any, position: int, changes: Changes) -> None:
+    @_on.register(Task.Created)
+    def _task_created(self, event: Task.Created, position: int, changes: Changes) -> None:
         task_id = str(event.originator_id)
-        if isinstance(event, Task.Created):
-            known = {"assignee": event.assignee, "task": {
-                "task_id": task_id, "account_id": event.account_id, "title": event.title,
-                "due": event.due, "status": "assigned" if event.assignee else "created",
-                "position": position}}
-            previous = None
-        else:
-            known = changes.get(TASKS, task_id)
-            if known is None:
-                return
-            previous = known["assignee"]
-            status = {Task.Assigned: "assigned", Task.Completed: "done", Task.Verified: "verified",
-                      Task.Reopened: "assigned"}.get(type(event))
-            if status is None:
-                return
-            known["task"]["status"] = status
-            if isinstance(event, Task.Assigned):
-                known["assignee"] = event.assignee
+        self._task_shown(task_id, None, {"assignee": event.assignee, "task": {
+            "task_id": task_id, "account_id": event.account_id, "title": event.title,
+            "due": event.due, "status": "assigned" if event.assignee else "created",
+            "position": position}}, position, changes)
+
+    @_on.register(Task.Assigned)
+    def _task_assigned(self, event: Task.Assigned, position: int, changes: Changes) -> None:
+        self._task_moved(event, "assigned", position, changes, assignee=event.assignee)
+
+    @_on.register(Task.Completed)
+    def _task_completed(self, event: Task.Completed, position: int, changes: Changes) -> None:
+        self._task_moved(event, "done", position, changes)
+
+    @_on.register(Task.Verified)
+    def _task_verified(self, event: Task.Verified, position: int, changes: Changes) -> None:
+        self._task_moved(event, "verified", position, changes)
+
+    @_on.register(Task.Reopened)
+    def _task_reopened(self, event: Task.Reopened, position: int, changes: Changes) -> None:
+        self._task_moved(event, "assigned", position, changes)
+
+    def _task_moved(self, event: Task.Event, status: str, position: int, changes: Changes,
+                    **assignee: str | None) -> None:
+        """A task's new status (and, given `assignee`, its new assignee)."""
+        task_id = str(event.originator_id)
+        known = changes.get(TASKS, task_id)
+        if known is None:
+            return
+        previous = known["assignee"]
+        known["task"]["status"] = status
+        known.update(assignee)
+        self._task_shown(task_id, previous, known, position, changes)
+
+    def _task_shown(self, task_id: str, previous: str | None, known: dict, position: int,
+                    changes: Changes) -> None:
+        """Keep the task's document and show it on its assignee's board (off the previous one's)."""
         changes.put(TASKS, task_id, known)
         assignee = known["assignee"]
         if previous is not None and previous != assignee:
@@ -194,20 +235,37 @@ class MemberBoardProjection(Projection):
 
     # -- support requests: on the requester's, the addressee's and the supporter's boards ------
 
-    def _request(self, event: Any, position: int, changes: Changes) -> None:
+    @_on.register(SupportRequest.Opened)
+    def _request_opened(self, event: SupportRequest.Opened, position: int, changes: Changes) -> None:
+        addressee = event.to_member or department_key(event.to_department)
+        self._request_shown(str(event.originator_id), {
+            "request": new_request(event, position),
+            "places": [[event.requested_by, FROM_ME], [addressee, TO_ME]]}, position, changes)
+
+    @_on.register(SupportRequest.Event)
+    def _request_moved(self, event: SupportRequest.Event, position: int, changes: Changes) -> None:
         request_id = str(event.originator_id)
-        if isinstance(event, SupportRequest.Opened):
-            addressee = event.to_member or department_key(event.to_department)
-            known = {"request": new_request(event, position),
-                     "places": [[event.requested_by, FROM_ME], [addressee, TO_ME]]}
-        else:
-            known = changes.get(REQUESTS, request_id)
-            if known is None:
-                return
-            apply_request(known["request"], event, position)
-            supporter = known["request"]["supporter"]
-            if isinstance(event, SupportRequest.Accepted) and [supporter, TO_ME] not in known["places"]:
-                known["places"].append([supporter, TO_ME])
+        known = changes.get(REQUESTS, request_id)
+        if known is None:
+            return
+        apply_request(known["request"], event, position)
+        self._request_shown(request_id, known, position, changes)
+
+    @_on.register(SupportRequest.Accepted)
+    def _request_accepted(self, event: SupportRequest.Accepted, position: int, changes: Changes) -> None:
+        """The supporter who accepted it sees it on their board too."""
+        request_id = str(event.originator_id)
+        known = changes.get(REQUESTS, request_id)
+        if known is None:
+            return
+        apply_request(known["request"], event, position)
+        supporter = known["request"]["supporter"]
+        if [supporter, TO_ME] not in known["places"]:
+            known["places"].append([supporter, TO_ME])
+        self._request_shown(request_id, known, position, changes)
+
+    def _request_shown(self, request_id: str, known: dict, position: int, changes: Changes) -> None:
+        """Keep the request's document and show it, as it now is, in each of its places."""
         changes.put(REQUESTS, request_id, known)
         for key, listed in known["places"]:
             doc = self._doc(changes, key)
