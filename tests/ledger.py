@@ -3,6 +3,7 @@ record nothing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -121,3 +122,12 @@ def in_memory(clock: Callable[[], datetime], members: Mapping[str, str]) -> Iter
         yield application
     finally:
         application.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 60.0, what: str = "the condition",
+               every: float = 0.05) -> None:
+    """Poll `condition` every `every` seconds until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
@@ -28,6 +29,7 @@ from consumers.relay import EVENTS, Relay
 from main.health import Health
 from main.services import Services
 from storage.counts import Counts
+from tests import ledger
 from tests.broker import broker_on, free_port, produce, read_all
 from tests.conftest import SERVER_URL, build_services
 from tests.ledger import ADMIN, ALICE
@@ -36,11 +38,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 90.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+wait_until = partial(ledger.wait_until, timeout=90.0, every=0.1)
 
 
 @contextmanager

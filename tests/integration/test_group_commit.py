@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 import psycopg
 import pytest
@@ -17,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, Notification
 
 from storage.database import Database
 from storage.groupcommit import Factory, GroupCommitRecorder
+from tests import ledger as shared
 
 pytestmark = pytest.mark.postgres
 
@@ -70,11 +72,7 @@ def events_table_locked(postgres_url: str, app: Application) -> Iterator[Callabl
         conn.rollback()
 
 
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+wait_until = partial(shared.wait_until, timeout=10.0, every=0.005)
 
 
 def log_of(app: Application) -> list[tuple]:

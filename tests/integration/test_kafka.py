@@ -29,7 +29,7 @@ from projections.audit import chain_of
 from storage.counts import Counts
 from tests.broker import produce, read_all, running_broker
 from tests.conftest import build_services
-from tests.ledger import ADMIN, ALICE
+from tests.ledger import ADMIN, ALICE, wait_until
 from tests.scrape import sample
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
@@ -43,11 +43,6 @@ def pg_services(postgres_url: str):
     built.close()
 
 
-def wait_until(condition, timeout: float = 60.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def some_history(services: Services, contributions: int = 20) -> str:

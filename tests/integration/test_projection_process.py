@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from domain.application import Actor
 from main.services import Services
-from tests.ledger import ADMIN, ALICE
+from tests.ledger import ADMIN, ALICE, wait_until
 from tests.scrape import sample
 
 
@@ -23,11 +23,6 @@ def start_projecting(database_url: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_until(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_killed_projection_process_resumes_without_loss_or_duplicates(

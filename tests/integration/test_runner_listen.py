@@ -8,14 +8,16 @@ deadlines below was brought there by a NOTIFY (or by the catch-up after a reconn
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from urllib.parse import urlparse
 
 import psycopg
 import pytest
 
 from main.services import Services
+from tests import ledger
 from tests.conftest import SERVER_URL, build_services
 from tests.ledger import ADMIN, ALICE
 
@@ -25,11 +27,7 @@ LONG_POLL = 30.0
 DEADLINE = 15.0  # well under LONG_POLL: generous for a slow machine, too short for a poll
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+wait_until = partial(ledger.wait_until, timeout=DEADLINE, every=0.02)
 
 
 @pytest.fixture
