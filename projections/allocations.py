@@ -14,6 +14,7 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
+from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Allocation, Dispute, Opportunity, event_id
@@ -26,8 +27,6 @@ VIEW = "allocation"
 POSITIONS = "contribution_position"
 DISPUTES = "dispute"
 DEALS = "allocation_deal"  # opportunity id -> its opened amount, amount corrections while open, win
-BOOKINGS = (Allocation.Approved, Allocation.Released, Allocation.Adjusted)
-LATE_FACTS = (Opportunity.ContributionReversed, Opportunity.Corrected)
 
 
 def _amounts(targets: dict) -> dict[str, int]:
@@ -47,51 +46,26 @@ class AllocationProjection(Projection):
     views = (VIEW, POSITIONS, DISPUTES, DEALS)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
-        if isinstance(event, Opportunity.ContributionRecorded):
-            changes.put(POSITIONS, str(event_id(event.originator_id, event.originator_version)),
-                        {"position": position})
-        elif isinstance(event, Opportunity.Opened):
-            changes.put(DEALS, str(event.originator_id), {
-                "opened_amount": event.amount, "amount": event.amount, "corrections": [],
-                "won": None})
-        elif isinstance(event, Opportunity.Won):
-            self._won(event, position, changes)
-        elif isinstance(event, LATE_FACTS):
-            self._late_fact(event, position, changes)
-        elif isinstance(event, Allocation.Proposed):
-            result = self._positioned(event.result, changes)
-            deal = changes.get(DEALS, str(event.opportunity_id))
-            changes.put(VIEW, str(event.originator_id), {
-                "id": str(event.originator_id), "opportunity_id": str(event.opportunity_id),
-                "status": "proposed", "currency": event.currency, "result": result,
-                "latest": copy.deepcopy(result), "cancelled": False,
-                "policy": event.policy, "proposed_by": event.actor,
-                "proposed_at": event.timestamp.isoformat(), "position": position,
-                "approved_by": None, "approved_at": None, "approved_amounts": None,
-                "targets": {line["member_id"]: {"upfront": line["upfront"], "held": line["held"]}
-                            for line in result["lines"]},
-                "paid": {}, "overrides": {}, "entries": [], "history": [], "adjustments": [],
-                "disputes": [], "reversed_after_win": [],
-                "deal": None if deal is None else {k: deal[k] for k in ("opened_amount", "corrections",
-                                                                         "won")}})
-        elif isinstance(event, BOOKINGS):
-            self._booked(event, position, changes)
-        elif isinstance(event, Dispute.Event):
-            self._dispute(event, position, changes)
+        self._on(event, position, changes)
 
-    @staticmethod
-    def _positioned(result: dict, changes: Changes, known: dict[str, int | None] | None = None) -> dict:
-        result = copy.deepcopy(result)
-        for contribution in _cited(result):
-            if known and contribution["event_id"] in known:
-                contribution["position"] = known[contribution["event_id"]]
-                continue
-            found = changes.get(POSITIONS, contribution["event_id"])
-            contribution["position"] = found["position"] if found else None
-        return result
+    @singledispatchmethod
+    def _on(self, event: Any, position: int, changes: Changes) -> None:
+        """An event no allocation reads."""
 
-    @staticmethod
-    def _won(event: Any, position: int, changes: Changes) -> None:
+    # -- the deal: what the allocation cites and its review reads --------------------------------
+
+    @_on.register(Opportunity.ContributionRecorded)
+    def _recorded(self, event: Opportunity.ContributionRecorded, position: int, changes: Changes) -> None:
+        changes.put(POSITIONS, str(event_id(event.originator_id, event.originator_version)),
+                    {"position": position})
+
+    @_on.register(Opportunity.Opened)
+    def _opened(self, event: Opportunity.Opened, position: int, changes: Changes) -> None:
+        changes.put(DEALS, str(event.originator_id), {
+            "opened_amount": event.amount, "amount": event.amount, "corrections": [], "won": None})
+
+    @_on.register(Opportunity.Won)
+    def _won(self, event: Opportunity.Won, position: int, changes: Changes) -> None:
         deal = changes.get(DEALS, str(event.originator_id))
         if deal is None:
             return
@@ -101,24 +75,28 @@ class AllocationProjection(Projection):
                        "position": position}
         changes.put(DEALS, str(event.originator_id), deal)
 
-    def _late_fact(self, event: Any, position: int, changes: Changes) -> None:
-        """An amount correction while the deal is open goes to the deal's index; a reversal after
-        the win to the allocation's review (the Adjusted event that follows it, if any, carries
-        the split as it then stands)."""
+    @_on.register(Opportunity.Corrected)
+    def _corrected(self, event: Opportunity.Corrected, position: int, changes: Changes) -> None:
+        """An amount correction while the deal is open goes to the deal's index."""
         oid = str(event.originator_id)
         deal = changes.get(DEALS, oid)
-        if deal is None:
+        if deal is None or deal["won"] is not None or event.amount == deal["amount"]:
             return
-        if deal["won"] is None:
-            if isinstance(event, Opportunity.Corrected) and event.amount != deal["amount"]:
-                deal["corrections"].append({
-                    "amount": event.amount, "previous": deal["amount"], "by": event.actor,
-                    "at": happened_at(event), "reason": getattr(event, "reason", None), "position": position})
-                deal["amount"] = event.amount
-                changes.put(DEALS, oid, deal)
+        deal["corrections"].append({
+            "amount": event.amount, "previous": deal["amount"], "by": event.actor,
+            "at": happened_at(event), "reason": getattr(event, "reason", None), "position": position})
+        deal["amount"] = event.amount
+        changes.put(DEALS, oid, deal)
+
+    @_on.register(Opportunity.ContributionReversed)
+    def _reversed(self, event: Opportunity.ContributionReversed, position: int, changes: Changes) -> None:
+        """A reversal after the win goes to the allocation's review (the Adjusted event that follows
+        it, if any, carries the split as it then stands)."""
+        deal = changes.get(DEALS, str(event.originator_id))
+        if deal is None or deal["won"] is None:
             return
         doc = changes.get(VIEW, str(Allocation.create_id(event.originator_id)))
-        if doc is None or not isinstance(event, Opportunity.ContributionReversed):
+        if doc is None:
             return
         cited = next((c for c in _cited(latest_result(doc))
                       if c["contribution_id"] == event.contribution_id), None)
@@ -131,41 +109,89 @@ class AllocationProjection(Projection):
         doc["position"] = position
         changes.put(VIEW, doc["id"], doc)
 
-    def _booked(self, event: Any, position: int, changes: Changes) -> None:
+    # -- the allocation ------------------------------------------------------------------------
+
+    @_on.register(Allocation.Proposed)
+    def _proposed(self, event: Allocation.Proposed, position: int, changes: Changes) -> None:
+        result = self._positioned(event.result, changes)
+        deal = changes.get(DEALS, str(event.opportunity_id))
+        changes.put(VIEW, str(event.originator_id), {
+            "id": str(event.originator_id), "opportunity_id": str(event.opportunity_id),
+            "status": "proposed", "currency": event.currency, "result": result,
+            "latest": copy.deepcopy(result), "cancelled": False,
+            "policy": event.policy, "proposed_by": event.actor,
+            "proposed_at": event.timestamp.isoformat(), "position": position,
+            "approved_by": None, "approved_at": None, "approved_amounts": None,
+            "targets": {line["member_id"]: {"upfront": line["upfront"], "held": line["held"]}
+                        for line in result["lines"]},
+            "paid": {}, "overrides": {}, "entries": [], "history": [], "adjustments": [],
+            "disputes": [], "reversed_after_win": [],
+            "deal": None if deal is None else {k: deal[k] for k in ("opened_amount", "corrections",
+                                                                     "won")}})
+
+    @staticmethod
+    def _positioned(result: dict, changes: Changes, known: dict[str, int | None] | None = None) -> dict:
+        result = copy.deepcopy(result)
+        for contribution in _cited(result):
+            if known and contribution["event_id"] in known:
+                contribution["position"] = known[contribution["event_id"]]
+                continue
+            found = changes.get(POSITIONS, contribution["event_id"])
+            contribution["position"] = found["position"] if found else None
+        return result
+
+    @_on.register(Allocation.Approved)
+    def _approved(self, event: Allocation.Approved, position: int, changes: Changes) -> None:
+        doc = changes.get(VIEW, str(event.originator_id))
+        if doc is None:
+            return
+        doc.update(status="approved", approved_by=event.actor, approved_at=getattr(event, "at", None),
+                   approved_position=position, approved_amounts=_amounts(doc["targets"]))
+        self._booked(doc, event, position, changes)
+
+    @_on.register(Allocation.Released)
+    def _released(self, event: Allocation.Released, position: int, changes: Changes) -> None:
+        doc = changes.get(VIEW, str(event.originator_id))
+        if doc is None:
+            return
+        doc["history"].append({"cause": f"payment:{event.payment_id}", "reason": None,
+                               "by": event.actor, "at": getattr(event, "at", None), "position": position})
+        self._booked(doc, event, position, changes)
+
+    @_on.register(Allocation.Adjusted)
+    def _adjusted(self, event: Allocation.Adjusted, position: int, changes: Changes) -> None:
         doc = changes.get(VIEW, str(event.originator_id))
         if doc is None:
             return
         at = getattr(event, "at", None)
-        if isinstance(event, Allocation.Approved):
-            doc.update(status="approved", approved_by=event.actor, approved_at=at,
-                       approved_position=position, approved_amounts=_amounts(doc["targets"]))
-        elif isinstance(event, Allocation.Released):
-            doc["history"].append({"cause": f"payment:{event.payment_id}", "reason": None,
-                                   "by": event.actor, "at": at, "position": position})
+        before, after = _amounts(doc["targets"]), _amounts(event.targets)
+        doc.update(targets=event.targets, overrides=event.overrides)
+        if event.result is not None:
+            latest = self._positioned(event.result, changes, _positions(latest_result(doc)))
+            doc.update(latest=latest, cancelled=False)
+            if doc["status"] == "proposed":
+                doc["result"] = copy.deepcopy(latest)
         else:
-            before, after = _amounts(doc["targets"]), _amounts(event.targets)
-            doc.update(targets=event.targets, overrides=event.overrides)
-            if event.result is not None:
-                latest = self._positioned(event.result, changes, _positions(latest_result(doc)))
-                doc.update(latest=latest, cancelled=False)
-                if doc["status"] == "proposed":
-                    doc["result"] = copy.deepcopy(latest)
-            else:
-                doc["cancelled"] = True
-            doc["history"].append({"cause": event.cause, "reason": event.reason, "by": event.actor,
-                                   "at": at, "position": position})
-            doc.setdefault("adjustments", []).append({
-                "cause": event.cause, "reason": event.reason, "by": event.actor, "at": at,
-                "position": position,
-                "event_id": str(event_id(event.originator_id, event.originator_version)),
-                "before": before, "after": after,
-                "entries": [{k: e[k] for k in ("entry_id", "member_id", "amount", "pays", "kind",
-                                               "period")} for e in event.entries]})
-            if event.cause.startswith("dispute:"):
-                dispute = changes.get(DISPUTES, event.cause.removeprefix("dispute:"))
-                if dispute is not None and dispute["resolution"] and dispute["resolution"]["reason"] is None:
-                    dispute["resolution"]["reason"] = event.reason.removeprefix("dispute upheld: ")
-                    changes.put(DISPUTES, dispute["id"], dispute)
+            doc["cancelled"] = True
+        doc["history"].append({"cause": event.cause, "reason": event.reason, "by": event.actor,
+                               "at": at, "position": position})
+        doc.setdefault("adjustments", []).append({
+            "cause": event.cause, "reason": event.reason, "by": event.actor, "at": at,
+            "position": position,
+            "event_id": str(event_id(event.originator_id, event.originator_version)),
+            "before": before, "after": after,
+            "entries": [{k: e[k] for k in ("entry_id", "member_id", "amount", "pays", "kind",
+                                           "period")} for e in event.entries]})
+        if event.cause.startswith("dispute:"):
+            dispute = changes.get(DISPUTES, event.cause.removeprefix("dispute:"))
+            if dispute is not None and dispute["resolution"] and dispute["resolution"]["reason"] is None:
+                dispute["resolution"]["reason"] = event.reason.removeprefix("dispute upheld: ")
+                changes.put(DISPUTES, dispute["id"], dispute)
+        self._booked(doc, event, position, changes)
+
+    @staticmethod
+    def _booked(doc: dict, event: Allocation.Event, position: int, changes: Changes) -> None:
+        """What the event books: its entries, each member's paid total."""
         for entry in event.entries:
             paid = doc["paid"].setdefault(entry["member_id"], {"upfront": 0, "release": 0})
             paid[entry["pays"]] += entry["amount"]
@@ -173,36 +199,46 @@ class AllocationProjection(Projection):
         doc["position"] = position
         changes.put(VIEW, doc["id"], doc)
 
+    # -- disputes ------------------------------------------------------------------------------
+
+    @_on.register(Dispute.Raised)
+    def _dispute_raised(self, event: Dispute.Raised, position: int, changes: Changes) -> None:
+        allocation = changes.get(VIEW, str(event.allocation_id))
+        if allocation is None:
+            return
+        self._dispute_changed({
+            "id": str(event.originator_id), "allocation_id": allocation["id"],
+            "opportunity_id": allocation["opportunity_id"], "currency": allocation["currency"],
+            "member_id": event.member_id, "reason": event.reason, "status": "open",
+            "raised_by": event.actor, "raised_at": event.timestamp.isoformat(),
+            "position": position, "resolution": None}, allocation, position, changes)
+
+    @_on.register(Dispute.Rejected)
+    def _dispute_rejected(self, event: Dispute.Rejected, position: int, changes: Changes) -> None:
+        self._dispute_resolved(event, "rejected", {
+            "decision": "reject", "reason": event.reason, "corrected_amount": None}, position, changes)
+
+    @_on.register(Dispute.Upheld)
+    def _dispute_upheld(self, event: Dispute.Upheld, position: int, changes: Changes) -> None:
+        # Upheld carries no reason: the adjustment it causes does, and fills it in.
+        self._dispute_resolved(event, "upheld", {
+            "decision": "uphold", "reason": getattr(event, "reason", None),
+            "corrected_amount": event.corrected_amount}, position, changes)
+
+    def _dispute_resolved(self, event: Dispute.Event, status: str, decision: dict, position: int,
+                          changes: Changes) -> None:
+        dispute = changes.get(DISPUTES, str(event.originator_id))
+        if dispute is None:
+            return
+        allocation = changes.get(VIEW, dispute["allocation_id"])
+        dispute.update(status=status, resolution={
+            **decision, "by": event.actor, "at": event.timestamp.isoformat(), "position": position})
+        self._dispute_changed(dispute, allocation, position, changes)
+
     @staticmethod
-    def _dispute(event: Any, position: int, changes: Changes) -> None:
-        key = str(event.originator_id)
-        at = event.timestamp.isoformat()
-        if isinstance(event, Dispute.Raised):
-            allocation = changes.get(VIEW, str(event.allocation_id))
-            if allocation is None:
-                return
-            dispute = {"id": key, "allocation_id": allocation["id"],
-                       "opportunity_id": allocation["opportunity_id"],
-                       "currency": allocation["currency"], "member_id": event.member_id,
-                       "reason": event.reason, "status": "open", "raised_by": event.actor,
-                       "raised_at": at, "position": position, "resolution": None}
-        else:
-            dispute = changes.get(DISPUTES, key)
-            if dispute is None:
-                return
-            allocation = changes.get(VIEW, dispute["allocation_id"])
-            if isinstance(event, Dispute.Rejected):
-                dispute.update(status="rejected", resolution={
-                    "decision": "reject", "reason": event.reason, "corrected_amount": None,
-                    "by": event.actor, "at": at, "position": position})
-            elif isinstance(event, Dispute.Upheld):
-                # Upheld carries no reason: the adjustment it causes does, and fills it in.
-                dispute.update(status="upheld", resolution={
-                    "decision": "uphold", "reason": getattr(event, "reason", None),
-                    "corrected_amount": event.corrected_amount,
-                    "by": event.actor, "at": at, "position": position})
-            else:
-                return
+    def _dispute_changed(dispute: dict, allocation: dict | None, position: int, changes: Changes) -> None:
+        """Keep the dispute's document, and its summary on its allocation's."""
+        key = dispute["id"]
         dispute["changed_at"] = position
         changes.put(DISPUTES, key, dispute)
         if allocation is not None:
