@@ -1,4 +1,4 @@
-"""(b) at full size: `projections.close.prove` over a log of a million events, next to the raw
+"""(b) at full size: `books.close.prove` over a log of a million events, next to the raw
 read-and-deserialize rate of the same log, measured in the same run.
 
 Writing a log through the Application runs at a few hundred events per second here, so a million
@@ -57,13 +57,13 @@ from uuid import UUID, uuid4, uuid5
 import psycopg
 
 from bench.run import ADMIN, FINANCE, LEAD, SECRET, fresh_database, raw_read_rate, record, say
+from books.close import prove
 from domain.application import Actor
 from domain.payables import entry_id
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
 from main.settings import Settings
 from projections.audit import AuditChainProjection
-from projections.close import prove
 from projections.payables import PayablesProjection
 from projections.runner import ProjectionRunner
 

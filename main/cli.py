@@ -155,8 +155,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _period_close(args: argparse.Namespace, settings: Settings) -> int:
+    from books.close import CloseRefused, close
     from domain.application import Actor
-    from projections.close import CloseRefused, close
 
     def progress(position: int, cutoff: int) -> None:
         done = position / cutoff if cutoff else 1.0

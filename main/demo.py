@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from books.close import close
 from domain.aggregates import Allocation
 from domain.application import Actor
 from domain.payables import month_of
@@ -29,7 +30,6 @@ from projections.audit import verify
 from projections.board import VIEW as BOARDS
 from projections.board import present_board
 from projections.calibration import present_calibration
-from projections.close import close
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
 from projections.payables import PAYABLE, journal, statement

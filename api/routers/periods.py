@@ -13,10 +13,10 @@ from api.deps import ActorDep, After, MemberPath, Money, Period, ServicesDep, al
 from api.errors import problem
 from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
 from api.schemas import PROBLEMS, Out
+from books.close import CloseRefused, close
 from domain.application import MAY, Actor
 from domain.exceptions import InvalidInput
 from domain.payables import months_of
-from projections.close import CloseRefused, close
 from projections.payables import PAYABLE, PERIOD, journal, payable_key, payroll, present_period, statement
 
 router = APIRouter(prefix="/v1/periods", tags=["periods"], responses=PROBLEMS)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from books.close import CloseRefused, close
 from domain.aggregates import Period
 from domain.exceptions import PeriodClosed, PeriodNotOver
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
 from main.settings import Settings
-from projections.close import CloseRefused, close
 from projections.payables import PAYABLE, PERIOD
 from tests.ledger import ADMIN, ALICE, BOB, FINANCE, LEAD, Clock
 

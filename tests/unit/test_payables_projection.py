@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from api.exports import journal_csv, payroll_csv, statement_csv, statement_xlsx
+from books.close import prove
 from domain.aggregates import Allocation, Member, Opportunity, Period
 from domain.application import Actor, Goldsplit
 from domain.exceptions import InvalidInput
@@ -33,7 +34,6 @@ from projections.allocations import VIEW as ALLOCATIONS
 from projections.base import Changes
 from projections.board import VIEW as BOARDS
 from projections.board import present_board
-from projections.close import prove
 from projections.payables import (
     DEALS,
     PAYABLE,

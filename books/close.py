@@ -9,7 +9,7 @@ the period's entries with the payables read model. Any difference refuses the cl
 without one, the months are closed with the counts, totals per currency and the chain head at the
 cut-off.
 
-What it takes to do that over a million events (projections/replay.py has the details): every
+What it takes to do that over a million events (books/replay.py has the details): every
 stored event is hashed into the chain, but only the events of the aggregates a number depends on
 (allocations, the opportunities they split, disputes, periods, policy books) are decoded and
 applied, through the domain's own @event methods, mostly without making event objects; on
@@ -26,6 +26,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
+from books.replay import Replay, stored_events
 from domain.aggregates import Allocation, Dispute, Opportunity, Period, PolicyBook
 from domain.allocation import CountedContribution, allocate
 from domain.application import Actor, Goldsplit
@@ -35,7 +36,6 @@ from domain.payables import as_targets, due, month_of, months_of, targets_of, wi
 from domain.policy import IncentivePolicy, in_force
 from projections.audit import GENESIS, event_digest, head_at, link
 from projections.payables import PAYABLE, PERIOD
-from projections.replay import Replay, stored_events
 from projections.store import ViewStore
 
 BATCH = 5000
