@@ -17,6 +17,7 @@ construction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Allocation, Member, Opportunity, Period, event_id
@@ -27,10 +28,10 @@ from projections.base import Changes, Projection
 PAYABLE = "payable"  # "<month>:<member_id>" -> that member's entries booked in that month
 PERIOD = "period"  # "<month>" -> how many entries, whose, totals per currency, and its close
 PERIOD_MONTHS = "period_month"  # a Period aggregate's id -> its month (Closed does not name it)
+MONTH = "month"  # the parent a period_month link names (Changes.link)
 PAYEES = "payable_member"  # member id -> name, employee id and cost center, as registered
 DEALS = "payable_deal"  # opportunity id -> the deal's name, as opened
 
-BOOKINGS = (Allocation.Approved, Allocation.Released, Allocation.Adjusted)
 EXPENSE = "bonus expense"
 PAYABLE_ACCOUNT = "bonus payable"
 
@@ -53,32 +54,49 @@ class PayablesProjection(Projection):
     views = (PAYABLE, PERIOD, PERIOD_MONTHS, PAYEES, DEALS)
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
-        if isinstance(event, BOOKINGS):
-            booked_by = {"event": type(event).__qualname__,
-                         "event_id": str(event_id(event.originator_id, event.originator_version)),
-                         "at": getattr(event, "at", None), "position": position}
-            for entry in event.entries:
-                self._book(entry, booked_by, changes)
-        elif isinstance(event, Member.Registered):
-            changes.put(PAYEES, event.member_id, {
-                "member_id": event.member_id, "name": event.name,
-                # events recorded before payroll numbers do not carry them
-                "employee_id": getattr(event, "employee_id", None),
-                "cost_center": getattr(event, "cost_center", None)})
-        elif isinstance(event, Opportunity.Opened):
-            changes.put(DEALS, str(event.originator_id),
-                        {"opportunity_id": str(event.originator_id), "name": event.name})
-        elif isinstance(event, Period.Started):
-            changes.put(PERIOD_MONTHS, str(event.originator_id), {"month": event.month})
-        elif isinstance(event, Period.Closed):
-            known = changes.get(PERIOD_MONTHS, str(event.originator_id))
-            if known is None:
-                return
-            doc = changes.get(PERIOD, known["month"]) or new_period(known["month"])
-            doc.update(closed=True, closed_report=event.report, cutoff=event.cutoff,
-                       closed_by=event.actor, closed_at=event.timestamp.isoformat(),
-                       closed_position=position, position=position)
-            changes.put(PERIOD, known["month"], doc)
+        self._on(event, position, changes)
+
+    @singledispatchmethod
+    def _on(self, event: Any, position: int, changes: Changes) -> None:
+        """An event that books nothing and names no one."""
+
+    @_on.register(Allocation.Approved)
+    @_on.register(Allocation.Released)
+    @_on.register(Allocation.Adjusted)
+    def _booked(self, event: Allocation.Event, position: int, changes: Changes) -> None:
+        booked_by = {"event": type(event).__qualname__,
+                     "event_id": str(event_id(event.originator_id, event.originator_version)),
+                     "at": getattr(event, "at", None), "position": position}
+        for entry in event.entries:
+            self._book(entry, booked_by, changes)
+
+    @_on.register(Member.Registered)
+    def _registered(self, event: Member.Registered, position: int, changes: Changes) -> None:
+        changes.put(PAYEES, event.member_id, {
+            "member_id": event.member_id, "name": event.name,
+            # events recorded before payroll numbers do not carry them
+            "employee_id": getattr(event, "employee_id", None),
+            "cost_center": getattr(event, "cost_center", None)})
+
+    @_on.register(Opportunity.Opened)
+    def _opened(self, event: Opportunity.Opened, position: int, changes: Changes) -> None:
+        changes.put(DEALS, str(event.originator_id),
+                    {"opportunity_id": str(event.originator_id), "name": event.name})
+
+    @_on.register(Period.Started)
+    def _started(self, event: Period.Started, position: int, changes: Changes) -> None:
+        changes.link(PERIOD_MONTHS, str(event.originator_id), MONTH, event.month)
+
+    @_on.register(Period.Closed)
+    def _closed(self, event: Period.Closed, position: int, changes: Changes) -> None:
+        month = changes.parent(PERIOD_MONTHS, str(event.originator_id), MONTH)
+        if month is None:
+            return
+        doc = changes.get(PERIOD, month) or new_period(month)
+        doc.update(closed=True, closed_report=event.report, cutoff=event.cutoff,
+                   closed_by=event.actor, closed_at=event.timestamp.isoformat(),
+                   closed_position=position, position=position)
+        changes.put(PERIOD, month, doc)
 
     @staticmethod
     def _book(entry: dict, booked_by: dict, changes: Changes) -> None:
