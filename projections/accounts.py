@@ -8,12 +8,11 @@ with `registered: False`, so it shows once the account is registered.
 from __future__ import annotations
 
 from datetime import date
-from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Account, Opportunity, Task
 from domain.money import format_amount
-from projections.base import Changes, Projection
+from projections.base import Changes, Projection, on_event
 
 VIEW = "account"
 ACCOUNT_IDS = "account_uuid"  # Account aggregate uuid -> account id
@@ -49,7 +48,7 @@ class AccountBoardProjection(Projection):
 
     # -- which account an event is about: the one its aggregate's first event named -------------
 
-    @singledispatchmethod
+    @on_event
     def _account_of(self, event: Any, changes: Changes) -> str | None:
         """An event no account board shows."""
         return None
@@ -83,7 +82,7 @@ class AccountBoardProjection(Projection):
 
     # -- what it changes (True: the board changed) ----------------------------------------------
 
-    @singledispatchmethod
+    @on_event
     def _apply(self, event: Any, doc: dict, position: int, at: str) -> bool:
         return False
 

@@ -14,14 +14,13 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
-from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Allocation, Dispute, Opportunity, event_id
 from domain.allocation import AFTER_CLOSE
 from domain.exceptions import MemberNotFound
 from domain.money import exponent, format_amount
-from projections.base import Changes, Projection, happened_at
+from projections.base import Changes, Projection, happened_at, on_event
 
 VIEW = "allocation"
 POSITIONS = "contribution_position"
@@ -48,7 +47,7 @@ class AllocationProjection(Projection):
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)
 
-    @singledispatchmethod
+    @on_event
     def _on(self, event: Any, position: int, changes: Changes) -> None:
         """An event no allocation reads."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import singledispatchmethod
 from typing import Any
 
 from projections.store import ViewStore
@@ -41,12 +42,23 @@ class Changes:
         return None if doc is None else doc[field]
 
 
+class on_event(singledispatchmethod):  # noqa: N801 - used as a decorator, as its base is
+    """`functools.singledispatchmethod` on the event's class, without the wrapper Python 3.11 builds
+    at every call (that made projecting a third slower)."""
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Any:
+        if obj is None:
+            return self
+        dispatch = self.dispatcher.dispatch
+        return lambda event, *args: dispatch(event.__class__)(obj, event, *args)
+
+
 class Projection(ABC):
     """A read model: `process` turns one event at one log position into document changes.
 
-    Projections dispatch on the event's class with `functools.singledispatchmethod`: one handler per
-    event class, a no-op for the rest (a handler for an aggregate's `Event` base catches its events
-    that have none of their own)."""
+    Projections dispatch on the event's class with `on_event`: one handler per event class, a no-op
+    for the rest (a handler for an aggregate's `Event` base catches its events that have none of
+    their own)."""
 
     name: str
     views: tuple[str, ...]

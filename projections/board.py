@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import singledispatch, singledispatchmethod
+from functools import singledispatch
 from typing import Any
 
 from domain.aggregates import Allocation, Ask, Dispute, Opportunity, SupportRequest, event_id
@@ -18,7 +18,7 @@ from domain.allocation import CountedContribution, allocate
 from domain.grading import OpportunityGradingPolicy
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
-from projections.base import Changes, Projection, happened_at
+from projections.base import Changes, Projection, happened_at, on_event
 
 VIEW = "board"
 REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
@@ -39,7 +39,7 @@ class BoardProjection(Projection):
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)
 
-    @singledispatchmethod
+    @on_event
     def _on(self, event: Any, position: int, changes: Changes) -> None:
         """An event no board shows."""
 
@@ -74,7 +74,7 @@ class BoardProjection(Projection):
         self._apply(event, doc, position, event.timestamp.isoformat())
         self._put(changes, key, doc, position)
 
-    @singledispatchmethod
+    @on_event
     def _apply(self, event: Any, doc: dict, position: int, at: str) -> None:
         """A deal's event whose facts the board does not show."""
 

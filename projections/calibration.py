@@ -12,13 +12,12 @@ a registered member (a lead, say) is in team `unknown`.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import singledispatchmethod
 from typing import Any
 
 from domain import calibration
 from domain.aggregates import Member, Opportunity
 from domain.exceptions import InvalidInput
-from projections.base import Changes, Projection
+from projections.base import Changes, Projection, on_event
 
 VIEW = "calibration"
 ASSESSMENTS = "calibration_assessment"  # opportunity id -> its last assessment
@@ -39,7 +38,7 @@ class CalibrationProjection(Projection):
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)
 
-    @singledispatchmethod
+    @on_event
     def _on(self, event: Any, position: int, changes: Changes) -> None:
         """An event calibration does not read."""
 

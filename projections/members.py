@@ -20,7 +20,6 @@ import copy
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Dispute, Member, Opportunity, SupportRequest, Task
@@ -29,7 +28,7 @@ from domain.money import exponent, format_amount
 from domain.policy import IncentivePolicy
 from projections.accounts import is_overdue
 from projections.allocations import line_figures
-from projections.base import Changes, Projection
+from projections.base import Changes, Projection, on_event
 from projections.board import OPEN_STATUSES, apply_request, new_request, present_board, present_request
 
 VIEW = "member"
@@ -68,7 +67,7 @@ class MemberBoardProjection(Projection):
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)
 
-    @singledispatchmethod
+    @on_event
     def _on(self, event: Any, position: int, changes: Changes) -> None:
         """An event no member board shows."""
 

@@ -17,13 +17,12 @@ construction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import singledispatchmethod
 from typing import Any
 
 from domain.aggregates import Allocation, Member, Opportunity, Period, event_id
 from domain.money import format_amount
 from domain.payables import KINDS, months_of
-from projections.base import Changes, Projection
+from projections.base import Changes, Projection, on_event
 
 PAYABLE = "payable"  # "<month>:<member_id>" -> that member's entries booked in that month
 PERIOD = "period"  # "<month>" -> how many entries, whose, totals per currency, and its close
@@ -56,7 +55,7 @@ class PayablesProjection(Projection):
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)
 
-    @singledispatchmethod
+    @on_event
     def _on(self, event: Any, position: int, changes: Changes) -> None:
         """An event that books nothing and names no one."""
 
