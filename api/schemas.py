@@ -418,18 +418,82 @@ def recorded(result: Any) -> dict:
     return result.document()
 
 
-# -- responses (what clients rely on; documents carry more where the read model has it) ----------
+# -- responses: closed, every field a route answers declared (an undeclared one is a 500) ---------
+#
+# Each model below lists exactly what its route answers: `extra="forbid"` makes any other field
+# a validation error of the answer, and `strict=True` keeps a value of another type from being
+# quietly converted. A field declared with `Absent` is left out of the answer where it does not
+# apply (it is never null there): it is not required in the schema, and the routes that answer
+# such a model serialize with `response_model_exclude_unset=True`, so the answer holds the fields
+# the presenter gave and no others. "Internal" in a description marks a field a read model keeps
+# for itself: it is in the answer today, and no client should build on it.
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def Absent(description: str | None = None) -> Any:
+    """A field present only when it applies (see above); never null unless its type says so."""
+    return Field(None, description=description, json_schema_extra=_no_default)
+
+
+INTERNAL = "internal: kept by the read model; not part of the contract"
+
 
 class Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CommandOut(Out):
     id: str
     position: int = Field(description="log position of the command's last event; pass as ?after=")
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42}]})
+
+
+class StatusOut(CommandOut):
+    """A task, a request or a dispute created: the state it is in now."""
+
+    status: str
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42, "status": "open"}]})
+
+
+class WonOut(CommandOut):
+    allocation_id: str = Field(description="the allocation the win proposed")
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"id": "9d17cbdf-5090-421d-b4b4-952c73728b6f", "position": 93,
+         "allocation_id": "837aadee-ae53-54d6-ba27-3987a1688874"}]})
+
+
+class DeliveredOut(CommandOut):
+    contribution_id: str = Absent("the supporter's contribution the delivery became; left out once "
+                                  "the deal is closed (the delivery counts for nothing)")
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"id": "51fa8bea-9a59-45f0-bc07-fc9788f3a736", "position": 76,
+         "contribution_id": "6b4c04f4-0f08-5129-8ee7-2ea9ac2d572a"}]})
+
+
+class PaymentOut(CommandOut):
+    """`id` is the payment id (the ERP's, or one the ledger made)."""
+
+    repeated: bool = Absent("true when this payment id was recorded before: nothing changed; "
+                            "left out otherwise")
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"id": "ERP-2026-0042", "position": 62}]})
+
+
+class RegradedOut(CommandOut):
+    regraded: int = Field(ge=0, description="how many accounts or open opportunities changed grade")
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"id": "regrade", "position": 28, "regraded": 0}]})
 
 
 class Money(Out):
@@ -447,7 +511,7 @@ class MemberOut(Out):
 class GradedOut(CommandOut):
     grade: str
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42, "grade": "A"}]})
 
 
@@ -456,7 +520,7 @@ class AssessmentOut(CommandOut):
     win_probability: str = Field(description="decimal string in [0, 1]")
     standard_version: int
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"id": "3f2a9a4e-8c1b-5b7e-a0d4-6c9e1f2b3a45", "position": 57, "score": 84,
          "win_probability": "0.85", "standard_version": 1}]})
 
@@ -466,6 +530,8 @@ class PolicyRef(Out):
     version: int
     hash: str
 
+
+# -- the opportunity board ---------------------------------------------------------------------
 
 class ContributionOut(Out):
     id: str
@@ -478,8 +544,16 @@ class ContributionOut(Out):
     hours: str
     occurred_at: str
     evidence_url: str | None
+    request_id: str | None = Field(description="the support request the work delivered, if any")
+    recorded_by: str
+    recorded_at: str
     event_id: str
     position: int
+    confirmed_by: str = Absent("once confirmed")
+    confirmed_position: int = Absent("once confirmed")
+    reversed_by: str = Absent("once reversed")
+    reversal_reason: str = Absent("once reversed")
+    reversed_position: int = Absent("once reversed")
 
 
 class ProjectedLineOut(Out):
@@ -496,12 +570,144 @@ class ProjectedSplitOut(Out):
                                    "grading policy in force today on the current amount")
     pool: Money
     lines: list[ProjectedLineOut]
+    visible_lines: str = Field(description="all | own (a member sees only their own line)")
     unallocated: Money
 
 
 class WarningOut(Out):
-    code: str
+    code: str = Field(description="missing_required_role")
+    role: str = Field(description="the empty seat")
     message: str
+
+
+class TriangleOut(Out):
+    AR: str | None
+    SR: str | None
+    FR: str | None
+
+
+class SeatChangeOut(Out):
+    role: str
+    member_id: str
+    previous: str | None
+    by: str
+    at: str
+    position: int
+
+
+class DeliveryOut(Out):
+    summary: str | None
+    hours: str | None
+    evidence_url: str | None
+    by: str
+
+
+class RequestOut(Out):
+    """A support request as a board shows it, with its due state and measured times."""
+
+    id: str
+    opportunity_id: str
+    kind: str
+    summary: str
+    requested_by: str
+    to_member: str | None
+    to_department: str | None
+    due: str
+    status: str = Field(description="open | accepted | declined | delivered | rated")
+    opened_at: str | None
+    accepted_at: str | None
+    declined_at: str | None
+    delivered_at: str | None
+    rated_at: str | None
+    supporter: str | None
+    decline_reason: str | None
+    delivery: DeliveryOut | None
+    rating: int | None
+    comment: str | None
+    contribution_id: str | None
+    not_counted: str | None = Field(description="why a delivery earns no points (the deal was closed)")
+    position: int = Field(description="where the request was opened")
+    changed_at: int = Field(description="the last event that changed it")
+    due_state: str = Field(description="open_on_time | due_today | overdue | delivered_on_time | "
+                                       "delivered_late | declined")
+    response_hours: str | None
+    delivery_hours: str | None
+
+
+class RequestToMeOut(RequestOut):
+    via_department: str | None = Field(description="the department the request was addressed to, "
+                                                   "when it was")
+
+
+class AssessmentRecordOut(Out):
+    id: str
+    score: int
+    win_probability: str
+    standard_version: int
+    standard: PolicyRef
+    answers: dict[str, str] = Field(description="the level answered, per criterion")
+    scores: dict[str, int] = Field(description="the score of each answer, per criterion")
+    by: str
+    at: str
+    position: int
+
+
+class GradingOut(Out):
+    reasons: list[str]
+    policy: PolicyRef
+    overridden: bool
+
+
+class CorrectedFieldsOut(Out):
+    amount: Money
+    expected_close: str
+    attributes: dict[str, Any]
+
+
+class CorrectionOut(CorrectedFieldsOut):
+    previous: CorrectedFieldsOut
+    by: str
+    at: str
+    position: int
+
+
+class BoardDisputeOut(Out):
+    id: str
+    allocation_id: str
+    member_id: str
+    reason: str
+    status: str = Field(description="open | rejected | upheld")
+    raised_at: str
+    position: int
+    resolved_position: int = Absent("once resolved")
+
+
+class AskArgumentsOut(Out):
+    amount: str = Absent("win, correct: the amount, a decimal string")
+    closed_on: str = Absent("win: the close date")
+    contribution_id: str = Absent("reverse: the confirmed work")
+
+
+class AskDecisionOut(Out):
+    by: str
+    reason: str
+    at: str
+    position: int
+
+
+class AskOut(Out):
+    id: str
+    opportunity_id: str
+    action: str = Field(description="win | correct | reverse")
+    arguments: AskArgumentsOut = Field(description="what the AR asked for (amount as a decimal string)")
+    reason: str
+    calls: list[str] = Field(description="why it is a lead's call, e.g. above_open_amount")
+    asked_by: str
+    asked_at: str
+    status: str = Field(description="open | approved | rejected")
+    decision: AskDecisionOut | None = Field(description="who decided, why, when")
+    position: int
+    changed_at: int
 
 
 class BoardOut(Out):
@@ -509,23 +715,52 @@ class BoardOut(Out):
     account_id: str
     name: str
     amount: Money
+    currency: str
     expected_close: str
     grade: str
+    grading: GradingOut | None = Field(description="how the grade was given; null before any grading")
+    attributes: dict[str, Any]
     stage: str = Field(description="open | won | lost")
     closed_on: str | None
-    triangle: dict[str, str | None]
-    triangle_history: list[dict[str, Any]]
+    loss_reason: str = Absent("once lost")
+    opened_by: str
+    opened_at: str
+    triangle: TriangleOut
+    triangle_history: list[SeatChangeOut]
     supporters: list[str]
     contributions: list[ContributionOut]
     points_by_member: dict[str, int] = Field(description="confirmed points per member")
     pending_points_by_member: dict[str, int] = Field(description="points awaiting confirmation")
     projected_split: ProjectedSplitOut | None = Field(description="the split if won today")
-    requests: list[dict[str, Any]]
-    assessment: dict[str, Any] | None
-    required_roles: list[str] = Field(default_factory=list,
-                                      description="the triangle roles the grade requires")
-    warnings: list[WarningOut] = Field(default_factory=list)
+    requests: list[RequestOut]
+    open_requests: int
+    overdue_requests: int
+    assessment: AssessmentRecordOut | None = Field(description="the latest assessment")
+    assessments: list[AssessmentRecordOut]
+    corrections: list[CorrectionOut] = Field(description="each correction of the amount, the close "
+                                                         "date or the attributes")
+    required_roles: list[str] = Field(description="the triangle roles the grade requires")
+    warnings: list[WarningOut]
+    disputes: list[BoardDisputeOut] = Field(description="of the allocation; a member sees their own")
+    open_disputes: int
+    asks: list[AskOut]
+    open_asks: int
     position: int = Field(description="the board shows every event up to this log position")
+    changed_at: int = Field(description="the last event that changed this board")
+
+
+# -- allocations -------------------------------------------------------------------------------
+
+class PaidPartsOut(Out):
+    amount: str
+    upfront: str
+    release: str
+
+
+class TargetOut(Out):
+    amount: str
+    upfront: str
+    held: str
 
 
 class AllocationLineOut(Out):
@@ -536,13 +771,14 @@ class AllocationLineOut(Out):
     amount: str
     upfront: str
     held: str
-    exact: int | str = Field(description="the exact amount in minor units before rounding (n/d)")
+    exact: int | str = Field(description="the line in minor units before rounding, after the cap, "
+                                         "exactly (an integer or n/d)")
     approved: str | None = Field(description="the line at approval; null before")
     current: str = Field(description="what the member is owed now, after late facts and upheld "
                                      "disputes (the target's upfront + held)")
     paid: str = Field(description="the sum of the member's entries so far")
-    paid_parts: dict[str, str] = Field(description="paid by what it pays for: amount, upfront, release")
-    target: dict[str, str] = Field(description="current by part: amount, upfront, held")
+    paid_parts: PaidPartsOut = Field(description="paid by what it pays for: amount, upfront, release")
+    target: TargetOut = Field(description="current by part: amount, upfront, held")
 
 
 class CurrentSplitOut(Out):
@@ -553,16 +789,112 @@ class CurrentSplitOut(Out):
     cancelled: bool
 
 
+class DealCorrectionOut(Out):
+    amount: str
+    previous: str
+    by: str
+    at: str
+    reason: str | None
+    position: int
+
+
+class ExcludedWorkOut(Out):
+    """confirmed_work_excluded: a confirmed contribution after the close date."""
+
+    contribution_id: str
+    member_id: str
+    kind: str
+    role: str
+    occurred_on: str
+    event_id: str
+    position: int | None
+
+
+class ReversedWorkOut(Out):
+    """reversed_after_win: a contribution reversed after the win."""
+
+    contribution_id: str
+    member_id: str | None
+    kind: str | None
+    status_before: str | None
+    by: str
+    reason: str
+    at: str
+    position: int
+
+
+class CappedLineOut(Out):
+    member_id: str
+    exact: int | str
+    capped: int | str
+    amount: str
+
+
 class ReviewFlagOut(Out):
     code: str = Field(description="won_above_pipeline | backdated_close | confirmed_work_excluded | "
                                    "reversed_after_win | cap_reached | unallocated_pool")
     message: str
+    opened_amount: str = Absent("won_above_pipeline")
+    won_amount: str = Absent("won_above_pipeline")
+    won_by: str = Absent("won_above_pipeline, backdated_close")
+    win_position: int = Absent("won_above_pipeline, backdated_close")
+    corrections: list[DealCorrectionOut] = Absent("won_above_pipeline: the amount's corrections "
+                                                  "while open")
+    closed_on: str = Absent("backdated_close, confirmed_work_excluded")
+    recorded_at: str = Absent("backdated_close: when the win was recorded")
+    contributions: list[ExcludedWorkOut | ReversedWorkOut] = Absent(
+        "confirmed_work_excluded, reversed_after_win")
+    member_cap: str = Absent("cap_reached")
+    cap_amount: int | str = Absent("cap_reached: in minor units, exactly")
+    lines: list[CappedLineOut] = Absent("cap_reached")
+    amount: str = Absent("unallocated_pool: what goes to nobody")
+    pool: str = Absent("unallocated_pool")
+
+
+class AllocationEventOut(Out):
+    cause: str = Field(description="payment:<id> | reversal:<cid> | correction:<n> | refund:<id> | "
+                                   "cancellation | dispute:<id>")
+    reason: str | None
+    by: str
+    at: str | None
+    position: int
+
+
+class CorrectsOut(Out):
+    allocation_id: str
+    member_id: str
+
+
+class EntryOut(Out):
+    entry_id: str
+    allocation_id: str
+    opportunity_id: str
+    member_id: str
+    kind: str = Field(description="upfront | release | adjustment")
+    pays: str = Field(description="upfront | release")
+    amount: str
+    currency: str
+    on: str
+    period: str
+    cause: str
+    reason: str | None
+    corrects: CorrectsOut | None = Field(description="an adjustment: the line it corrects")
+    position: int
+
+
+class AllocationDisputeOut(Out):
+    id: str
+    member_id: str
+    reason: str
+    status: str
+    raised_at: str
+    position: int
 
 
 class AllocationOut(Out):
     id: str
     opportunity_id: str
-    status: str
+    status: str = Field(description="proposed | approved")
     grade: str
     closed_on: str
     deal: Money
@@ -576,6 +908,14 @@ class AllocationOut(Out):
     won_by: str | None
     win_reason: str | None = Field(description="a lead's reason when the win was a lead's call")
     lead_call: list[str] = Field(description="why the win was a lead's call")
+    approved_by: str | None
+    approved_at: str | None
+    overrides: dict[str, str] = Field(description="per member: the corrected amount of an upheld "
+                                                  "dispute")
+    history: list[AllocationEventOut] = Field(description="each payment and late fact, in log order")
+    entries: list[EntryOut] = Field(description="the payable entries it booked (a member: their own)")
+    disputes: list[AllocationDisputeOut]
+    open_disputes: int
     review: list[ReviewFlagOut] = Field(description="what makes finance look twice; a member sees "
                                                     "only the flags about their own line")
     position: int
@@ -619,6 +959,8 @@ class AdjustmentOut(Out):
     reason: str | None
     event_id: str
     position: int
+    by: str
+    at: str | None
     before: str
     after: str
     entries: list[AdjustmentEntryOut]
@@ -642,6 +984,32 @@ class ExplainOut(Out):
     policy: PolicyRef
 
 
+class ResolutionOut(Out):
+    decision: str = Field(description="reject | uphold")
+    reason: str | None
+    corrected_amount: str | None
+    by: str
+    at: str
+    position: int
+
+
+class DisputeOut(Out):
+    id: str
+    allocation_id: str
+    opportunity_id: str
+    member_id: str
+    reason: str
+    status: str = Field(description="open | rejected | upheld")
+    currency: str
+    raised_by: str
+    raised_at: str
+    position: int = Field(description="where it was raised")
+    changed_at: int = Field(description="the last event that changed it")
+    resolution: ResolutionOut | None
+
+
+# -- policies ------------------------------------------------------------------------------------
+
 class IncentivePolicyOut(Out):
     name: str
     version: int
@@ -660,9 +1028,9 @@ class PolicyAddedOut(CommandOut):
     hash: str = Field(description="sha256: and the hex digest of the version's canonical JSON")
     regraded: int = Field(None, ge=0, description="only for a grading version in force: how many "
                                                   "accounts or open opportunities it regraded",
-                          json_schema_extra=lambda schema: schema.pop("default"))
+                          json_schema_extra=_no_default)
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"id": "2", "position": 42, "version": 2,
          "hash": "sha256:a2ff138d8c2aca46f2caabb45979c6a5d30b1cb635813c2c3da251ec9467cdeb"}]})
 
@@ -673,43 +1041,206 @@ class PolicyVersionsOut(Out):
                                                        "incentive kind see IncentivePolicyOut")
 
 
+# -- the account board ---------------------------------------------------------------------------
+
+class GradeChangeOut(Out):
+    grade: str
+    score: str | None
+    reasons: list[str]
+    policy: PolicyRef
+    reason: str | None
+    by: str
+    at: str
+    position: int
+
+
+class TeamChangeOut(Out):
+    member_id: str
+    role: str | None = Field(description="null when a member not on the team was taken off")
+    change: str = Field(description="added | removed")
+    by: str
+    at: str
+    position: int
+
+
+class ReopenedOut(Out):
+    reason: str
+    by: str
+    at: str
+    completed_at: str | None
+
+
+class TaskOut(Out):
+    id: str
+    title: str
+    assignee: str | None
+    due: str
+    status: str = Field(description="created | assigned | done | verified")
+    created_by: str
+    created_at: str
+    completed_at: str | None
+    completion_note: str | None
+    verified_at: str | None
+    verified_by: str | None
+    reopened: list[ReopenedOut]
+    position: int
+    changed_at: int
+    overdue: bool
+
+
+class TasksByStatusOut(Out):
+    created: int
+    assigned: int
+    done: int
+    verified: int
+
+
+class AccountOpportunityOut(Out):
+    opportunity_id: str
+    name: str
+    grade: str
+    stage: str
+    amount: Money
+    currency: str
+    expected_close: str
+    closed_on: str | None
+
+
 class AccountBoardOut(Out):
     account_id: str
-    name: str
+    registered: bool = Field(description=f"always true here (an unregistered account is 404); {INTERNAL}")
+    name: str | None
+    industry: str | None
+    attributes: dict[str, Any]
     grade: str | None
-    grade_history: list[dict[str, Any]]
-    team: dict[str, str]
-    tasks: list[dict[str, Any]] = Field(description="each with status and overdue")
-    opportunities: list[dict[str, Any]]
+    score: str | None
+    grade_history: list[GradeChangeOut]
+    regrade_due: bool = Field(description="the grade was given by another version than the one in "
+                                          "force today")
+    team: dict[str, str] = Field(description="each member's role on the account team")
+    team_history: list[TeamChangeOut]
+    tasks: list[TaskOut]
+    overdue_tasks: int
+    tasks_by_status: TasksByStatusOut
+    opportunities: list[AccountOpportunityOut]
+    registered_by: str | None
+    registered_at: str | None
     position: int
+    changed_at: int
+
+
+# -- the member board ----------------------------------------------------------------------------
+
+class MemberTaskOut(Out):
+    task_id: str
+    account_id: str
+    title: str
+    due: str
+    status: str
+    position: int
+    overdue: bool
+
+
+class MemberContributionOut(Out):
+    opportunity_id: str
+    contribution_id: str
+    kind: str
+    role: str
+    status: str
+    summary: str
+    hours: str
+    occurred_at: str
+    request_id: str | None
+    position: int
+    points: int
+
+
+class MemberDisputeOut(Out):
+    id: str
+    allocation_id: str
+    reason: str
+    status: str
+    position: int
+    resolution: str | None = Absent("once resolved: finance's reason (null when upheld)")
+
+
+class ListLimitsOut(Out):
+    contributions: int
+    closed_tasks: int
+    closed_requests: int
+    closed_disputes: int
+
+
+class PointsOut(Out):
+    confirmed: int
+    pending: int
+
+
+class EarnedAllocationOut(Out):
+    opportunity_id: str
+    name: str
+    stage: str = Field(description="won | cancelled")
+    currency: str
+    allocation_id: str
+    allocation_status: str
+    amount: str
+    approved: str | None
+    current: str
+    paid: str
+
+
+class EarnedOut(Out):
+    allocations: list[EarnedAllocationOut]
+    totals: dict[str, dict[str, str]] = Field(description="per allocation status, per currency")
+    paid_totals: dict[str, str] = Field(description="per currency")
+
+
+class ProjectedDealOut(Out):
+    opportunity_id: str
+    name: str
+    stage: str
+    currency: str
+    basis: str
+    grade: str
+    amount: str
+
+
+class ProjectedOut(Out):
+    as_of: str
+    opportunities: list[ProjectedDealOut]
+    totals: dict[str, str] = Field(description="per currency")
 
 
 class MemberBoardOut(Out):
     member_id: str
-    tasks: list[dict[str, Any]]
-    requests_to_me: list[dict[str, Any]]
-    requests_from_me: list[dict[str, Any]]
-    contributions: list[dict[str, Any]]
-    earned: dict[str, Any] = Field(description="allocations of won deals the member has a line in, "
-                                               "their current amounts and totals per status")
-    projected: dict[str, Any] = Field(description="open deals' lines if won today; never added to "
-                                                  "what is earned")
-    projected_earnings: dict[str, Any] = Field(description="the same as projected (kept for clients)")
+    registered: bool = Field(description=f"false for a member the ledger saw before registering; {INTERNAL}")
+    name: str | None
+    department: str | None
+    team: str | None
+    opportunities: list[str] = Field(description=f"the deals the member sits on or worked on; {INTERNAL} "
+                                                 "(what earned and projected are read from)")
+    tasks: list[MemberTaskOut]
+    overdue_tasks: int
+    requests_to_me: list[RequestToMeOut]
+    requests_from_me: list[RequestOut]
+    open_requests_to_me: int
+    overdue_requests_to_me: int
+    contributions: list[MemberContributionOut]
+    contributions_total: int
+    list_limits: ListLimitsOut
+    disputes: list[MemberDisputeOut]
+    open_disputes: int
+    points: PointsOut
+    earned: EarnedOut = Field(description="allocations of won deals the member has a line in, "
+                                          "their current amounts and totals per status")
+    projected: ProjectedOut = Field(description="open deals' lines if won today; never added to "
+                                                "what is earned")
+    projected_earnings: ProjectedOut = Field(description="the same as projected (kept for clients)")
     position: int
+    changed_at: int
 
 
-class AskOut(Out):
-    id: str
-    opportunity_id: str
-    action: str = Field(description="win | correct | reverse")
-    arguments: dict[str, Any] = Field(description="what the AR asked for (amount as a decimal string)")
-    reason: str
-    calls: list[str] = Field(description="why it is a lead's call, e.g. above_open_amount")
-    asked_by: str
-    status: str = Field(description="open | approved | rejected")
-    decision: dict[str, Any] | None = Field(description="who decided, why, when")
-    position: int
-
+# -- calibration -----------------------------------------------------------------------------------
 
 class CalibrationBinOut(Out):
     from_: str = Field(alias="from")
@@ -729,6 +1260,164 @@ class CalibrationGroupOut(Out):
 class CalibrationOut(Out):
     by: str
     groups: list[CalibrationGroupOut]
+    overall: CalibrationGroupOut = Field(description="every closed deal's last assessment")
+
+
+# -- periods -------------------------------------------------------------------------------------
+
+class CloseReportOut(Out):
+    period: str
+    months: list[str]
+    cutoff: int
+    events: int
+    entries: int
+    members: list[str]
+    totals: dict[str, str]
+    chain_head: str | None
+
+
+class MonthOut(Out):
+    period: str
+    entries: int
+    members: list[str]
+    totals: dict[str, str] = Field(description="per currency, decimal strings")
+    closed: bool
+    closed_report: CloseReportOut | None
+    cutoff: int | None
+    closed_by: str | None
+    closed_at: str | None
+    closed_position: int | None
+    position: int | None = Field(description="the last event that changed the month")
+
+
+class PeriodOut(Out):
+    period: str
+    months: list[MonthOut]
+    entries: int
+    members: list[str]
+    totals: dict[str, str]
+    closed: bool = Field(description="every month of the period is closed")
+    closed_months: list[str]
+
+
+class StatementLineOut(Out):
+    kind: str = Field(description="upfront | release | adjustment")
+    pays: str = Field(description="upfront | release")
+    allocation_id: str
+    member_id: str
+    member_name: str | None
+    opportunity_id: str
+    opportunity_name: str | None
+    amount: str
+    currency: str
+    on: str
+    period: str
+    cause: str
+    reason: str | None
+    corrects: CorrectsOut | None
+    entry_id: str
+    event_id: str = Field(description="the event that booked the entry")
+    position: int
+
+
+class StatementOut(Out):
+    member_id: str
+    member_name: str | None
+    period: str
+    months: list[str]
+    currency_totals: dict[str, str]
+    totals_by_kind: dict[str, dict[str, str]]
+    lines: list[StatementLineOut]
+
+
+class JournalLineOut(Out):
+    account: str
+    account_code: str | None = Field(description="the account's code in the general ledger (settings)")
+    member_id: str
+    member_name: str | None
+    debit: str
+    credit: str
+    currency: str
+
+
+class JournalTotalsOut(Out):
+    debit: str
+    credit: str
+    balance: str = Field(description="always zero")
+    net_expense: str
+
+
+class JournalOut(Out):
+    period: str
+    lines: list[JournalLineOut]
+    totals: dict[str, JournalTotalsOut] = Field(description="per currency")
+
+
+class PayrollRowOut(Out):
+    member_id: str
+    member_name: str | None
+    employee_id: str | None = Field(description="as registered; null when not given")
+    cost_center: str | None = Field(description="as registered; null when not given")
+    currency: str
+    amount: str
+
+
+class PayrollOut(Out):
+    period: str
+    rows: list[PayrollRowOut]
+    totals: dict[str, str]
+
+
+class ClosedOut(Out):
+    id: str = Field(description="the period")
+    period: str
+    months: list[str]
+    cutoff: int = Field(description="the log position the replay proved the numbers up to")
+    events: int
+    entries: int
+    members: list[str]
+    totals: dict[str, str]
+    chain_head: str = Field(description="the audit chain at the cut-off (hex)")
+    position: int
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"id": "2026-10", "period": "2026-10", "months": ["2026-10"], "cutoff": 120, "events": 120,
+         "entries": 14, "members": ["ana"], "totals": {"EUR": "12500.00"}, "chain_head": "9f2c4e1a0b7d",
+         "position": 121}]})
+
+
+# -- the audit chain -------------------------------------------------------------------------------
+
+class HeadOut(Out):
+    position: int
+    chain: str
+
+
+class ChainProblemOut(Out):
+    position: int
+    kind: str
+    detail: str
+
+
+class VerifyOut(Out):
+    ok: bool
+    checked: int
+    head: HeadOut
+    recorded_head: HeadOut
+    log_position: int
+    problems: list[ChainProblemOut]
+
+
+class LinkOut(Out):
+    position: int
+    digest: str
+    chain: str
+
+
+class ChainOut(Out):
+    links: list[LinkOut]
+    head: HeadOut
+    next: int | None
 
 
 class FieldError(Out):
@@ -737,7 +1426,10 @@ class FieldError(Out):
 
 
 class Problem(Out):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details. Open: RFC 9457 lets a problem type add members (a refused close
+    adds its `differences`), so this is the one answer model that allows fields it does not list."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
 
     type: str
     title: str

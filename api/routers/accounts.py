@@ -22,6 +22,8 @@ from api.schemas import (
     AttributesIn,
     CommandOut,
     GradedOut,
+    RegradedOut,
+    StatusOut,
     TaskIn,
     TeamSeatIn,
     recorded,
@@ -51,7 +53,7 @@ def change_attributes(account_id: AccountPath, body: AttributesIn, actor: Writer
     return recorded(services.app.change_account_attributes(actor, account_id, body.attributes))
 
 
-@router.post("/regrade", response_model=CommandOut)
+@router.post("/regrade", response_model=RegradedOut)
 def regrade(actor: ActorDep, services: ServicesDep) -> dict:
     """Grade every account again by the policy in force today (finance, a lead or an admin)."""
     return recorded(services.app.regrade_accounts(actor))
@@ -69,7 +71,7 @@ def remove_team_member(account_id: AccountPath, member_id: MemberPath, actor: Wr
     return recorded(services.app.remove_account_team_member(actor, account_id, member_id))
 
 
-@router.post("/{account_id}/tasks", status_code=201, response_model=CommandOut)
+@router.post("/{account_id}/tasks", status_code=201, response_model=StatusOut)
 def create_task(account_id: AccountPath, body: TaskIn, actor: Writer, services: ServicesDep,
                 key: IdempotencyKey = None) -> dict:
     """Add a task to the account plan (the account team or a lead)."""

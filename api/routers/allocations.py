@@ -17,7 +17,16 @@ from api.deps import (
     wait_for,
 )
 from api.errors import Refused
-from api.schemas import MEMBER, PROBLEMS, AllocationOut, CommandOut, DisputeIn, ExplainOut, recorded
+from api.schemas import (
+    MEMBER,
+    PROBLEMS,
+    AllocationOut,
+    CommandOut,
+    DisputeIn,
+    ExplainOut,
+    StatusOut,
+    recorded,
+)
 from domain.application import Actor
 from projections.allocations import explain, present_allocation
 
@@ -25,7 +34,7 @@ router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PRO
 Disputer = Annotated[Actor, allow("dispute")]
 
 
-@router.get("/{allocation_id}", response_model=AllocationOut)
+@router.get("/{allocation_id}", response_model=AllocationOut, response_model_exclude_unset=True)
 def get_allocation(allocation_id: AllocationId, actor: ActorDep, services: ServicesDep,
                    after: After = None) -> dict:
     """An allocation; a member sees only their own line."""
@@ -54,7 +63,7 @@ def approve(allocation_id: AllocationId, actor: Money, services: ServicesDep) ->
     return recorded(services.app.approve_allocation(actor, allocation_id))
 
 
-@router.post("/{allocation_id}/disputes", status_code=201, response_model=CommandOut)
+@router.post("/{allocation_id}/disputes", status_code=201, response_model=StatusOut)
 def raise_dispute(allocation_id: AllocationId, body: DisputeIn, actor: Disputer, services: ServicesDep,
                   key: IdempotencyKey = None) -> dict:
     """A member disputes their own line, with a reason."""

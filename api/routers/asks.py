@@ -43,7 +43,7 @@ def reject(ask_id: AskId, body: DecisionIn, actor: Writer, services: ServicesDep
     return recorded(services.app.decide_ask(actor, ask_id, decision="reject", reason=body.reason))
 
 
-@router.get("/v1/asks/{ask_id}", response_model=AskOut)
+@router.get("/v1/asks/{ask_id}", response_model=AskOut, response_model_exclude_unset=True)
 def get_ask(ask_id: AskId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """An ask and its decision (whoever reads the opportunity's board)."""
     wait_for(services, after)

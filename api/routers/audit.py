@@ -3,48 +3,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from api.deps import After, ServicesDep, allow, wait_for
-from api.schemas import PROBLEMS
+from api.schemas import PROBLEMS, ChainOut, VerifyOut
 from domain.application import Actor
 from projections.audit import recorded_chain, recorded_head, verify
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEMS)
 
 Auditors = Annotated[Actor, allow("read the books")]
-
-
-class HeadOut(BaseModel):
-    position: int
-    chain: str
-
-
-class ProblemOut(BaseModel):
-    position: int
-    kind: str
-    detail: str
-
-
-class VerifyOut(BaseModel):
-    ok: bool
-    checked: int
-    head: HeadOut
-    recorded_head: HeadOut
-    log_position: int
-    problems: list[ProblemOut]
-
-
-class LinkOut(BaseModel):
-    position: int
-    digest: str
-    chain: str
-
-
-class ChainOut(BaseModel):
-    links: list[LinkOut]
-    head: HeadOut
-    next: int | None
 
 
 @router.get("/verify", response_model=VerifyOut)

@@ -6,33 +6,10 @@ from fastapi import APIRouter
 
 from api.access import readable_dispute
 from api.deps import ActorDep, After, DisputeId, Money, ServicesDep, wait_for
-from api.schemas import PROBLEMS, CommandOut, Out, ResolutionIn, recorded
+from api.schemas import PROBLEMS, CommandOut, DisputeOut, ResolutionIn, recorded
 from projections.allocations import present_dispute
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"], responses=PROBLEMS)
-
-
-class ResolutionOut(Out):
-    decision: str
-    reason: str | None
-    corrected_amount: str | None
-    by: str
-    at: str
-    position: int
-
-
-class DisputeOut(Out):
-    id: str
-    allocation_id: str
-    opportunity_id: str
-    member_id: str
-    reason: str
-    status: str
-    currency: str
-    raised_by: str
-    raised_at: str
-    position: int
-    resolution: ResolutionOut | None
 
 
 @router.get("/{dispute_id}", response_model=DisputeOut)

@@ -31,7 +31,7 @@ def get_member(member_id: MemberPath, actor: ActorDep, services: ServicesDep) ->
     return services.app.member(member_id)
 
 
-@router.get("/{member_id}/board", response_model=MemberBoardOut)
+@router.get("/{member_id}/board", response_model=MemberBoardOut, response_model_exclude_unset=True)
 def board(member_id: MemberPath, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """My tasks, requests to me and from me, my contributions, what I earned and what I would if
     my open deals were won today (never added up).

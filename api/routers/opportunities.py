@@ -33,11 +33,15 @@ from api.schemas import (
     OpportunityIn,
     OpportunityPatchIn,
     PaymentIn,
+    PaymentOut,
     ReasonIn,
     RefundIn,
+    RegradedOut,
     RequestIn,
     SeatIn,
+    StatusOut,
     WinIn,
+    WonOut,
     recorded,
 )
 from domain.aggregates import Allocation
@@ -60,7 +64,7 @@ def open_opportunity(body: OpportunityIn, actor: Writer, services: ServicesDep,
         reason=body.reason, attributes=body.attributes, opportunity_id=created_id(actor, key)))
 
 
-@router.post("/regrade", response_model=CommandOut)
+@router.post("/regrade", response_model=RegradedOut)
 def regrade(actor: ActorDep, services: ServicesDep) -> dict:
     """Grade every open opportunity again by the policy in force today (finance, a lead, an admin)."""
     return recorded(services.app.regrade_opportunities(actor))
@@ -75,7 +79,7 @@ def correct(opportunity_id: OpportunityId, body: OpportunityPatchIn, actor: Writ
         attributes=body.attributes, grade=body.grade, release_grade=release, reason=body.reason))
 
 
-@router.post("/{opportunity_id}/requests", status_code=201, response_model=CommandOut)
+@router.post("/{opportunity_id}/requests", status_code=201, response_model=StatusOut)
 def open_request(opportunity_id: OpportunityId, body: RequestIn, actor: Writer, services: ServicesDep,
                  key: IdempotencyKey = None) -> dict:
     """Ask a member or a department for help on this opportunity (its team or a lead)."""
@@ -131,7 +135,7 @@ def reverse_contribution(opportunity_id: OpportunityId, contribution_id: Contrib
         actor, opportunity_id, contribution_id, body.reason))
 
 
-@router.post("/{opportunity_id}/win", response_model=CommandOut)
+@router.post("/{opportunity_id}/win", response_model=WonOut)
 def win(opportunity_id: OpportunityId, body: WinIn, actor: Writer, services: ServicesDep) -> dict:
     """Win the deal; its allocation is proposed by the policy in force on the close date."""
     return recorded(services.app.win(actor, opportunity_id, amount=body.amount,
@@ -145,7 +149,8 @@ def lose(opportunity_id: OpportunityId, body: LoseIn, actor: Writer, services: S
                                       closed_on=body.closed_on))
 
 
-@router.post("/{opportunity_id}/payments", status_code=201, response_model=CommandOut)
+@router.post("/{opportunity_id}/payments", status_code=201, response_model=PaymentOut,
+             response_model_exclude_unset=True)
 def receive_payment(opportunity_id: OpportunityId, body: PaymentIn, actor: Cash,
                     services: ServicesDep, key: IdempotencyKey = None) -> dict:
     """Cash collected on the won deal (finance): it releases held parts in its period."""
@@ -175,7 +180,7 @@ def _keyed(actor: Actor, key: str | None, given: str | None) -> str | None:
     return given if given is not None or created is None else str(created)
 
 
-@router.get("/{opportunity_id}/board", response_model=BoardOut)
+@router.get("/{opportunity_id}/board", response_model=BoardOut, response_model_exclude_unset=True)
 def board(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
     """The live board: triangle, supporters, contributions, points and the split if won today."""
     wait_for(services, after)
@@ -187,7 +192,8 @@ def board(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep,
                          grading=services.app.policy_in_force("opportunity-grading", today))
 
 
-@router.get("/{opportunity_id}/allocation", response_model=AllocationOut)
+@router.get("/{opportunity_id}/allocation", response_model=AllocationOut,
+            response_model_exclude_unset=True)
 def allocation(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep,
                after: After = None) -> dict:
     """The allocation of a won deal; a member sees only their own line."""

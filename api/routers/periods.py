@@ -6,13 +6,12 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import ConfigDict, Field
 
 from api.access import require_own
 from api.deps import ActorDep, After, MemberPath, Money, Period, ServicesDep, allow, wait_for
 from api.errors import problem
 from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
-from api.schemas import PROBLEMS, Out
+from api.schemas import PROBLEMS, ClosedOut, JournalOut, PayrollOut, PeriodOut, StatementOut
 from books.close import CloseRefused, close
 from domain.application import MAY, Actor
 from domain.exceptions import InvalidInput
@@ -26,83 +25,6 @@ CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._@-]")
 PART = "with format=csv: the data rows (lines), or the totals per currency as a file of their own"
-
-
-class MonthOut(Out):
-    period: str
-    entries: int
-    members: list[str]
-    totals: dict[str, str] = Field(description="per currency, decimal strings")
-    closed: bool
-    closed_report: dict | None
-    cutoff: int | None
-
-
-class PeriodOut(Out):
-    period: str
-    months: list[MonthOut]
-    entries: int
-    members: list[str]
-    totals: dict[str, str]
-    closed: bool = Field(description="every month of the period is closed")
-
-
-class StatementLineOut(Out):
-    kind: str = Field(description="upfront | release | adjustment")
-    allocation_id: str
-    member_id: str
-    member_name: str | None
-    opportunity_id: str
-    opportunity_name: str | None
-    amount: str
-    currency: str
-    on: str
-    period: str
-    cause: str
-    reason: str | None
-    corrects: dict | None
-    entry_id: str
-
-
-class StatementOut(Out):
-    member_id: str
-    member_name: str | None
-    period: str
-    currency_totals: dict[str, str]
-    totals_by_kind: dict[str, dict[str, str]]
-    lines: list[StatementLineOut]
-
-
-class JournalLineOut(Out):
-    account: str
-    account_code: str | None = Field(description="the account's code in the general ledger (settings)")
-    member_id: str
-    member_name: str | None
-    debit: str
-    credit: str
-    currency: str
-
-
-class JournalOut(Out):
-    period: str
-    lines: list[JournalLineOut]
-    totals: dict[str, dict[str, str]] = Field(description="per currency: debit, credit, balance "
-                                                          "(always zero), net_expense")
-
-
-class PayrollRowOut(Out):
-    member_id: str
-    member_name: str | None
-    employee_id: str | None = Field(description="as registered; null when not given")
-    cost_center: str | None = Field(description="as registered; null when not given")
-    currency: str
-    amount: str
-
-
-class PayrollOut(Out):
-    period: str
-    rows: list[PayrollRowOut]
-    totals: dict[str, str]
 
 
 def _files(*media_types: str) -> dict:
@@ -195,21 +117,6 @@ def get_payroll(period: Period, actor: Books, services: ServicesDep,
     if format == "csv":
         return _attachment(payroll_csv(shown, part), CSV, f"payroll-{period}{suffix}.csv")
     return shown
-
-
-class ClosedOut(Out):
-    period: str
-    months: list[str]
-    cutoff: int = Field(description="the log position the replay proved the numbers up to")
-    events: int
-    entries: int
-    totals: dict[str, str]
-    chain_head: str = Field(description="the audit chain at the cut-off (hex)")
-    position: int
-
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
-        {"period": "2026-10", "months": ["2026-10"], "cutoff": 120, "events": 120, "entries": 14,
-         "totals": {"EUR": "12500.00"}, "chain_head": "9f2c4e1a0b7d", "position": 121}]})
 
 
 @router.post("/{period}/close", response_model=ClosedOut)

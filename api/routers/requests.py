@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from api.deps import RequestId, ServicesDep, Writer
-from api.schemas import PROBLEMS, AcceptIn, CommandOut, DeliverIn, RateIn, ReasonIn, recorded
+from api.schemas import PROBLEMS, AcceptIn, CommandOut, DeliveredOut, DeliverIn, RateIn, ReasonIn, recorded
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEMS)
 
@@ -20,7 +20,7 @@ def decline(request_id: RequestId, body: ReasonIn, actor: Writer, services: Serv
     return recorded(services.app.decline_request(actor, request_id, body.reason))
 
 
-@router.post("/{request_id}/deliver", response_model=CommandOut)
+@router.post("/{request_id}/deliver", response_model=DeliveredOut, response_model_exclude_unset=True)
 def deliver(request_id: RequestId, actor: Writer, services: ServicesDep, body: DeliverIn | None = None) -> dict:
     """The supporter delivers; it becomes their confirmed support_delivered contribution."""
     body = body or DeliverIn()
