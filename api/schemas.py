@@ -449,7 +449,7 @@ class CommandOut(Out):
     id: str
     position: int = Field(description="log position of the command's last event; pass as ?after=")
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42}]})
 
 
@@ -458,14 +458,14 @@ class StatusOut(CommandOut):
 
     status: str
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42, "status": "open"}]})
 
 
 class WonOut(CommandOut):
     allocation_id: str = Field(description="the allocation the win proposed")
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "9d17cbdf-5090-421d-b4b4-952c73728b6f", "position": 93,
          "allocation_id": "837aadee-ae53-54d6-ba27-3987a1688874"}]})
 
@@ -474,7 +474,7 @@ class DeliveredOut(CommandOut):
     contribution_id: str = Absent("the supporter's contribution the delivery became; left out once "
                                   "the deal is closed (the delivery counts for nothing)")
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "51fa8bea-9a59-45f0-bc07-fc9788f3a736", "position": 76,
          "contribution_id": "6b4c04f4-0f08-5129-8ee7-2ea9ac2d572a"}]})
 
@@ -485,14 +485,14 @@ class PaymentOut(CommandOut):
     repeated: bool = Absent("true when this payment id was recorded before: nothing changed; "
                             "left out otherwise")
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "ERP-2026-0042", "position": 62}]})
 
 
 class RegradedOut(CommandOut):
     regraded: int = Field(ge=0, description="how many accounts or open opportunities changed grade")
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "regrade", "position": 28, "regraded": 0}]})
 
 
@@ -511,7 +511,7 @@ class MemberOut(Out):
 class GradedOut(CommandOut):
     grade: str
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "0b6f3c1e-5d1a-5e0c-9a53-2f4b8d7c6e10", "position": 42, "grade": "A"}]})
 
 
@@ -520,7 +520,7 @@ class AssessmentOut(CommandOut):
     win_probability: str = Field(description="decimal string in [0, 1]")
     standard_version: int
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "3f2a9a4e-8c1b-5b7e-a0d4-6c9e1f2b3a45", "position": 57, "score": 84,
          "win_probability": "0.85", "standard_version": 1}]})
 
@@ -1030,7 +1030,7 @@ class PolicyAddedOut(CommandOut):
                                                   "accounts or open opportunities it regraded",
                           json_schema_extra=_no_default)
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "2", "position": 42, "version": 2,
          "hash": "sha256:a2ff138d8c2aca46f2caabb45979c6a5d30b1cb635813c2c3da251ec9467cdeb"}]})
 
@@ -1380,7 +1380,7 @@ class ClosedOut(Out):
     chain_head: str = Field(description="the audit chain at the cut-off (hex)")
     position: int
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"id": "2026-10", "period": "2026-10", "months": ["2026-10"], "cutoff": 120, "events": 120,
          "entries": 14, "members": ["ana"], "totals": {"EUR": "12500.00"}, "chain_head": "9f2c4e1a0b7d",
          "position": 121}]})
