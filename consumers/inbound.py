@@ -145,7 +145,10 @@ def _parsed(topic: str, value: bytes | None) -> Message:
 def _reason(model: type[Message], doc: dict, error: dict) -> str:
     """A pydantic error as the DLQ's reason: the field, then the rule."""
     # no location: a field name pydantic cannot read (an unpaired surrogate), so not one of ours
-    name = str(error["loc"][0]) if error["loc"] else next(n for n in doc if n not in model.model_fields)
+    name = str(error["loc"][0]) if error["loc"] else next(
+        (n for n in doc if n not in model.model_fields), None)
+    if name is None:
+        return f"the message: {error['msg']}"
     if name not in model.model_fields:
         return f"{name[:80]!r}: unknown field (the fields are {sorted(model.model_fields)})"
     if error["type"] == "missing" or doc.get(name, "") is None:

@@ -6,7 +6,15 @@ from abc import ABC, abstractmethod
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.aggregates import Ask, Dispute, Opportunity
 from projections.store import ViewStore
+
+# the status a decision leaves its subject in, by the event that records it
+STATUS_AFTER: dict[type, str] = {
+    Dispute.Rejected: "rejected", Dispute.Upheld: "upheld",
+    Ask.Approved: "approved", Ask.Rejected: "rejected",
+    Opportunity.ContributionConfirmed: "confirmed", Opportunity.ContributionReversed: "reversed",
+}
 
 
 def happened_at(event: Any) -> str:

@@ -18,7 +18,7 @@ from domain.allocation import CountedContribution, allocate
 from domain.grading import OpportunityGradingPolicy
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
-from projections.base import Changes, Projection, happened_at, on_event
+from projections.base import STATUS_AFTER, Changes, Projection, happened_at, on_event
 
 VIEW = "board"
 REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
@@ -195,14 +195,9 @@ class BoardProjection(Projection):
         self._put(changes, key, doc, position)
 
     @_on.register(Dispute.Rejected)
-    def _dispute_rejected(self, event: Dispute.Rejected, position: int, changes: Changes) -> None:
-        self._dispute_resolved(event, "rejected", position, changes)
-
     @_on.register(Dispute.Upheld)
-    def _dispute_upheld(self, event: Dispute.Upheld, position: int, changes: Changes) -> None:
-        self._dispute_resolved(event, "upheld", position, changes)
-
-    def _dispute_resolved(self, event: Dispute.Event, status: str, position: int, changes: Changes) -> None:
+    def _dispute_resolved(self, event: Dispute.Event, position: int, changes: Changes) -> None:
+        status = STATUS_AFTER[type(event)]
         dispute_id = str(event.originator_id)
         key = changes.parent(LINKS, f"dispute:{dispute_id}", OPPORTUNITY)
         doc = _board(changes, key)
@@ -229,15 +224,10 @@ class BoardProjection(Projection):
         self._put(changes, key, doc, position)
 
     @_on.register(Ask.Approved)
-    def _ask_approved(self, event: Ask.Approved, position: int, changes: Changes) -> None:
-        self._ask_decided(event, "approved", position, changes)
-
     @_on.register(Ask.Rejected)
-    def _ask_rejected(self, event: Ask.Rejected, position: int, changes: Changes) -> None:
-        self._ask_decided(event, "rejected", position, changes)
-
-    def _ask_decided(self, event: Ask.Event, status: str, position: int, changes: Changes) -> None:
+    def _ask_decided(self, event: Ask.Event, position: int, changes: Changes) -> None:
         """How a lead decided an ask."""
+        status = STATUS_AFTER[type(event)]
         ask_id = str(event.originator_id)
         key = changes.parent(LINKS, f"ask:{ask_id}", OPPORTUNITY)
         doc = _board(changes, key)

@@ -28,7 +28,7 @@ from domain.money import exponent, format_amount
 from domain.policy import IncentivePolicy
 from projections.accounts import is_overdue
 from projections.allocations import line_figures
-from projections.base import Changes, Projection, on_event
+from projections.base import STATUS_AFTER, Changes, Projection, on_event
 from projections.board import OPEN_STATUSES, apply_request, new_request, present_board, present_request
 
 VIEW = "member"
@@ -104,14 +104,8 @@ class MemberBoardProjection(Projection):
         self._put(changes, member, doc, position)
 
     @_on.register(Dispute.Rejected)
-    def _dispute_rejected(self, event: Dispute.Rejected, position: int, changes: Changes) -> None:
-        self._dispute_resolved(event, "rejected", position, changes)
-
     @_on.register(Dispute.Upheld)
-    def _dispute_upheld(self, event: Dispute.Upheld, position: int, changes: Changes) -> None:
-        self._dispute_resolved(event, "upheld", position, changes)
-
-    def _dispute_resolved(self, event: Dispute.Event, status: str, position: int, changes: Changes) -> None:
+    def _dispute_resolved(self, event: Dispute.Event, position: int, changes: Changes) -> None:
         dispute_id = str(event.originator_id)
         member = changes.parent(DISPUTES, dispute_id, MEMBER)
         if member is None:
@@ -120,7 +114,7 @@ class MemberBoardProjection(Projection):
         item = next((d for d in doc.setdefault("disputes", []) if d["id"] == dispute_id), None)
         if item is None:
             return
-        item["status"] = status
+        item["status"] = STATUS_AFTER[type(event)]
         item["resolution"] = getattr(event, "reason", None)
         self._put(changes, member, doc, position)
 
@@ -153,15 +147,9 @@ class MemberBoardProjection(Projection):
         self._put(changes, event.member_id, doc, position)
 
     @_on.register(Opportunity.ContributionConfirmed)
-    def _confirmed(self, event: Opportunity.ContributionConfirmed, position: int, changes: Changes) -> None:
-        self._contribution_moved(event, "confirmed", position, changes)
-
     @_on.register(Opportunity.ContributionReversed)
-    def _reversed(self, event: Opportunity.ContributionReversed, position: int, changes: Changes) -> None:
-        self._contribution_moved(event, "reversed", position, changes)
-
-    def _contribution_moved(self, event: Opportunity.Event, status: str, position: int,
-                            changes: Changes) -> None:
+    def _contribution_moved(self, event: Opportunity.Event, position: int, changes: Changes) -> None:
+        status = STATUS_AFTER[type(event)]
         oid = str(event.originator_id)
         key = f"{oid}:{event.contribution_id}"
         member = changes.parent(CONTRIBUTIONS, key, MEMBER)

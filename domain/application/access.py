@@ -10,6 +10,7 @@ from uuid import UUID
 from domain import values
 from domain.aggregates import (
     Account,
+    Allocation,
     Opportunity,
     SupportRequest,
     Task,
@@ -77,6 +78,12 @@ class Access:
         """After the win a change moves money at once: a lead's call, not the AR's."""
         if opportunity.stage == "won" and not actor.leads:
             raise NotAllowed(f"the deal is won: only a lead may {doing} now (it books adjustments)")
+
+    @staticmethod
+    def _require_no_line(allocation: Allocation, actor: Actor, doing: str) -> None:
+        """Money that reaches a line moves by someone without one: four eyes."""
+        if actor.member_id in allocation.targets:
+            raise NotAllowed(f"you have a line in this allocation: another member of finance {doing}")
 
     @staticmethod
     def _require(actor: Actor, may: str, doing: str) -> None:

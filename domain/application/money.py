@@ -61,8 +61,7 @@ class Money:
         become payable, in the period of the win date (or the current one if that is closed)."""
         self._require(actor, "move money", "approves allocations")
         allocation = self._allocation(allocation_id)
-        if actor.member_id in allocation.targets:
-            raise NotAllowed("you have a line in this allocation: another member of finance approves it")
+        self._require_no_line(allocation, actor, "approves it")
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             fresh = self._allocation(allocation.id)
@@ -113,6 +112,9 @@ class Money:
                 raise InvalidInput(f"the deal is in {opportunity.currency}, not {str(currency)[:8]!r}",
                                    field="currency")
             minor = parse_amount(amount, opportunity.currency)
+            if opportunity.stage == "won":  # cash releases held parts: not one's own
+                self._require_no_line(self._allocation(Allocation.create_id(opportunity.id)), actor,
+                                      "records its payments")
             if pid not in opportunity.payments and self._claimed(claim_id):
                 raise Conflict("this payment id is recorded already, on another opportunity",
                                field="payment_id")

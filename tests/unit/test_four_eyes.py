@@ -249,7 +249,7 @@ def test_one_open_dispute_per_member_per_line(app: Goldsplit) -> None:
     app.raise_dispute(BOB, aid, member_id="bob", reason="a new fact")
 
 
-def test_finance_neither_approves_a_split_it_has_a_line_in_nor_resolves_its_own_dispute(
+def test_finance_neither_approves_nor_pays_a_split_it_has_a_line_in_nor_resolves_its_own_dispute(
         app: Goldsplit) -> None:
     oid = deal(app)
     app.add_supporter(ALICE, oid, "fiona")
@@ -261,6 +261,11 @@ def test_finance_neither_approves_a_split_it_has_a_line_in_nor_resolves_its_own_
     refused(app, NotAllowed, app.resolve_dispute, FINANCE, dispute, decision="uphold",
             reason="yes", corrected_amount="500.00")
     app.approve_allocation(Actor("frank", "finance"), aid)
+    # cash releases the held parts: fiona may not record a payment on a deal she has a line in
+    refused(app, NotAllowed, app.receive_payment, FINANCE, oid, amount="50000.00", currency="EUR",
+            received_on=TODAY)
+    app.receive_payment(Actor("frank", "finance"), oid, amount="50000.00", currency="EUR",
+                        received_on=TODAY)
 
 
 def test_a_refund_id_is_the_ledgers_not_a_deals(app: Goldsplit) -> None:
