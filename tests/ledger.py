@@ -4,8 +4,7 @@ record nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -110,18 +109,6 @@ def play_projecting_each_save(services: Any, play: Callable[[Goldsplit], Any]) -
         play(app)
     finally:
         app.save = original
-
-
-@contextmanager
-def in_memory(clock: Callable[[], datetime], members: Mapping[str, str]) -> Iterator[Goldsplit]:
-    """An Application on the in-memory store with these members (id -> department) registered."""
-    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
-    for member_id, department in members.items():
-        application.register_member(Actor("root", "admin"), member_id, member_id.title(), department)
-    try:
-        yield application
-    finally:
-        application.close()
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 60.0, what: str = "the condition",

@@ -14,7 +14,8 @@ from domain.application import Goldsplit
 from domain.exceptions import UnknownContributionKind
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from storage.database import Database
-from tests.ledger import ADMIN, FINANCE, LEAD, Clock, in_memory
+from tests.builders import in_memory
+from tests.ledger import ADMIN, FINANCE, LEAD, Clock
 
 NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
 TODAY = NOW.date()

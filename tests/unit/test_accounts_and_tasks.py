@@ -7,7 +7,7 @@ task's states, then the use cases through the Application in memory, with a cloc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,7 +37,6 @@ from tests.ledger import (
     Clock,
     events,
     head,
-    in_memory,
     refused,
     replay,
     then,
@@ -146,16 +145,7 @@ def test_assigning_the_same_assignee_again_records_nothing() -> None:
 
 # -- the Application -----------------------------------------------------------------------------
 
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def app(clock: Clock) -> Iterator[Goldsplit]:
-    with in_memory(clock, MEMBERS) as application:
-        yield application
+# `app` and `clock` (tests/unit/conftest.py): the Application in memory, MEMBERS, a clock at NOW
 
 
 def account_events(app: Goldsplit, account_id: str = "acme") -> list[Any]:

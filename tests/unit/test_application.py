@@ -29,6 +29,8 @@ from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
 from main.services import Services
 from main.settings import Settings
 from storage.database import Database
+from tests import builders
+from tests.builders import open_deal, seat_triangle
 from tests.ledger import ADMIN, ALICE, BOB, CAROL, DAVE, ERIN, FINANCE, LEAD, head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
@@ -55,28 +57,15 @@ def app(fixed_services: Services) -> Goldsplit:
 
 
 def register_team(app: Goldsplit) -> None:
-    for member_id, department in MEMBERS.items():
-        app.register_member(ADMIN, member_id, member_id.title(), department)
-
-
-def open_deal(app: Goldsplit, opener: Actor = ALICE, **changes) -> str:
-    """Opened by `opener`; a lead grades it A and seats alice as AR."""
-    fields = dict(account_id="acme", name="Acme core banking", amount="1000000.00",
-                  currency="CNY", expected_close="2026-06-30")
-    if opener.leads:
-        fields.update(grade="A", reason="a lighthouse deal")
-    oid = app.open_opportunity(opener, **{**fields, **changes}).id
-    return oid
+    builders.register_team(app, MEMBERS)
 
 
 def staffed_deal(app: Goldsplit) -> str:
     """A lead opened it (grade A) with alice as AR; bob is SR, carol FR, dave supports."""
     register_team(app)
-    oid = open_deal(app, opener=LEAD)
-    app.assign_triangle_role(LEAD, oid, "AR", "alice")
-    app.assign_triangle_role(ALICE, oid, "SR", "bob")
-    app.assign_triangle_role(ALICE, oid, "FR", "carol")
-    app.add_supporter(ALICE, oid, "dave")
+    oid = open_deal(app, LEAD, grade="A")
+    seat_triangle(app, oid, LEAD, AR="alice")
+    seat_triangle(app, oid, ALICE, SR="bob", FR="carol", supporters=["dave"])
     return oid
 
 
@@ -87,9 +76,8 @@ def seats(app: Goldsplit, oid: str) -> dict:
 
 
 def contribute(app: Goldsplit, oid: str, actor: Actor, kind: str, **changes) -> str:
-    fields = dict(member_id=actor.member_id, kind=kind, summary=f"{kind} for Acme",
-                  occurred_at=EARLIER, hours="3")
-    return app.record_contribution(actor, oid, **{**fields, **changes}).id
+    """Work done five days ago, three hours of it."""
+    return builders.contribute(app, oid, actor, kind, EARLIER, **{"hours": "3", **changes})
 
 
 # -- members -------------------------------------------------------------------------------------
@@ -134,7 +122,7 @@ def test_a_member_who_opens_an_opportunity_becomes_its_ar(app: Goldsplit) -> Non
 
 
 def test_a_lead_who_opens_an_opportunity_takes_no_seat(app: Goldsplit) -> None:
-    oid = open_deal(app, opener=LEAD)
+    oid = open_deal(app, LEAD, grade="A")
     assert seats(app, oid)["triangle"] == {"AR": None, "SR": None, "FR": None}
 
 
@@ -162,7 +150,7 @@ def test_refuses_opening_by_a_member_who_is_not_registered(app: Goldsplit) -> No
 def test_refuses_opening_with_bad_input_naming_the_field(app: Goldsplit, changes, error,
                                                          field) -> None:
     register_team(app)
-    refused(app, error, open_deal, app, opener=LEAD, **changes, field=field)
+    refused(app, error, open_deal, app, opener=LEAD, **{"grade": "A", **changes}, field=field)
 
 
 def test_refuses_a_grade_from_a_member_because_the_grade_sets_the_pool_rate(app: Goldsplit) -> None:

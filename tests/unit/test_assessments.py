@@ -6,7 +6,6 @@ outcomes (property tests: the sums are exact and do not depend on order).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -22,7 +21,8 @@ from domain.aggregates import Opportunity
 from domain.application import Actor, Goldsplit
 from domain.exceptions import InvalidInput, NotAllowed, OpportunityClosed, OpportunityNotFound
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
-from tests.ledger import ALICE, BOB, DAVE, ERIN, FINANCE, LEAD, head, in_memory, refused
+from tests.builders import open_deal, seat_triangle
+from tests.ledger import ALICE, BOB, DAVE, ERIN, FINANCE, LEAD, head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -97,18 +97,10 @@ def test_refuses_answers_outside_the_standard_naming_the_criterion(answers: Any,
 
 # -- assessing through the Application -----------------------------------------------------------
 
-@pytest.fixture
-def app() -> Iterator[Goldsplit]:
-    with in_memory(lambda: NOW, MEMBERS) as application:
-        yield application
-
-
 def deal(app: Goldsplit) -> str:
     """alice opened it (the AR); bob is SR and dave supports."""
-    oid = app.open_opportunity(ALICE, account_id="acme", name="Acme core banking",
-                               amount="1000000.00", currency="CNY", expected_close="2026-06-30").id
-    app.assign_triangle_role(ALICE, oid, "SR", "bob")
-    app.add_supporter(ALICE, oid, "dave")
+    oid = open_deal(app, ALICE)
+    seat_triangle(app, oid, ALICE, SR="bob", supporters=["dave"])
     return oid
 
 

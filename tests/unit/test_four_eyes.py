@@ -7,7 +7,6 @@ and A above; pool rates 1 %, 2 % and 3 %; shares AR 40 %, SR 30 %, FR 20 %, SUPP
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -16,7 +15,8 @@ import pytest
 from domain.aggregates import Allocation, Ask, Opportunity
 from domain.application import Actor, Goldsplit
 from domain.exceptions import Conflict, InvalidInput, LeadsCall, NotAllowed, TransitionRefused
-from tests.ledger import ALICE, BOB, CAROL, FINANCE, LEAD, Clock, events, head, in_memory, refused
+from tests.builders import contribute, open_deal, seat_triangle, worked
+from tests.ledger import ALICE, BOB, CAROL, FINANCE, LEAD, events, head, refused
 
 NOW = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)
 TODAY = NOW.date().isoformat()
@@ -25,33 +25,15 @@ MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "co
            "lin": "management", "leo": "management", "fiona": "finance"}
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def app(clock: Clock) -> Iterator[Goldsplit]:
-    with in_memory(clock, MEMBERS) as application:
-        yield application
-
-
 def deal(app: Goldsplit, amount: str = "100000.00") -> str:
     """alice opened it (she is its AR) and seated bob as SR and carol as FR; each did confirmed work
     on 2026-03-10."""
-    oid = app.open_opportunity(ALICE, account_id="acme", name="Acme core banking", amount=amount,
-                               currency="EUR", expected_close="2026-06-30").id
-    app.assign_triangle_role(ALICE, oid, "SR", "bob")
-    app.assign_triangle_role(ALICE, oid, "FR", "carol")
+    oid = open_deal(app, ALICE, amount=amount, currency="EUR")
+    seat_triangle(app, oid, ALICE, SR="bob", FR="carol")
     for actor, kind in ((ALICE, "visit"), (BOB, "demo"), (CAROL, "delivery_plan")):
-        cid = work(app, oid, actor, kind, "2026-03-10T09:00:00+00:00")
-        app.confirm_contribution(LEAD if actor is ALICE else ALICE, oid, cid)
+        worked(app, oid, actor, kind, "2026-03-10T09:00:00+00:00",
+               confirmed_by=LEAD if actor is ALICE else ALICE, summary=kind)
     return oid
-
-
-def work(app: Goldsplit, oid: str, actor: Actor, kind: str, at: str) -> str:
-    return app.record_contribution(actor, oid, member_id=actor.member_id, kind=kind, summary=kind,
-                                   occurred_at=at).id
 
 
 def opportunity(app: Goldsplit, oid: str) -> Opportunity:
@@ -167,7 +149,7 @@ def test_an_ar_cannot_reverse_a_teammates_confirmed_work_alone(app: Goldsplit) -
             field="contribution_id")
     alices = next(c for c in opportunity(app, oid).contributions.values() if c["member_id"] == "alice")
     app.reverse_contribution(ALICE, oid, alices["id"], "a duplicate")  # her own: she only loses
-    pending = work(app, oid, BOB, "poc", "2026-03-11T09:00:00+00:00")
+    pending = contribute(app, oid, BOB, "poc", "2026-03-11T09:00:00+00:00", summary="poc")
     app.reverse_contribution(ALICE, oid, pending, "no PoC happened")  # not confirmed: it counted for nothing
     app.reverse_contribution(LEAD, oid, bobs["id"], "the demo was carol's")
     assert opportunity(app, oid).contributions[bobs["id"]]["status"] == "reversed"
@@ -253,7 +235,8 @@ def test_finance_neither_approves_nor_pays_a_split_it_has_a_line_in_nor_resolves
         app: Goldsplit) -> None:
     oid = deal(app)
     app.add_supporter(ALICE, oid, "fiona")
-    cid = work(app, oid, Actor("fiona", "member"), "pricing_review", "2026-03-12T09:00:00+00:00")
+    cid = contribute(app, oid, Actor("fiona", "member"), "pricing_review", "2026-03-12T09:00:00+00:00",
+                     summary="pricing_review")
     app.confirm_contribution(ALICE, oid, cid)
     aid = app.win(ALICE, oid, closed_on=TODAY).allocation_id
     refused(app, NotAllowed, app.approve_allocation, FINANCE, aid)

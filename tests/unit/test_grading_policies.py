@@ -9,7 +9,6 @@ takes its grade and the triangle roles it requires.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,7 +32,8 @@ from domain.grading import (
     OpportunityGradingPolicy,
 )
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT, RelationshipStandard
-from tests.ledger import ADMIN, ALICE, BOB, ERIN, FINANCE, LEAD, Clock, head, refused
+from tests.builders import open_deal
+from tests.ledger import ADMIN, ALICE, BOB, ERIN, FINANCE, LEAD, head, refused
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -385,15 +385,6 @@ def test_two_steps_from_c_reach_a_and_two_steps_from_b_stop_at_a() -> None:
 # -- policies through the Application ------------------------------------------------------------
 
 
-@pytest.fixture
-def app() -> Iterator[Goldsplit]:
-    application = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=Clock(NOW))
-    for member_id, department in MEMBERS.items():
-        application.register_member(ADMIN, member_id, member_id.title(), department)
-    yield application
-    application.close()
-
-
 POLICY_KINDS = {"account-grading": ACCOUNT, "opportunity-grading": OPPORTUNITY,
                 "relationship-standard": STANDARD}
 
@@ -467,14 +458,6 @@ def test_no_version_is_in_force_before_the_first_is_effective(app: Goldsplit) ->
 
 
 # -- opportunity grading through the Application -------------------------------------------------
-
-def open_deal(app: Goldsplit, opener: Actor = ALICE, **changes: Any) -> str:
-    fields = dict(account_id="acme", name="Acme core banking", amount="1000000.00", currency="CNY",
-                  expected_close="2026-06-30")
-    if "grade" in changes:
-        changes.setdefault("reason", "a lighthouse deal")
-    return app.open_opportunity(opener, **{**fields, **changes}).id
-
 
 def opportunity(app: Goldsplit, oid: str) -> Opportunity:
     return app.repository.get(UUID(oid))

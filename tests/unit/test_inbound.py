@@ -8,7 +8,6 @@ reason that names the field (or the message, when no field is to blame) and reco
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -34,7 +33,8 @@ from consumers.inbound import (
 from domain.aggregates import Allocation, Member
 from domain.application import Goldsplit
 from domain.exceptions import ConcurrencyConflict
-from tests.ledger import ADMIN, Clock, head, in_memory
+from tests.builders import in_memory
+from tests.ledger import ADMIN, Clock, head
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date().isoformat()
@@ -47,12 +47,6 @@ REQUIRED = {topic: tuple(name for name, field in model.model_fields.items() if f
 NUMBERS = ("amount", "hours")  # the fields that may be JSON numbers
 # a reason names the field it is about; these are about the message as a whole
 MESSAGE_REASONS = ("the value ", "the message ", "topic ")
-
-
-@pytest.fixture
-def app() -> Iterator[Goldsplit]:
-    with in_memory(Clock(NOW), MEMBERS) as application:
-        yield application
 
 
 def upsert(source_id: str = "OPP-1", /, **changes: object) -> dict:

@@ -15,8 +15,6 @@ Every test also checks the one rule: a member's entries add up to what is payabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -38,6 +36,8 @@ from domain.exceptions import (
 )
 from domain.money import format_amount
 from domain.payables import Target
+from tests.builders import WonDeal as Deal
+from tests.builders import won_deal
 from tests.ledger import (
     ADMIN,
     ALICE,
@@ -47,17 +47,16 @@ from tests.ledger import (
     Clock,
     events,
     head,
-    in_memory,
     refused,
 )
 
 WON_ON = "2026-02-20"
 SETUP = datetime(2026, 2, 20, 9, 0, tzinfo=UTC)  # contributions on 2026-02-10, the win on WON_ON
+NOW = SETUP  # where the clock fixture starts
 MARCH = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # where each test starts
 APRIL = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # a later month, for late facts
 
 MEMBERS = {"alice": "sales", "bob": "presales", "carol": "delivery", "dave": "commercial"}
-TRIANGLE = (("AR", "alice", "visit"), ("SR", "bob", "demo"), ("FR", "carol", "delivery_plan"))
 NOT_FINANCE = pytest.mark.parametrize("actor", [LEAD, ADMIN, ALICE, AUDITOR],
                                       ids=["lead", "admin", "member", "auditor"])
 
@@ -76,45 +75,18 @@ HELD = incentive()
 CAPPED = incentive(cap="0.3")  # everyone capped at 900,000: 300,000 stays unallocated
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(SETUP)
-
-
-@pytest.fixture
-def app(clock: Clock) -> Iterator[Goldsplit]:
-    with in_memory(clock, MEMBERS) as application:
-        yield application
-
-
-@dataclass(frozen=True)
-class Deal:
-    oid: str
-    aid: str
-    contributions: dict[str, str]  # member -> contribution id
-
-
 def won(app: Goldsplit, clock: Clock, *, policy: dict | None = HELD, amount: str = "1000000.00",
         currency: str = "CNY", approve: bool = False) -> Deal:
     """The deal above, won on WON_ON; the clock then stands at MARCH."""
     clock.now = SETUP
     if policy is not None:
         app.add_policy(FINANCE, "incentive", policy)
-    oid = app.open_opportunity(LEAD, account_id="acme", name="Acme core banking", amount=amount,
-                               currency=currency, expected_close="2026-03-31", grade="A",
-                               reason="the rate this test pins").id
-    contributions = {}
-    for role, member, kind in TRIANGLE:
-        app.assign_triangle_role(LEAD, oid, role, member)
-        cid = app.record_contribution(Actor(member, "member"), oid, member_id=member, kind=kind,
-                                      summary=kind, occurred_at="2026-02-10T10:00:00+00:00").id
-        app.confirm_contribution(LEAD, oid, cid)
-        contributions[member] = cid
-    aid = app.win(LEAD, oid, closed_on=WON_ON).allocation_id
+    deal = won_deal(app, amount=amount, currency=currency, expected_close="2026-03-31",
+                    worked_at="2026-02-10T10:00:00+00:00", closed_on=WON_ON)
     clock.now = MARCH
     if approve:
-        app.approve_allocation(FINANCE, aid)
-    return Deal(oid, aid, contributions)
+        app.approve_allocation(FINANCE, deal.aid)
+    return deal
 
 
 def allocation(app: Goldsplit, aid: str) -> Allocation:

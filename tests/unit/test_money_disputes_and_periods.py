@@ -61,7 +61,7 @@ from tests.unit.test_money import (
     won,
 )
 
-app, clock = money.app, money.clock  # the deal's fixtures
+MEMBERS, NOW = money.MEMBERS, money.NOW  # the deal's team and clock (the app and clock fixtures')
 
 
 # -- disputes ------------------------------------------------------------------------------------

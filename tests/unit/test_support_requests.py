@@ -8,7 +8,7 @@ request's states, then the use cases through the Application in memory, with a c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -27,6 +27,7 @@ from domain.exceptions import (
     RequestNotFound,
     TransitionRefused,
 )
+from tests.builders import open_deal, seat_triangle
 from tests.ledger import (
     ADMIN,
     ALICE,
@@ -37,7 +38,6 @@ from tests.ledger import (
     LEAD,
     events,
     head,
-    in_memory,
     refused,
     replay,
     then,
@@ -135,20 +135,11 @@ def test_refuses_a_request_transition_out_of_order(commands, command) -> None:
 
 # -- the Application -----------------------------------------------------------------------------
 
-@pytest.fixture
-def app() -> Iterator[Goldsplit]:
-    with in_memory(lambda: NOW, MEMBERS) as application:
-        yield application
-
-
 def staffed_deal(app: Goldsplit) -> str:
     """A lead opened it (grade A) with alice as AR; bob is SR, carol FR; nobody supports yet."""
-    oid = app.open_opportunity(LEAD, account_id="acme", name="Acme core banking",
-                               amount="1000000.00", currency="CNY", expected_close="2026-06-30",
-                               grade="A", reason="strategic account").id
-    app.assign_triangle_role(LEAD, oid, "AR", "alice")
-    app.assign_triangle_role(ALICE, oid, "SR", "bob")
-    app.assign_triangle_role(ALICE, oid, "FR", "carol")
+    oid = open_deal(app, LEAD, grade="A", reason="strategic account")
+    seat_triangle(app, oid, LEAD, AR="alice")
+    seat_triangle(app, oid, ALICE, SR="bob", FR="carol")
     return oid
 
 
