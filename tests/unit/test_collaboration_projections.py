@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 import pytest
 
 from domain.aggregates import Allocation
-from domain.application import Actor, Goldsplit
+from domain.application import Actor
 from domain.exceptions import InvalidInput
 from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT
 from main.services import Services
-from main.settings import Settings
 from projections.accounts import VIEW as ACCOUNTS
 from projections.accounts import present_account_board
 from projections.allocations import VIEW as ALLOCATIONS
@@ -25,11 +24,12 @@ from projections.board import present_board
 from projections.calibration import present_calibration
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
-from tests.ledger import ADMIN, ALICE, BOB, CAROL, FINANCE, LEAD, Clock, library_clock
+from tests.builders import contribute, open_wms, services_in_memory
+from tests.ledger import ALICE, BOB, CAROL, FINANCE, LEAD, Clock
 
 DAN = Actor("dan", "member")  # sales, another team
 
-MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # a Monday, where the clock starts
 
 # Scored by the default relationship standard (weights .25/.15/.15/.15/.15/.15):
 WARM = {"decision_maker_stance": "neutral", "coach_inside": "informal", "budget_confirmed": "estimated",
@@ -42,16 +42,9 @@ COLD = {"decision_maker_stance": "opposed", "coach_inside": "none", "budget_conf
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return library_clock(monkeypatch, MONDAY)
-
-
-@pytest.fixture
 def world(clock: Clock) -> Iterator[Services]:
-    built = Services.build(Settings(database_url="memory://", secret="test-secret"), clock=clock)
-    for member_id, department, team in (("alice", "sales", "east"), ("bob", "presales", None),
-                                        ("carol", "delivery", None), ("dan", "sales", "west")):
-        built.app.register_member(ADMIN, member_id, member_id.title(), department, team=team)
+    built = services_in_memory(clock, {"alice": ("sales", "east"), "bob": "presales",
+                                       "carol": "delivery", "dan": ("sales", "west")})
     yield built
     built.close()
 
@@ -85,24 +78,11 @@ def member_board(world: Services, member_id: str) -> dict:
         department_doc=world.views.get(MEMBERS, f"department:{department}") if department else None)
 
 
-def open_deal(app: Goldsplit, amount: str = "4000000.00", opener: Actor = ALICE, **fields) -> str:
-    """CNY 4,000,000 is grade A by the default policy (AR, SR and FR required); 200,000 is C."""
-    return app.open_opportunity(opener, account_id=fields.pop("account_id", "acme"),
-                                name=fields.pop("name", "Acme WMS"), amount=amount, currency="CNY",
-                                expected_close="2026-06-30", **fields).id
-
-
-def contribute(app: Goldsplit, oid: str, actor: Actor, kind: str, clock: Clock) -> str:
-    return app.record_contribution(actor, oid, member_id=actor.member_id, kind=kind,
-                                   summary=f"{kind} for Acme", hours="2",
-                                   occurred_at=(clock.now - timedelta(days=1)).isoformat()).id
-
-
 # -- the opportunity board ---------------------------------------------------------------------
 
 def test_a_graded_opportunity_warns_of_each_empty_required_seat_until_it_is_seated(
         world: Services) -> None:
-    oid = open_deal(world.app)
+    oid = open_wms(world.app)
 
     opened = board(world, oid)
     assert (opened["grade"], opened["required_roles"]) == ("A", ["AR", "SR", "FR"])
@@ -118,7 +98,7 @@ def test_a_graded_opportunity_warns_of_each_empty_required_seat_until_it_is_seat
 
 
 def test_a_correction_regrades_the_deal_and_keeps_what_it_corrected(world: Services) -> None:
-    oid = open_deal(world.app)
+    oid = open_wms(world.app)
 
     corrected = world.app.correct_opportunity(ALICE, oid, amount="200000.00",
                                               expected_close="2026-09-30")
@@ -137,7 +117,7 @@ def test_a_correction_regrades_the_deal_and_keeps_what_it_corrected(world: Servi
 
 def test_a_support_request_shows_its_due_state_and_measured_hours_through_its_life(
         world: Services, clock: Clock) -> None:
-    oid = open_deal(world.app, amount="200000.00")
+    oid = open_wms(world.app, amount="200000.00")
     rid = world.app.open_request(ALICE, oid, to_member="carol", kind="delivery_estimate",
                                  summary="Effort for three sites", due=clock.day(2)).id
 
@@ -174,7 +154,7 @@ def test_a_support_request_shows_its_due_state_and_measured_hours_through_its_li
 
 def test_a_declined_request_shows_the_reason_and_how_long_the_answer_took(
         world: Services, clock: Clock) -> None:
-    oid = open_deal(world.app, amount="200000.00")
+    oid = open_wms(world.app, amount="200000.00")
     rid = world.app.open_request(ALICE, oid, to_department="presales", kind="demo",
                                  summary="Demo for the CFO", due=clock.day(5)).id
     clock.advance(hours=1)
@@ -187,7 +167,7 @@ def test_a_declined_request_shows_the_reason_and_how_long_the_answer_took(
 
 
 def test_assessments_keep_their_history_and_the_latest_probability(world: Services) -> None:
-    oid = open_deal(world.app, amount="200000.00")
+    oid = open_wms(world.app, amount="200000.00")
     first = world.app.assess(ALICE, oid, WARM)
     second = world.app.assess(ALICE, oid, HOT)
 
@@ -201,8 +181,8 @@ def test_assessments_keep_their_history_and_the_latest_probability(world: Servic
 
 
 def test_an_old_board_document_without_the_new_keys_still_presents(world: Services) -> None:
-    oid = open_deal(world.app, amount="200000.00")
-    contribute(world.app, oid, ALICE, "visit", world.app.clock)
+    oid = open_wms(world.app, amount="200000.00")
+    contribute(world.app, oid, ALICE, "visit", hours="2")
     board(world, oid)
     old = copy.deepcopy(world.views.get(BOARDS, oid))
     for key in ("required_roles", "grading", "corrections", "assessments"):
@@ -280,12 +260,12 @@ def test_the_account_team_keeps_who_joined_and_left(world: Services) -> None:
 
 def test_opportunities_show_on_their_account_even_when_opened_before_it_was_registered(
         world: Services, clock: Clock) -> None:
-    early = open_deal(world.app, amount="200000.00", account_id="globex", name="Globex pilot")
+    early = open_wms(world.app, amount="200000.00", account_id="globex", name="Globex pilot")
     world.runner.catch_up()
     assert world.views.get(ACCOUNTS, "globex")["registered"] is False
 
     world.app.register_account(ALICE, name="Globex", attributes={}, account_id="globex")
-    late = open_deal(world.app, account_id="globex", name="Globex roll-out")
+    late = open_wms(world.app, account_id="globex", name="Globex roll-out")
     world.app.correct_opportunity(LEAD, early, amount="250000.00", reason="a second site")
     world.app.win(LEAD, early, closed_on=clock.day(0), amount="260000.00", reason="signed with options")
     world.app.lose(ALICE, late, reason="budget frozen", closed_on=clock.day(0))
@@ -338,12 +318,12 @@ def test_tasks_close_the_loop_and_show_overdue_on_the_account_and_member_boards(
 def test_the_member_board_shows_my_requests_contributions_and_projected_earnings(
         world: Services, clock: Clock) -> None:
     app = world.app
-    big = open_deal(app)  # A: pool 3% of 4,000,000.00 = 120,000.00
+    big = open_wms(app)  # A: pool 3% of 4,000,000.00 = 120,000.00
     app.assign_triangle_role(ALICE, big, "SR", "bob")
     app.assign_triangle_role(ALICE, big, "FR", "carol")
-    app.confirm_contribution(LEAD, big, contribute(app, big, ALICE, "visit", clock))  # AR 1
-    app.confirm_contribution(ALICE, big, contribute(app, big, BOB, "solution_design", clock))  # SR 5
-    app.reverse_contribution(LEAD, big, contribute(app, big, ALICE, "visit", clock), "duplicate")
+    app.confirm_contribution(LEAD, big, contribute(app, big, ALICE, "visit", hours="2"))  # AR 1
+    app.confirm_contribution(ALICE, big, contribute(app, big, BOB, "solution_design", hours="2"))  # SR 5
+    app.reverse_contribution(LEAD, big, contribute(app, big, ALICE, "visit", hours="2"), "duplicate")
     rid = app.open_request(ALICE, big, to_department="delivery", kind="delivery_plan",
                            summary="Roll-out plan", due=clock.day(3)).id
 
@@ -355,10 +335,10 @@ def test_the_member_board_shows_my_requests_contributions_and_projected_earnings
     delivered = app.deliver_request(CAROL, rid, summary="Plan over three sites", hours="8")  # FR 3
     app.confirm_contribution(ALICE, big, delivered.contribution_id)
 
-    small = open_deal(app, amount="200000.00", name="Acme spare parts")  # C: pool 1% = 2,000.00
+    small = open_wms(app, amount="200000.00", name="Acme spare parts")  # C: pool 1% = 2,000.00
     app.assign_triangle_role(ALICE, small, "SR", "bob")
-    app.confirm_contribution(LEAD, small, contribute(app, small, ALICE, "visit", clock))  # AR 1
-    app.confirm_contribution(ALICE, small, contribute(app, small, BOB, "demo", clock))  # SR 3
+    app.confirm_contribution(LEAD, small, contribute(app, small, ALICE, "visit", hours="2"))  # AR 1
+    app.confirm_contribution(ALICE, small, contribute(app, small, BOB, "demo", hours="2"))  # SR 3
     won = app.win(ALICE, small, closed_on=clock.day(0))
 
     carol = member_board(world, "carol")
@@ -394,7 +374,7 @@ def test_the_member_board_shows_my_requests_contributions_and_projected_earnings
 
 
 def test_someone_who_is_not_a_registered_member_gets_a_board_stub(world: Services, clock: Clock) -> None:
-    oid = open_deal(world.app, amount="200000.00")
+    oid = open_wms(world.app, amount="200000.00")
     rid = world.app.open_request(LEAD, oid, to_member="bob", kind="demo", summary="Demo",
                                  due=clock.day(1)).id
 
@@ -410,12 +390,12 @@ def test_someone_who_is_not_a_registered_member_gets_a_board_stub(world: Service
 def test_calibration_counts_only_assessments_made_on_or_before_the_close_date(
         world: Services, clock: Clock) -> None:
     app = world.app
-    oid = open_deal(app, amount="200000.00")
+    oid = open_wms(app, amount="200000.00")
     app.assess(ALICE, oid, WARM)  # 0.35, made two days before the close date
     clock.advance(days=3)
     app.assess(ALICE, oid, HOT)  # 0.85, made the day after it: hindsight
     app.lose(ALICE, oid, reason="lost", closed_on=clock.day(-1))
-    late = open_deal(app, amount="200000.00")
+    late = open_wms(app, amount="200000.00")
     app.assess(ALICE, late, HOT)
     app.win(ALICE, late, closed_on=clock.day(-1))  # only assessed after its close: not calibrated
     world.runner.catch_up()
@@ -428,7 +408,7 @@ def test_calibration_by_member_team_and_standard_version_matches_the_arithmetic_
     app = world.app
 
     def closed(opener: Actor, outcome: str, *answers: dict) -> None:
-        oid = open_deal(app, amount="200000.00", opener=opener)
+        oid = open_wms(app, amount="200000.00", opener=opener)
         for given in answers:
             app.assess(opener, oid, given)
         if outcome == "won":

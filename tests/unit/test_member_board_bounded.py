@@ -11,36 +11,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
 
 import projections.members as members
 from domain.aggregates import Allocation
-from domain.application import Goldsplit
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
 from main.services import Services
-from main.settings import Settings
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
 from projections.members import CONTRIBUTIONS, COUNTS, LATEST, present_member_board
 from projections.members import VIEW as MEMBERS
-from tests.ledger import ADMIN, ALICE, BOB, CAROL, LEAD, Clock, library_clock
+from tests.builders import contribute, open_wms, services_in_memory
+from tests.ledger import ALICE, BOB, CAROL, LEAD, Clock
 
 KINDS = ("visit", "demo", "solution_design", "poc", "contract_review")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return library_clock(monkeypatch, datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+NOW = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # a Monday, where the clock starts
 
 
 @pytest.fixture
 def world(clock: Clock) -> Iterator[Services]:
-    built = Services.build(Settings(database_url="memory://", secret="test-secret"), clock=clock)
-    for member_id, department in (("alice", "sales"), ("bob", "presales"), ("carol", "delivery")):
-        built.app.register_member(ADMIN, member_id, member_id.title(), department)
+    built = services_in_memory(clock, {"alice": "sales", "bob": "presales", "carol": "delivery"})
     yield built
     built.close()
 
@@ -58,16 +51,6 @@ def member_board(world: Services, member_id: str, policy: IncentivePolicy | None
         department_doc=world.views.get(MEMBERS, f"department:{department}") if department else None)
 
 
-def open_deal(app: Goldsplit, amount: str = "4000000.00") -> str:
-    return app.open_opportunity(ALICE, account_id="acme", name="Acme WMS", amount=amount,
-                                currency="CNY", expected_close="2026-06-30").id
-
-
-def contribute(app: Goldsplit, oid: str, kind: str, clock: Clock) -> str:
-    return app.record_contribution(ALICE, oid, member_id="alice", kind=kind, summary=f"{kind} at Acme",
-                                   hours="2", occurred_at=(clock.now - timedelta(days=1)).isoformat()).id
-
-
 def expected_points(ledger: dict[str, list[str]], policy: IncentivePolicy) -> dict[str, int]:
     """Summed over every contribution the test recorded, one by one: what the board must show."""
     weights = policy.kind_weights
@@ -82,18 +65,18 @@ def snapshot(world: Services) -> dict[str, dict]:
 def test_a_member_with_more_contributions_than_listed_sees_the_latest_and_points_over_all(
         world: Services, clock: Clock) -> None:
     app = world.app
-    won, still_open = open_deal(app, amount="200000.00"), open_deal(app)
+    won, still_open = open_wms(app, amount="200000.00"), open_wms(app)
     ledger: dict[str, list[str]] = {}  # contribution id -> [kind, status], in the order recorded
     for n in range(30):
         kind = KINDS[n % len(KINDS)]
-        ledger[cid := contribute(app, won, kind, clock)] = [kind, "recorded"]
+        ledger[cid := contribute(app, won, ALICE, kind, hours="2")] = [kind, "recorded"]
         if n % 2:
             app.confirm_contribution(LEAD, won, cid)
             ledger[cid][1] = "confirmed"
     app.win(ALICE, won, closed_on=clock.day(0))
     for n in range(3 * LATEST - 30):
         kind = KINDS[n % 3]
-        ledger[cid := contribute(app, still_open, kind, clock)] = [kind, "recorded"]
+        ledger[cid := contribute(app, still_open, ALICE, kind, hours="2")] = [kind, "recorded"]
         if n % 3 == 0:
             app.confirm_contribution(LEAD, still_open, cid)
             ledger[cid][1] = "confirmed"
@@ -137,13 +120,13 @@ def test_a_member_with_more_contributions_than_listed_sees_the_latest_and_points
 def test_the_member_document_stays_the_same_size_as_contributions_grow(
         world: Services, clock: Clock) -> None:
     app = world.app
-    oid = open_deal(app)
+    oid = open_wms(app)
     for n in range(LATEST):
-        contribute(app, oid, KINDS[n % 2], clock)
+        contribute(app, oid, ALICE, KINDS[n % 2], hours="2")
     world.runner.catch_up()
     at_latest = len(json.dumps(world.views.get(MEMBERS, "alice")))
     for n in range(2 * LATEST):
-        cid = contribute(app, oid, KINDS[n % 2], clock)
+        cid = contribute(app, oid, ALICE, KINDS[n % 2], hours="2")
         if n % 4 == 0:
             app.confirm_contribution(LEAD, oid, cid)
     world.runner.catch_up()
@@ -158,7 +141,7 @@ def test_closed_requests_and_verified_tasks_beyond_the_latest_leave_the_board_an
         world: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(members, "LATEST", 2)
     app = world.app
-    oid = open_deal(app)
+    oid = open_wms(app)
 
     def ask(**to: str) -> str:
         return app.open_request(ALICE, oid, kind="delivery_plan", summary="Plan", due=clock.day(5),
@@ -198,8 +181,8 @@ def test_closed_requests_and_verified_tasks_beyond_the_latest_leave_the_board_an
 def test_a_document_written_when_the_board_kept_every_contribution_is_upgraded_to_what_a_rebuild_gives(
         world: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     app = world.app
-    oid = open_deal(app)
-    ledger = {contribute(app, oid, kind, clock): [kind, "recorded"] for kind in KINDS}
+    oid = open_wms(app)
+    ledger = {contribute(app, oid, ALICE, kind, hours="2"): [kind, "recorded"] for kind in KINDS}
     first, second = list(ledger)[:2]
     app.confirm_contribution(LEAD, oid, second)
     ledger[second][1] = "confirmed"

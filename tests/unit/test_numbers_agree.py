@@ -30,7 +30,6 @@ from domain.money import exponent, format_amount
 from domain.payables import Target
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
-from main.settings import Settings
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.allocations import explain, latest_result, present_allocation
 from projections.board import VIEW as BOARDS
@@ -38,11 +37,13 @@ from projections.board import present_board
 from projections.members import VIEW as MEMBERS
 from projections.members import present_member_board
 from projections.payables import PAYABLE, PERIOD
-from tests.ledger import ADMIN, FINANCE, LEAD, Clock, head, library_clock
+from tests import builders
+from tests.builders import contribute, open_wms, seat_triangle, services_in_memory
+from tests.ledger import FINANCE, LEAD, Clock, head
 
 TEAM = {"alice": ("sales", "AR", "visit"), "bob": ("presales", "SR", "demo"),
         "carol": ("delivery", "FR", "delivery_plan"), "dave": ("commercial", "SUPPORT", "contract_review")}
-MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+NOW = MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # where the clock starts
 APRIL = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)
 FOUR_MILLION = "4000000.00"
 
@@ -53,16 +54,9 @@ def incentive(**changes: object) -> dict:
 
 
 def build(clock: Clock, policy: dict | None = None) -> Services:
-    world = Services.build(Settings(database_url="memory://", secret="test-secret"), clock=clock)
-    for member_id, (department, _, _) in TEAM.items():
-        world.app.register_member(ADMIN, member_id, member_id.title(), department)
+    world = services_in_memory(clock, {member: department for member, (department, _, _) in TEAM.items()})
     world.app.add_policy(FINANCE, "incentive", policy or incentive())
     return world
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return library_clock(monkeypatch, MONDAY)
 
 
 @pytest.fixture
@@ -80,26 +74,24 @@ class Deal:
                  **opened: object) -> None:
         app = world.app
         self.world = world
-        self.oid = app.open_opportunity(LEAD, account_id="acme", name="Acme WMS", amount=amount,
-                                        currency="CNY", expected_close="2026-06-30", **opened).id
+        self.oid = open_wms(app, LEAD, amount=amount, **opened)
         self.aid = str(Allocation.create_id(UUID(self.oid)))
         self.cids: dict[str, list[str]] = {}
         for member in members:
             _, role, _ = TEAM[member]
             if role == "SUPPORT":
-                app.add_supporter(LEAD, self.oid, member)
+                seat_triangle(app, self.oid, LEAD, supporters=[member])
             else:
-                app.assign_triangle_role(LEAD, self.oid, role, member)
+                seat_triangle(app, self.oid, LEAD, **{role: member})
             self.work(clock, member, days_ago=days_ago)
 
     def work(self, clock: Clock, member: str, kind: str | None = None, days_ago: int = 1,
              confirm: bool = True) -> str:
         app = self.world.app
-        cid = app.record_contribution(
-            Actor(member, "member"), self.oid, member_id=member, kind=kind or TEAM[member][2],
-            summary="work", occurred_at=(clock.now - timedelta(days=days_ago)).isoformat()).id
+        cid = contribute(app, self.oid, Actor(member, "member"), kind or TEAM[member][2],
+                         clock.now - timedelta(days=days_ago), summary="work")
         if confirm:
-            app.confirm_contribution(LEAD, self.oid, cid)
+            builders.confirm(app, self.oid, cid, LEAD)
         self.cids.setdefault(member, []).append(cid)
         return cid
 

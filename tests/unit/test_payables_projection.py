@@ -9,7 +9,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from unittest import mock
 from uuid import UUID
@@ -28,7 +28,6 @@ from domain.exceptions import InvalidInput
 from domain.money import exponent, format_amount
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
-from main.settings import Settings
 from projections.allocations import DISPUTES, present_allocation, present_dispute
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.base import Changes
@@ -45,27 +44,20 @@ from projections.payables import (
     present_period,
     statement,
 )
-from tests.ledger import ADMIN, BOB, CAROL, FINANCE, LEAD, Clock, events, head, library_clock
+from tests import builders
+from tests.builders import WonDeal, services_in_memory
+from tests.ledger import BOB, CAROL, FINANCE, LEAD, Clock, events, head
 
 MEMBERS = ("alice", "bob", "carol")
-KINDS = {"alice": "visit", "bob": "demo", "carol": "delivery_plan"}  # 1, 3 and 4 points
-ROLES = {"alice": "AR", "bob": "SR", "carol": "FR"}
 
-MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+NOW = MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # where the clock starts
 
 
 def build(clock: Clock, holdback: str | None = "0.4") -> Services:
-    built = Services.build(Settings(database_url="memory://", secret="test-secret"), clock=clock)
-    for member_id, department in (("alice", "sales"), ("bob", "presales"), ("carol", "delivery")):
-        built.app.register_member(ADMIN, member_id, member_id.title(), department)
+    built = services_in_memory(clock, {"alice": "sales", "bob": "presales", "carol": "delivery"})
     built.app.add_policy(FINANCE, "incentive", {**copy.deepcopy(DEFAULT_INCENTIVE_DOCUMENT),
                                                 "effective_from": "2026-01-01", "holdback": holdback})
     return built
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return library_clock(monkeypatch, MONDAY)
 
 
 @pytest.fixture
@@ -75,22 +67,12 @@ def world(clock: Clock) -> Iterator[Services]:
     built.close()
 
 
-def won_deal(app: Goldsplit, clock: Clock, amount: str = "4000000.00", currency: str = "CNY",
-             grade: str = "A") -> tuple[str, str, dict[str, str]]:
+def won_deal(app: Goldsplit, amount: str = "4000000.00", currency: str = "CNY",
+             grade: str = "A") -> WonDeal:
     """A deal won today with one confirmed contribution each from alice (AR), bob (SR) and carol
     (FR): the opportunity id, the allocation id and the contribution ids."""
-    oid = app.open_opportunity(LEAD, account_id="acme", name=f"Acme {currency}", amount=amount,
-                               currency=currency, expected_close="2026-06-30", grade=grade,
-                               reason="the rate this test pins").id
-    contributions = {}
-    for member, role in ROLES.items():
-        app.assign_triangle_role(LEAD, oid, role, member)
-        cid = app.record_contribution(Actor(member, "member"), oid, member_id=member, kind=KINDS[member],
-                                      summary="work", occurred_at=(clock.now - timedelta(days=1)).isoformat()).id
-        app.confirm_contribution(LEAD, oid, cid)
-        contributions[member] = cid
-    won = app.win(LEAD, oid, closed_on=clock.now.date().isoformat())
-    return oid, won.allocation_id, contributions
+    return builders.won_deal(app, name=f"Acme {currency}", amount=amount, currency=currency,
+                             grade=grade, summary="work")
 
 
 def payables(world: Services) -> list[dict]:
@@ -114,7 +96,7 @@ def play_two_months(world: Services, clock: Clock) -> dict:
     of the cash. The lines: alice 53,333.33, bob 40,000.00, carol 26,666.67; after the reversal
     alice 68,571.43 and bob 51,428.57."""
     app = world.app
-    oid, aid, cids = won_deal(app, clock)
+    oid, aid, cids = won_deal(app)
     app.approve_allocation(FINANCE, aid)
     clock.advance(days=20)  # 2026-04-05
     app.receive_payment(FINANCE, oid, amount="1000000.00", currency="CNY", received_on=clock.day(0),
@@ -132,7 +114,7 @@ def play_two_months(world: Services, clock: Clock) -> dict:
 
 def test_the_upfront_parts_are_payable_in_the_month_of_the_win_once_approved(
         world: Services, clock: Clock) -> None:
-    oid, aid, _ = won_deal(world.app, clock)
+    oid, aid, _ = won_deal(world.app)
     assert totals(world, "2026-03") == {m: {} for m in MEMBERS}  # proposed: nothing payable yet
 
     world.app.approve_allocation(FINANCE, aid)
@@ -229,7 +211,7 @@ def test_payroll_pays_each_members_net_and_recovers_a_clawback(world: Services, 
 
 def test_a_clawback_within_the_month_it_was_paid_nets_to_nothing_in_the_journal(
         world: Services, clock: Clock) -> None:
-    oid, aid, cids = won_deal(world.app, clock)
+    oid, aid, cids = won_deal(world.app)
     world.app.approve_allocation(FINANCE, aid)
     world.app.cancel_won_deal(FINANCE, oid, "customer withdrew")
 
@@ -273,7 +255,7 @@ def story_head(world: Services) -> int:
 
 
 def test_an_entry_for_a_closed_month_is_booked_in_the_current_one(world: Services, clock: Clock) -> None:
-    _, aid, _ = won_deal(world.app, clock)  # won on 2026-03-16, not yet approved
+    _, aid, _ = won_deal(world.app)  # won on 2026-03-16, not yet approved
     clock.advance(days=20)
     world.app.close_period(FINANCE, "2026-03", cutoff=story_head(world), report={},
                            versions={"2026-03": 0})
@@ -376,8 +358,8 @@ def test_the_xlsx_carries_every_digit_of_an_amount_too_long_for_a_float() -> Non
 # -- several currencies ----------------------------------------------------------------------------
 
 def test_jpy_and_kwd_are_kept_apart_exact_in_their_own_decimals(world: Services, clock: Clock) -> None:
-    _, yen, _ = won_deal(world.app, clock, amount="100000001", currency="JPY")
-    _, dinar, _ = won_deal(world.app, clock, amount="1000000.001", currency="KWD")
+    _, yen, _ = won_deal(world.app, amount="100000001", currency="JPY")
+    _, dinar, _ = won_deal(world.app, amount="1000000.001", currency="KWD")
     world.app.approve_allocation(FINANCE, yen)
     world.app.approve_allocation(FINANCE, dinar)
     docs = payables(world)
@@ -403,7 +385,7 @@ def test_jpy_and_kwd_are_kept_apart_exact_in_their_own_decimals(world: Services,
 # -- the allocation, its disputes and the board ----------------------------------------------------
 
 def test_the_allocation_shows_approval_targets_paid_and_its_disputes(world: Services, clock: Clock) -> None:
-    oid, aid, _ = won_deal(world.app, clock)
+    oid, aid, _ = won_deal(world.app)
     proposed = allocation(world, aid)
     assert (proposed["status"], proposed["approved_by"], proposed["open_disputes"]) == ("proposed", None, 0)
     assert proposed["lines"][0]["paid_parts"] == {"amount": "0.00", "upfront": "0.00", "release": "0.00"}
@@ -511,7 +493,7 @@ def late_fact(app: Goldsplit, command: Callable[..., object], *args: object, **k
 
 def play_history(app: Goldsplit, clock: Clock, currency: str, steps: list[Step]) -> tuple[str, str]:
     amount = {"CNY": "4000000.00", "JPY": "400000000", "KWD": "1000000.000"}[currency]
-    oid, aid, cids = won_deal(app, clock, amount=amount, currency=currency)
+    oid, aid, cids = won_deal(app, amount=amount, currency=currency)
     disputes: list[str] = []
 
     def deal() -> Opportunity:
