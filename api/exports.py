@@ -1,4 +1,5 @@
-"""The files finance loads: statements, the journal and payroll as CSV, and statements as XLSX.
+"""The files finance loads: statements, the journal and payroll as CSV, and statements as XLSX,
+each rendered from its JSON answer (queries/periods.py, as `model_dump()` gives it).
 
 CSV: one header row, then data rows only; the totals per currency are a file of their own
 (`part="totals"`). Free text a spreadsheet would run as a formula is prefixed with `'`.

@@ -8,6 +8,7 @@ from typing import Protocol
 from domain.application import Goldsplit
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
+from queries import Queries
 from storage.answers import AnswerStore
 from storage.counts import Counts
 from storage.database import Database
@@ -20,8 +21,6 @@ class Settings(Protocol):
     in_process_projections: bool
     projection_poll_seconds: float
     read_wait_seconds: float
-    journal_expense_account: str
-    journal_payable_account: str
 
 
 class Services(Protocol):
@@ -34,5 +33,6 @@ class Services(Protocol):
     runner: ProjectionRunner
     idempotency: AnswerStore
     counts: Counts
+    queries: Queries
 
     def close(self) -> None: ...

@@ -10,12 +10,14 @@ import time
 from urllib.parse import urlparse
 
 from api.auth import TOKEN_ROLES, issue_token
+from domain.application import Actor
 from domain.exceptions import DomainError
 from main.services import Services
 from main.settings import DEV_SECRET, Settings, SettingsError
 from storage.database import ledger_exists
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CONSOLE = Actor("console", "auditor")  # who reads at the console: everything, as an auditor, changing nothing
 
 
 def _masked(url: str) -> str:
@@ -84,16 +86,13 @@ def _consume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.allocations import VIEW, explain
-
     with Services.build(settings) as services:
         services.runner.catch_up()
-        doc = services.views.get(VIEW, args.allocation_id)
-        if doc is None:
-            print(f"no allocation {args.allocation_id}", file=sys.stderr)
-            return 1
-        members = [args.member] if args.member else [line["member_id"] for line in doc["result"]["lines"]]
-        print(json.dumps([explain(doc, m) for m in members], indent=2))
+        allocations = services.queries.allocations
+        members = [args.member] if args.member else [
+            line.member_id for line in allocations.get(CONSOLE, args.allocation_id).lines]
+        print(json.dumps([allocations.explain(CONSOLE, args.allocation_id, m).model_dump()
+                          for m in members], indent=2))
     return 0
 
 
@@ -104,8 +103,6 @@ def _policy_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _policy_add(args: argparse.Namespace, settings: Settings) -> int:
-    from domain.application import Actor
-
     try:
         with open(args.file, encoding="utf-8") as file:
             document = json.load(file)
@@ -121,8 +118,6 @@ def _policy_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _regrade(args: argparse.Namespace, settings: Settings) -> int:
-    from domain.application import Actor
-
     with Services.build(settings) as services:
         accounts = services.app.regrade_accounts(Actor(args.by, "admin"))
         opportunities = services.app.regrade_opportunities(Actor(args.by, "admin"))
@@ -132,16 +127,14 @@ def _regrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _calibration(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.calibration import present_calibration
-
     with Services.build(settings) as services:
         services.runner.catch_up()
-        print(json.dumps(present_calibration(services.views, args.by), indent=2))
+        print(json.dumps(services.queries.calibration.by(CONSOLE, args.by).model_dump(by_alias=True),
+                         indent=2))
     return 0
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.audit import verify
     from projections.runner import ProjectionStalled
 
     with Services.build(settings) as services:
@@ -149,15 +142,13 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
             services.runner.catch_up()
         except ProjectionStalled as stall:  # verify what was chained before it
             print(f"goldsplit: {stall}", file=sys.stderr)
-        result = verify(services.app, services.views)
-        print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 3
+        result = services.queries.audit.verify(CONSOLE)
+        print(json.dumps(result.model_dump(), indent=2))
+    return 0 if result.ok else 3
 
 
 def _period_close(args: argparse.Namespace, settings: Settings) -> int:
     from books.close import CloseRefused, close
-    from domain.application import Actor
-
     def progress(position: int, cutoff: int) -> None:
         done = position / cutoff if cutoff else 1.0
         bar = "#" * int(done * 30)

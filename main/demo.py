@@ -14,25 +14,14 @@ import random
 import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from uuid import UUID
+
+from pydantic import BaseModel
 
 from books.close import close
-from domain.aggregates import Allocation
 from domain.application import Actor
 from domain.payables import month_of
 from main.services import Services
 from main.settings import Settings
-from projections.accounts import VIEW as ACCOUNTS
-from projections.accounts import present_account_board
-from projections.allocations import VIEW as ALLOCATIONS
-from projections.allocations import explain, present_allocation
-from projections.audit import verify
-from projections.board import VIEW as BOARDS
-from projections.board import present_board
-from projections.calibration import present_calibration
-from projections.members import VIEW as MEMBERS
-from projections.members import present_member_board
-from projections.payables import PAYABLE, journal, statement
 
 TEAM = [  # id, name, department, team
     ("lena", "Lena Zhou", "management", "east"),
@@ -137,26 +126,21 @@ def _story(services: Services, clock: DemoClock) -> None:
 
     position = app.recorder.max_notification_id()
     services.runner.wait_for(position)
-    today = clock.now.date()
-    policy = app.incentive_policy_in_force(today)
-    grading = app.policy_in_force("opportunity-grading", today)
-    _print_account(present_account_board(services.views.get(ACCOUNTS, account), today, position))
-    board = present_board(services.views.get(BOARDS, won.id), policy, today, position, grading=grading)
-    allocation_doc = services.views.get(ALLOCATIONS, won.allocation_id)
-    _print_board(board)
-    _print_allocation(present_allocation(allocation_doc))
-    _print_explanation(explain(allocation_doc, "bob"))
-    _print_next_deal(present_board(services.views.get(BOARDS, next_deal), policy, today, position,
-                                   grading=grading))
-    carol = services.views.get(MEMBERS, "carol")
-    _print_member(present_member_board(
-        carol, today=today, position=position, policy=policy,
-        board_of=lambda oid: services.views.get(BOARDS, oid),
-        allocation_of=lambda oid: services.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
-        department_doc=services.views.get(MEMBERS, "department:delivery"), grading=grading))
+    read = services.queries  # as finance reads them: every deal and the books
+    _print_account(_shown(read.accounts.board(finance, account)))
+    _print_board(_shown(read.boards.board(finance, won.id)))
+    _print_allocation(_shown(read.allocations.get(finance, won.allocation_id)))
+    _print_explanation(_shown(read.allocations.explain(finance, won.allocation_id, "bob")))
+    _print_next_deal(_shown(read.boards.board(finance, next_deal)))
+    _print_member(_shown(read.members.board(finance, "carol")))
     for by in ("member", "standard_version"):
-        _print_calibration(present_calibration(services.views, by))
-    _print_money(paid, services)
+        _print_calibration(_shown(read.calibration.by(finance, by)))
+    _print_money(paid, services, finance)
+
+
+def _shown(answer: BaseModel) -> dict:
+    """A query's answer as the JSON API gives it."""
+    return answer.model_dump(by_alias=True)
 
 
 def _pay_the_team(services: Services, finance: Actor, won, won_on: date) -> dict:
@@ -414,20 +398,20 @@ def _print_calibration(calibration: dict) -> None:
         print(f"{group['key']:<22} {group['count']:>5} {group['brier']:>7}   {cells}")
 
 
-def _print_money(report: dict, services: Services) -> None:
+def _print_money(report: dict, services: Services, finance: Actor) -> None:
     period = report["period"]
     _rule(f"Paying the team: period {period}, approved, 60 % of the deal paid, closed by replay")
     print(f"Replayed {report['events']} events up to position {report['cutoff']}: "
           f"{report['entries']} entries, {', '.join(f'{a} {c}' for c, a in report['totals'].items())}")
     print(f"Audit chain head at the cut-off: {report['chain_head']}")
-    docs = list(services.views.all(PAYABLE).values())
-    bob = statement(docs, "bob", period)
+    read = services.queries
+    bob = _shown(read.periods.statement(finance, period, "bob"))
     print("\nbob's statement:")
     for line in bob["lines"]:
         print(f"  {line['kind']:<10} {line['amount']:>12} {line['currency']}  payable from {line['on']}")
     print("  " + ", ".join(f"total {amount} {currency}" for currency, amount in bob["currency_totals"].items()))
-    books = journal(docs, period)
+    books = _shown(read.periods.journal(finance, period))
     print("\nJournal: " + "; ".join(
         f"{currency}: debit {t['debit']} = credit {t['credit']}" for currency, t in books["totals"].items()))
-    checked = verify(services.app, services.views)
+    checked = _shown(read.audit.verify(finance))
     print(f"Audit chain verified over {checked['checked']} events: {'ok' if checked['ok'] else 'PROBLEMS'}")

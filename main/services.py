@@ -10,6 +10,7 @@ from domain.application import Goldsplit
 from main.settings import Settings
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
+from queries import Queries
 from storage.answers import AnswerStore
 from storage.counts import Counts
 from storage.database import Database
@@ -24,6 +25,7 @@ class Services:
     runner: ProjectionRunner
     idempotency: AnswerStore  # keyed requests' answers
     counts: Counts  # what the consumers did with inbound messages
+    queries: Queries  # the read side, one query object per read model
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
@@ -35,7 +37,9 @@ class Services:
             counts = Counts(db)
         return cls(settings=settings, db=db, app=app, views=views,
                    runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,
-                   counts=counts)
+                   counts=counts, queries=Queries(
+                       app, views, journal_expense_account=settings.journal_expense_account,
+                       journal_payable_account=settings.journal_payable_account))
 
     def __enter__(self) -> Services:
         return self

@@ -7,11 +7,9 @@ with `registered: False`, so it shows once the account is registered.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from domain.aggregates import Account, Opportunity, Task
-from domain.money import format_amount
 from projections.base import Changes, Projection, on_event
 
 VIEW = "account"
@@ -19,9 +17,6 @@ ACCOUNT_IDS = "account_uuid"  # Account aggregate uuid -> account id
 OPPORTUNITIES = "account_opportunity"  # opportunity uuid -> account id
 TASKS = "account_task"  # task uuid -> account id
 ACCOUNT = "account_id"  # the parent the three link views name (Changes.link)
-
-TASK_STATUSES = ("created", "assigned", "done", "verified")
-FINISHED = ("done", "verified")
 
 
 def _account(account_id: str) -> dict:
@@ -205,37 +200,3 @@ def _opportunity_changed(doc: dict, event: Opportunity.Event, **change: Any) -> 
     item.update(change)
     return True
 
-
-def is_overdue(task: dict, today: date) -> bool:
-    """Past its due date and not yet done (a done task waiting for verification is not overdue)."""
-    return task["status"] not in FINISHED and date.fromisoformat(task["due"]) < today
-
-
-def present_account_board(doc: dict, today: date, position: int,
-                          grading_in_force: dict | None = None) -> dict:
-    """The account board as clients read it: tasks flagged overdue as of `today`, counted by
-    status, and opportunity amounts as decimal strings. `position` is how far the projection had
-    read when `doc` was fetched (`changed_at`: the last event that changed this board).
-
-    Given the reference of the account grading version in force today, `regrade_due` says the
-    grade was given by another version (one that took effect later waits for a regrade).
-    """
-    graded_by = doc["grade_history"][-1]["policy"] if doc["grade_history"] else None
-    tasks = [{**t, "overdue": is_overdue(t, today)} for t in doc["tasks"]]
-    by_status = dict.fromkeys(TASK_STATUSES, 0)
-    for task in tasks:
-        by_status[task["status"]] = by_status.get(task["status"], 0) + 1
-    return {
-        **{k: v for k, v in doc.items() if k not in ("tasks", "opportunities", "position")},
-        "position": max(position, doc["position"]), "changed_at": doc["position"],
-        "tasks": tasks,
-        "overdue_tasks": sum(t["overdue"] for t in tasks),
-        "tasks_by_status": by_status,
-        "regrade_due": bool(grading_in_force and graded_by
-                            and graded_by["version"] != grading_in_force["version"]),
-        "opportunities": [
-            {**o, "amount": {"amount": format_amount(o["amount"], o["currency"]),
-                             "currency": o["currency"]}}
-            for o in doc["opportunities"]
-        ],
-    }

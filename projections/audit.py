@@ -1,27 +1,7 @@
-"""The audit chain (DESIGN.md §5): every stored event, in log order, folded into one sha256 chain.
-
-The recipe, which needs none of this code (the README shows it with psql and Python):
-
-    bytes_i  = UTF-8 of "{position}\\n{originator_id}\\n{originator_version}\\n{topic}\\n", then state
-    digest_i = sha256(bytes_i)
-    chain_0  = 32 zero bytes
-    chain_i  = sha256(chain_{i-1} ‖ digest_i)
-
-over the rows of the stored events table in ascending position: on PostgreSQL the table
-`goldsplit_events` with position `notification_id`, on SQLite `stored_events` with position `rowid`.
-`state` is exactly the bytes stored; the originator id is in its 36-character lower-case form with
-hyphens (as psql prints a uuid; SQLite stores it as 32 hex digits without them); the numbers are
-plain decimals. A position the log skipped (a rolled-back transaction uses up a sequence value on
-PostgreSQL) is simply not there: no row, no link.
-
-The projection records as each event is projected `position -> {position, digest, chain}` (hex; one
-small document per event, keyed by the zero-padded position so that key order is log order) and the
-head `{position, chain}`. It needs the bytes as stored, not the decoded event: it says so with
-`reads_stored_events` and the runner hands it the notification itself.
-
-`verify` recomputes the chain from the stored events and compares it with every recorded value.
-`head_at(store, position)` is the recorded chain value at a log position (what period close keeps);
-`chain_of` / `link(previous, digest_of(notification))` recompute it from a replay.
+"""The audit chain: every stored event, in log order, folded into one sha256 chain (docs/audit.md
+gives the recipe, which needs none of this code). The projection keeps one small document per
+event, keyed by the zero-padded position so that key order is log order, and the head; `verify`
+recomputes the chain from the stored events and compares it with every recorded value.
 """
 
 from __future__ import annotations

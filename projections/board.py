@@ -1,23 +1,15 @@
 """The opportunity board: grade, triangle, supporters, the timeline of contributions, support
-requests and assessments, and the disputes raised on its allocation, per opportunity.
-
-Support requests live on the board of their opportunity; the shape of one request and how its
-due state and response times are read (`new_request`, `apply_request`, `present_request`) are
-defined here once and reused by the member board.
+requests and assessments, and the disputes and asks about it, one document per opportunity.
+A support request's shape (`new_request`, `apply_request`) is defined here once and reused by the
+member board; queries/board.py reads the documents.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from functools import singledispatch
 from typing import Any
 
 from domain.aggregates import Allocation, Ask, Dispute, Opportunity, SupportRequest, event_id
-from domain.allocation import CountedContribution, allocate
-from domain.grading import OpportunityGradingPolicy
-from domain.money import format_amount
-from domain.policy import IncentivePolicy
 from projections.base import STATUS_AFTER, Changes, Projection, happened_at, on_event
 
 VIEW = "board"
@@ -25,9 +17,7 @@ REQUESTS = "board_request"  # support request id -> the opportunity whose board 
 LINKS = "board_link"  # "allocation:<id>", "dispute:<id>", "ask:<id>" -> the opportunity whose board shows it
 OPPORTUNITY = "opportunity_id"  # the parent a link document names (Changes.link)
 
-ROLE_TITLES = {"AR": "account responsible", "SR": "solution responsible", "FR": "fulfilment responsible"}
 OPEN_STATUSES = ("open", "accepted")  # asked for and not yet answered with a delivery or a refusal
-DELIVERED_STATUSES = ("delivered", "rated")
 
 
 class BoardProjection(Projection):
@@ -246,14 +236,6 @@ def _board(changes: Changes, key: str | None) -> dict | None:
     return None if key is None else changes.get(VIEW, key)
 
 
-def present_ask(ask: dict, currency: str) -> dict:
-    """An ask as clients read it: amounts as decimal strings of the deal's currency."""
-    arguments = dict(ask["arguments"])
-    if arguments.get("amount") is not None:
-        arguments["amount"] = format_amount(arguments["amount"], currency)
-    return {**ask, "arguments": arguments}
-
-
 def _contribution(doc: dict, contribution_id: str) -> dict:
     return next(c for c in doc["contributions"] if c["id"] == contribution_id)
 
@@ -308,125 +290,3 @@ def _rated(event: SupportRequest.Rated, item: dict, at: str, position: int) -> N
     item.update(status="rated", rated_at=at, rating=event.score, comment=event.comment,
                 changed_at=position)
 
-
-def due_state(request: dict, today: date) -> str:
-    """open_on_time | due_today | overdue while unanswered; delivered_on_time | delivered_late
-    (the delivery's UTC date against the due date); declined."""
-    due = date.fromisoformat(request["due"])
-    if request["status"] == "declined":
-        return "declined"
-    if request["status"] in DELIVERED_STATUSES and request.get("delivered_at"):
-        delivered = datetime.fromisoformat(request["delivered_at"]).date()
-        return "delivered_on_time" if delivered <= due else "delivered_late"
-    if today < due:
-        return "open_on_time"
-    return "due_today" if today == due else "overdue"
-
-
-def _hours(start: str | None, end: str | None) -> str | None:
-    if not start or not end:
-        return None
-    micros = (datetime.fromisoformat(end) - datetime.fromisoformat(start)) // timedelta(microseconds=1)
-    return str((Decimal(micros) / Decimal(3_600_000_000)).quantize(Decimal("0.1"), ROUND_HALF_EVEN))
-
-
-def present_request(request: dict, today: date) -> dict:
-    """A request with its due state and measured times: response (opened -> accepted or declined)
-    and delivery (accepted -> delivered), in hours to one decimal place, None until they happen."""
-    answered = request.get("accepted_at") or request.get("declined_at")
-    return {**request, "due_state": due_state(request, today),
-            "response_hours": _hours(request.get("opened_at"), answered),
-            "delivery_hours": _hours(request.get("accepted_at"), request.get("delivered_at"))}
-
-
-def warnings(doc: dict) -> list[dict]:
-    """A graded open opportunity whose grade requires a triangle seat that is empty says so."""
-    if doc["stage"] != "open" or not doc.get("grading"):
-        return []
-    return [{"code": "missing_required_role", "role": role,
-             "message": f"grade {doc['grade']} requires an {role} ({ROLE_TITLES.get(role, role)}); "
-                        f"the seat is empty"}
-            for role in doc.get("required_roles", []) if doc["triangle"].get(role) is None]
-
-
-def grade_if_won(doc: dict, grading: OpportunityGradingPolicy | None) -> str:
-    """The grade a win today would split the pool by: a lead's override if one stands, else the
-    grade of the deal's current amount by `grading` (the policy in force today; without one, the
-    grade the board has)."""
-    if grading is None or (doc.get("grading") or {}).get("overridden"):
-        return doc["grade"]
-    return grading.grade(doc["amount"], doc["currency"], doc.get("attributes") or {}).grade
-
-
-def present_board(doc: dict, policy: IncentivePolicy, today: date, position: int,
-                  only_member: str | None = None,
-                  grading: OpportunityGradingPolicy | None = None) -> dict:
-    """The board as clients read it: points by the policy in force and the split if won today.
-
-    `position` is how far the board projection had read when `doc` was fetched: the board shows
-    every event up to it (`changed_at` is the last event that changed this board). The work and
-    points are open to the whole team; of the money, `only_member` sees only their own line (and
-    only their own disputes: `open_disputes` counts the disputes still open that the reader sees).
-    Requests carry their due state as of `today`; `warnings` name the empty seats the grade requires.
-    The split if won today is at the grade the win would take (`grade_if_won`, by `grading`).
-    """
-    weights = policy.kind_weights
-    currency = doc["currency"]
-    contributions = [
-        {**c, "request_id": c.get("request_id"),
-         "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
-        for c in doc["contributions"]
-    ]
-    points_by_member: dict[str, int] = {}
-    pending_by_member: dict[str, int] = {}
-    for c in contributions:
-        tally = {"confirmed": points_by_member, "recorded": pending_by_member}.get(c["status"])
-        if tally is not None:
-            tally[c["member_id"]] = tally.get(c["member_id"], 0) + c["points"]
-    projected = None
-    if doc["stage"] == "open":
-        grade = grade_if_won(doc, grading)
-        result = allocate(amount=doc["amount"], grade=grade, closed_on=today,
-                          contributions=[CountedContribution.from_record(c)
-                                         for c in doc["contributions"]], policy=policy)
-        projected = {
-            "as_of": today.isoformat(), "policy": policy.reference(), "grade": grade,
-            "pool": {"amount": format_amount(result.pool, currency), "currency": currency},
-            "lines": [{"member_id": line.member_id, "roles": line.roles,
-                       "points": line.total_points,
-                       "amount": format_amount(line.amount, currency)} for line in result.lines
-                      if only_member in (None, line.member_id)],
-            "visible_lines": "all" if only_member is None else "own",
-            "unallocated": {"amount": format_amount(result.unallocated, currency),
-                            "currency": currency},
-        }
-    requests = [present_request(r, today) for r in doc.get("requests", [])]
-    disputes = [d for d in doc.get("disputes", []) if only_member in (None, d["member_id"])]
-
-    def money(minor: int) -> dict:
-        return {"amount": format_amount(minor, currency), "currency": currency}
-
-    return {
-        **{k: v for k, v in doc.items() if k not in ("amount", "contributions", "position")},
-        "position": max(position, doc["position"]), "changed_at": doc["position"],
-        "amount": money(doc["amount"]),
-        "contributions": contributions,
-        "points_by_member": dict(sorted(points_by_member.items())),
-        "pending_points_by_member": dict(sorted(pending_by_member.items())),
-        "projected_split": projected,
-        "required_roles": doc.get("required_roles", []),
-        "grading": doc.get("grading"),
-        "warnings": warnings(doc),
-        "corrections": [{**c, "amount": money(c["amount"]),
-                         "previous": {**c["previous"], "amount": money(c["previous"]["amount"])}}
-                        for c in doc.get("corrections", [])],
-        "assessment": doc.get("assessment"),
-        "assessments": doc.get("assessments", []),
-        "requests": requests,
-        "open_requests": sum(r["status"] in OPEN_STATUSES for r in requests),
-        "overdue_requests": sum(r["due_state"] == "overdue" for r in requests),
-        "disputes": disputes,
-        "open_disputes": sum(d["status"] == "open" for d in disputes),
-        "asks": [present_ask(a, currency) for a in doc.get("asks", [])],
-        "open_asks": sum(a["status"] == "open" for a in doc.get("asks", [])),
-    }

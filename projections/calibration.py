@@ -16,7 +16,6 @@ from typing import Any
 
 from domain import calibration
 from domain.aggregates import Member, Opportunity
-from domain.exceptions import InvalidInput
 from projections.base import Changes, Projection, on_event
 
 VIEW = "calibration"
@@ -82,19 +81,3 @@ class CalibrationProjection(Projection):
             doc["position"] = position
             changes.put(VIEW, key, doc)
 
-
-def present_calibration(store_or_docs: Any, by: str, only_key: str | None = None) -> dict:
-    """Brier score, count and reliability table per group of `by` (member | team |
-    standard_version), sorted by key (`member:alice`, ...), and `overall` over every outcome.
-
-    `store_or_docs` is the view store or the calibration view's documents by key; `only_key` keeps
-    just that group (a member sees only their own line).
-    """
-    if by not in GROUPINGS:
-        raise InvalidInput(f"{by!r} is not a grouping; use one of {list(GROUPINGS)}", field="by")
-    docs = store_or_docs.all(VIEW) if hasattr(store_or_docs, "all") else store_or_docs
-    groups = sorted((doc for doc in docs.values()
-                     if doc["by"] == by and only_key in (None, doc["key"])), key=lambda d: d["key"])
-    everything = docs.get(ALL) or calibration.empty()
-    return {"by": by, "groups": [calibration.summary(doc["key"], doc) for doc in groups],
-            "overall": calibration.summary(ALL, everything)}

@@ -1,35 +1,20 @@
-"""The member board: my tasks, requests to me and from me, my contributions, what I earned and
-what I would if my open deals were won today.
+"""The member board: my tasks, requests to me and from me, my contributions and my deals, one
+document per member (and one per department for the requests addressed to it).
 
-One document per member id; requests addressed to a department live on a document of their own,
-`department:<dept>`, which the board of each member of that department shows as well. A document
-exists once the member is registered; events about someone not registered (a lead who asks for
-support, say) make a stub that registration fills in.
-
-What a document holds is bounded, so an event costs the same however long a member's history:
-the latest `LATEST` contributions and, per (status, kind), how many there are in all (the board's
-points come from those counts and the policy in force when it is read); every open task, request
-and dispute and the `LATEST` latest (by when they were created, opened or raised) closed ones.
-A contribution's kind and status live on its own small document too, so confirming or reversing
-one that is no longer listed still moves the counts.
+A document is bounded, so an event costs the same however long a member's history: the latest
+`LATEST` contributions with counts per (status, kind) of all of them, every open task, request and
+dispute, and the `LATEST` latest closed ones. queries/members.py reads the documents.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from domain.aggregates import Dispute, Member, Opportunity, SupportRequest, Task
-from domain.grading import OpportunityGradingPolicy
-from domain.money import exponent, format_amount
-from domain.policy import IncentivePolicy
-from projections.accounts import is_overdue
-from projections.allocations import line_figures
 from projections.base import STATUS_AFTER, Changes, Projection, on_event
-from projections.board import OPEN_STATUSES, apply_request, new_request, present_board, present_request
+from projections.board import OPEN_STATUSES, apply_request, new_request
 
 VIEW = "member"
 REQUESTS = "member_request"  # request id -> {request, places: [[doc key, list name], ...]}
@@ -82,7 +67,7 @@ class MemberBoardProjection(Projection):
     def _doc(changes: Changes, key: str) -> dict:
         found = changes.get(VIEW, key)
         if found is not None:
-            return _upgraded(found, changes)
+            return upgraded(found, changes)
         return _department(key) if key.startswith("department:") else _member(key)
 
     @staticmethod
@@ -282,11 +267,11 @@ def _insert_by_position(items: list[dict], item: dict) -> None:
     items.insert(index, item)
 
 
-def _request_closed(request: dict) -> bool:
+def request_closed(request: dict) -> bool:
     return request["status"] not in OPEN_STATUSES
 
 
-def _latest_closed(items: list[dict], closed: Callable[[dict], bool]) -> list[dict]:
+def latest_closed(items: list[dict], closed: Callable[[dict], bool]) -> list[dict]:
     """`items` in their order, with every open one and only the `LATEST` latest-opened closed ones."""
     ended = [item["position"] for item in items if closed(item)]
     if len(ended) <= LATEST:
@@ -300,18 +285,18 @@ def _bound(doc: dict) -> None:
     tasks and resolved disputes. Idempotent, so it runs on every write."""
     for listed in (TO_ME, FROM_ME):
         if listed in doc:
-            doc[listed] = _latest_closed(doc[listed], _request_closed)
+            doc[listed] = latest_closed(doc[listed], request_closed)
     if "contributions" in doc:
         del doc["contributions"][:-LATEST]
     if "disputes" in doc:
-        doc["disputes"] = _latest_closed(doc["disputes"], lambda d: d["status"] != "open")
+        doc["disputes"] = latest_closed(doc["disputes"], lambda d: d["status"] != "open")
     if "tasks" in doc:
-        kept = _latest_closed(list(doc["tasks"].values()), lambda t: t["status"] == "verified")
+        kept = latest_closed(list(doc["tasks"].values()), lambda t: t["status"] == "verified")
         if len(kept) < len(doc["tasks"]):
             doc["tasks"] = {t["task_id"]: t for t in kept}
 
 
-def _upgraded(doc: dict, changes: Changes | None = None) -> dict:
+def upgraded(doc: dict, changes: Changes | None = None) -> dict:
     """A member document as it is now kept. One written before the board kept only the latest
     contributions held every one of them, so their counts come from that list, and (given
     `changes`) each gets its kind and status on its own document; then it is bounded."""
@@ -326,131 +311,3 @@ def _upgraded(doc: dict, changes: Changes | None = None) -> dict:
     _bound(doc)
     return doc
 
-
-def _minor(amount: str, currency: str) -> int:
-    """A decimal string of `currency` back to integer minor units, exactly."""
-    return int(Decimal(amount).scaleb(exponent(currency)))
-
-
-def present_member_board(doc: dict, *, today: date, position: int, policy: IncentivePolicy,
-                         board_of: Callable[[str], dict | None],
-                         allocation_of: Callable[[str], dict | None],
-                         department_doc: dict | None = None,
-                         grading: OpportunityGradingPolicy | None = None) -> dict:
-    """The member board as clients read it, as of `today`.
-
-    Tasks (a list, soonest due first) are flagged overdue; requests carry their due state and
-    measured times, and the requests to the member's department are merged into `requests_to_me`
-    with `via_department`. Tasks, requests and disputes are every open one and the `LATEST`
-    latest closed ones (a verified task, a declined, delivered or rated request, a resolved
-    dispute). `contributions` are the latest `LATEST` of `contributions_total`, each with its
-    points by `policy` (reversed: 0); `points` counts them all, confirmed and pending, by
-    `policy`. `list_limits` says how many of each are kept.
-    `earned` lists the allocations of won deals the member has a line in (`allocation_of(opportunity_id)`
-    gives the allocation document), each with its current amount and what is paid, totals per
-    allocation status and currency; `projected` their line of the split if each open deal they
-    are on were won today (`board_of(opportunity_id)` gives the board document; `grading` grades
-    it), totals per currency. The two are never added up (`projected_earnings` is `projected`).
-    """
-    doc = _upgraded(doc)
-    member_id = doc["member_id"]
-    tasks = sorted(({**t, "overdue": is_overdue(t, today)} for t in doc.get("tasks", {}).values()),
-                   key=lambda t: (t["due"], t["task_id"]))
-    to_me = [{**present_request(r, today), "via_department": r.get("to_department")}
-             for r in doc.get(TO_ME, [])]
-    mine = {r["id"] for r in to_me}
-    if department_doc is not None:
-        to_me += [{**present_request(r, today), "via_department": r.get("to_department")}
-                  for r in department_doc.get(TO_ME, []) if r["id"] not in mine]
-    to_me.sort(key=lambda r: r["position"])
-    to_me = _latest_closed(to_me, _request_closed)  # each document keeps its latest: so do both
-    from_me = [present_request(r, today) for r in doc.get(FROM_ME, [])]
-    weights = policy.kind_weights
-    contributions = [{**c, "points": 0 if c["status"] == "reversed" else weights.get(c["kind"], 0)}
-                     for c in doc.get("contributions", [])]
-    counts = doc.get(COUNTS, {})
-
-    def points(status: str) -> int:
-        return sum(n * weights.get(kind, 0) for kind, n in counts.get(status, {}).items())
-
-    positions = [doc["position"], *([department_doc["position"]] if department_doc else [])]
-    earned, projected = _earnings(member_id, doc.get("opportunities", []), today, position, policy,
-                                  board_of, allocation_of, grading)
-    return {
-        **{k: v for k, v in doc.items()
-           if k not in ("tasks", TO_ME, FROM_ME, "contributions", COUNTS, "position")},
-        "position": max(position, *positions), "changed_at": max(positions),
-        "tasks": tasks,
-        "overdue_tasks": sum(t["overdue"] for t in tasks),
-        TO_ME: to_me,
-        FROM_ME: from_me,
-        "open_requests_to_me": sum(r["status"] in OPEN_STATUSES for r in to_me),
-        "overdue_requests_to_me": sum(r["due_state"] == "overdue" for r in to_me),
-        "contributions": contributions,
-        "contributions_total": sum(n for kinds in counts.values() for n in kinds.values()),
-        "list_limits": {"contributions": LATEST, "closed_tasks": LATEST, "closed_requests": LATEST,
-                        "closed_disputes": LATEST},
-        "disputes": doc.get("disputes", []),
-        "open_disputes": sum(d["status"] == "open" for d in doc.get("disputes", [])),
-        "points": {"confirmed": points("confirmed"), "pending": points("recorded")},
-        "earned": earned,
-        "projected": projected,
-        "projected_earnings": projected,
-    }
-
-
-def _add(tally: dict[str, int], currency: str, minor: int) -> None:
-    tally[currency] = tally.get(currency, 0) + minor
-
-
-def _formatted(tally: dict[str, int]) -> dict[str, str]:
-    return {c: format_amount(m, c) for c, m in sorted(tally.items())}
-
-
-def _earnings(member_id: str | None, opportunities: list[str], today: date, position: int,
-              policy: IncentivePolicy, board_of: Callable[[str], dict | None],
-              allocation_of: Callable[[str], dict | None],
-              grading: OpportunityGradingPolicy | None) -> tuple[dict, dict]:
-    """(earned, projected): the member's lines of won deals' allocations, and of the open deals'
-    splits if won today; lost deals show in neither, a cancelled one earns 0."""
-    earned: list[dict] = []
-    by_status: dict[str, dict[str, int]] = {"proposed": {}, "approved": {}}
-    paid: dict[str, int] = {}
-    projected: list[dict] = []
-    projected_totals: dict[str, int] = {}
-    for oid in opportunities:
-        board = board_of(oid)
-        if board is None or board["stage"] == "lost":
-            continue
-        if board["stage"] == "open":
-            split = present_board(board, policy, today, position, only_member=member_id,
-                                  grading=grading)["projected_split"]
-            currency = board["currency"]
-            minor = _minor(split["lines"][0]["amount"], currency) if split["lines"] else 0
-            projected.append({"opportunity_id": oid, "name": board["name"], "stage": "open",
-                              "currency": currency, "basis": "projected_split",
-                              "grade": split["grade"], "amount": format_amount(minor, currency)})
-            _add(projected_totals, currency, minor)
-            continue
-        allocation = allocation_of(oid)
-        figures = None if allocation is None else line_figures(allocation, member_id or "")
-        if figures is None:
-            continue
-        currency = allocation["currency"]
-        cancelled = bool(allocation.get("cancelled"))
-        earned.append({
-            "opportunity_id": oid, "name": board["name"],
-            "stage": "cancelled" if cancelled else board["stage"], "currency": currency,
-            "allocation_id": allocation["id"], "allocation_status": allocation["status"],
-            "amount": format_amount(figures["amount"], currency),
-            "approved": None if figures["approved"] is None else format_amount(figures["approved"],
-                                                                               currency),
-            "current": format_amount(figures["current"], currency),
-            "paid": format_amount(figures["paid"], currency)})
-        _add(by_status.setdefault(allocation["status"], {}), currency, figures["current"])
-        _add(paid, currency, figures["paid"])
-    return ({"allocations": earned,
-             "totals": {status: _formatted(tally) for status, tally in by_status.items()},
-             "paid_totals": _formatted(paid)},
-            {"as_of": today.isoformat(), "opportunities": projected,
-             "totals": _formatted(projected_totals)})

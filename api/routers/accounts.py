@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter
 
-from api.access import reads_all, was_on
 from api.deps import (
     AccountPath,
     ActorDep,
@@ -17,7 +16,6 @@ from api.deps import (
 from api.schemas import (
     NOT_THE_ACTION,
     PROBLEMS,
-    AccountBoardOut,
     AccountIn,
     AttributesIn,
     CommandOut,
@@ -28,10 +26,7 @@ from api.schemas import (
     TeamSeatIn,
     recorded,
 )
-from domain.exceptions import AccountNotFound
-from projections.accounts import VIEW as ACCOUNTS
-from projections.accounts import AccountBoardProjection, present_account_board
-from projections.board import VIEW as BOARDS
+from queries.accounts import AccountBoardOut
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEMS)
 
@@ -80,23 +75,8 @@ def create_task(account_id: AccountPath, body: TaskIn, actor: Writer, services: 
 
 
 @router.get("/{account_id}/board", response_model=AccountBoardOut)
-def board(account_id: AccountPath, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def board(account_id: AccountPath, actor: ActorDep, services: ServicesDep,
+          after: After = None) -> AccountBoardOut:
     """Grade history, team, tasks with overdue ones flagged, and the account's opportunities."""
     wait_for(services, after)
-    position = services.views.position(AccountBoardProjection.name)
-    doc = services.views.get(ACCOUNTS, account_id)
-    if doc is None or not doc["registered"] or not (reads_all(actor) or actor.member_id in doc["team"]):
-        raise AccountNotFound(f"no account {account_id}", field="account_id")  # or not one to see
-    if not reads_all(actor):
-        # the team sees the deals they are on: an account id is free text on an opportunity, so
-        # whoever registers it must not see every deal filed under it
-        doc = {**doc, "opportunities": [o for o in doc["opportunities"]
-                                        if _on(services, o["opportunity_id"], actor.member_id)]}
-    today = services.app.clock().date()
-    return present_account_board(doc, today, position, grading_in_force=services.app.policy_in_force(
-        "account-grading", today).reference())
-
-
-def _on(services: ServicesDep, opportunity_id: str, member_id: str) -> bool:
-    board = services.views.get(BOARDS, opportunity_id)
-    return board is not None and was_on(board, member_id)
+    return services.queries.accounts.board(actor, account_id)

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.access import own_line_only, readable_allocation
 from api.deps import (
     ActorDep,
     After,
@@ -16,19 +15,17 @@ from api.deps import (
     created_id,
     wait_for,
 )
-from api.errors import Refused
 from api.schemas import (
     MEMBER,
     PROBLEMS,
-    AllocationOut,
     CommandOut,
     DisputeIn,
-    ExplainOut,
     StatusOut,
     recorded,
 )
 from domain.application import Actor
-from projections.allocations import explain, present_allocation
+from queries.allocations import AllocationOut
+from queries.explain import ExplainOut
 
 router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PROBLEMS)
 Disputer = Annotated[Actor, allow("dispute")]
@@ -36,25 +33,20 @@ Disputer = Annotated[Actor, allow("dispute")]
 
 @router.get("/{allocation_id}", response_model=AllocationOut, response_model_exclude_unset=True)
 def get_allocation(allocation_id: AllocationId, actor: ActorDep, services: ServicesDep,
-                   after: After = None) -> dict:
+                   after: After = None) -> AllocationOut:
     """An allocation; a member sees only their own line."""
     wait_for(services, after)
-    return present_allocation(readable_allocation(services, allocation_id, actor),
-                              only_member=own_line_only(actor))
+    return services.queries.allocations.get(actor, allocation_id)
 
 
 @router.get("/{allocation_id}/explain", response_model=ExplainOut)
 def explain_line(allocation_id: AllocationId, actor: ActorDep, services: ServicesDep,
                  member_id: Annotated[str | None, Query(min_length=1, max_length=64, description="whose line; "
                                          "default the caller's", json_schema_extra={"pattern": MEMBER})] = None,
-                 after: After = None) -> dict:
+                 after: After = None) -> ExplainOut:
     """How one member's line was computed, step by step (a member: only their own line)."""
     wait_for(services, after)
-    member_id = member_id or actor.member_id
-    allocation = readable_allocation(services, allocation_id, actor)
-    if own_line_only(actor) not in (None, member_id):
-        raise Refused(403, "a member sees the explanation of their own line only", field="member_id")
-    return explain(allocation, member_id)
+    return services.queries.allocations.explain(actor, allocation_id, member_id)
 
 
 @router.post("/{allocation_id}/approve", response_model=CommandOut)

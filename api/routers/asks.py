@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter
 
-from api.access import readable_ask
 from api.deps import (
     ActorDep,
     After,
@@ -14,8 +13,8 @@ from api.deps import (
     created_id,
     wait_for,
 )
-from api.schemas import PROBLEMS, AskIn, AskOut, CommandOut, DecisionIn, recorded
-from projections.board import present_ask
+from api.schemas import PROBLEMS, AskIn, CommandOut, DecisionIn, recorded
+from queries.board import AskOut
 
 router = APIRouter(tags=["asks"], responses=PROBLEMS)
 
@@ -44,8 +43,7 @@ def reject(ask_id: AskId, body: DecisionIn, actor: Writer, services: ServicesDep
 
 
 @router.get("/v1/asks/{ask_id}", response_model=AskOut, response_model_exclude_unset=True)
-def get_ask(ask_id: AskId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def get_ask(ask_id: AskId, actor: ActorDep, services: ServicesDep, after: After = None) -> AskOut:
     """An ask and its decision (whoever reads the opportunity's board)."""
     wait_for(services, after)
-    found, board = readable_ask(services, ask_id, actor)
-    return present_ask(found, board["currency"])
+    return services.queries.boards.ask(actor, ask_id)

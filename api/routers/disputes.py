@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.access import readable_dispute
 from api.deps import ActorDep, After, DisputeId, Money, ServicesDep, wait_for
-from api.schemas import PROBLEMS, CommandOut, DisputeOut, ResolutionIn, recorded
-from projections.allocations import present_dispute
+from api.schemas import PROBLEMS, CommandOut, ResolutionIn, recorded
+from queries.allocations import DisputeOut
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"], responses=PROBLEMS)
 
 
 @router.get("/{dispute_id}", response_model=DisputeOut)
-def get_dispute(dispute_id: DisputeId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def get_dispute(dispute_id: DisputeId, actor: ActorDep, services: ServicesDep,
+                after: After = None) -> DisputeOut:
     """A dispute (the member who raised it, leads, finance, auditors, admins)."""
     wait_for(services, after)
-    doc = readable_dispute(services, dispute_id, actor)
-    return present_dispute(doc)
+    return services.queries.allocations.dispute(actor, dispute_id)
 
 
 @router.post("/{dispute_id}/resolve", response_model=CommandOut)

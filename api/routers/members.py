@@ -1,18 +1,10 @@
 """Members of the selling team."""
 
-from uuid import UUID
-
 from fastapi import APIRouter
 
-from api.access import require_own
 from api.deps import ActorDep, Admin, After, MemberPath, ServicesDep, wait_for
-from api.schemas import PROBLEMS, CommandOut, MemberBoardOut, MemberIn, MemberOut, recorded
-from domain.aggregates import Allocation
-from domain.exceptions import MemberNotFound
-from projections.allocations import VIEW as ALLOCATIONS
-from projections.board import VIEW as BOARDS
-from projections.members import VIEW as MEMBERS
-from projections.members import MemberBoardProjection, present_member_board
+from api.schemas import PROBLEMS, CommandOut, MemberIn, MemberOut, recorded
+from queries.members import MemberBoardOut
 
 router = APIRouter(prefix="/v1/members", tags=["members"], responses=PROBLEMS)
 
@@ -32,7 +24,8 @@ def get_member(member_id: MemberPath, actor: ActorDep, services: ServicesDep) ->
 
 
 @router.get("/{member_id}/board", response_model=MemberBoardOut, response_model_exclude_unset=True)
-def board(member_id: MemberPath, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def board(member_id: MemberPath, actor: ActorDep, services: ServicesDep,
+          after: After = None) -> MemberBoardOut:
     """My tasks, requests to me and from me, my contributions, what I earned and what I would if
     my open deals were won today (never added up).
 
@@ -40,17 +33,4 @@ def board(member_id: MemberPath, actor: ActorDep, services: ServicesDep, after: 
     requests and disputes are every open one and the latest 100 closed ones (`list_limits`).
     """
     wait_for(services, after)
-    require_own(actor, member_id)
-    position = services.views.position(MemberBoardProjection.name)
-    doc = services.views.get(MEMBERS, member_id)
-    if doc is None:
-        raise MemberNotFound(f"no member {member_id}", field="member_id")
-    today = services.app.clock().date()
-    department = doc.get("department")
-    return present_member_board(
-        doc, today=today, position=position, policy=services.app.incentive_policy_in_force(today),
-        grading=services.app.policy_in_force("opportunity-grading", today),
-        board_of=lambda oid: services.views.get(BOARDS, oid),
-        allocation_of=lambda oid: services.views.get(
-            ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
-        department_doc=services.views.get(MEMBERS, f"department:{department}") if department else None)
+    return services.queries.members.board(actor, member_id)

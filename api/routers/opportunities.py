@@ -1,10 +1,8 @@
 """Opportunities: the triangle, supporters, contributions, win and loss, the board and allocation."""
 
-from uuid import UUID
 
 from fastapi import APIRouter
 
-from api.access import own_line_only, readable_board
 from api.deps import (
     ActorDep,
     After,
@@ -22,10 +20,8 @@ from api.deps import (
 from api.schemas import (
     NOT_THE_ACTION,
     PROBLEMS,
-    AllocationOut,
     AssessmentIn,
     AssessmentOut,
-    BoardOut,
     CommandOut,
     ContributionIn,
     GradedOut,
@@ -44,12 +40,9 @@ from api.schemas import (
     WonOut,
     recorded,
 )
-from domain.aggregates import Allocation
 from domain.application import Actor
-from domain.exceptions import AllocationNotFound
-from projections.allocations import VIEW as ALLOCATIONS
-from projections.allocations import present_allocation
-from projections.board import BoardProjection, present_board
+from queries.allocations import AllocationOut
+from queries.board import BoardOut
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses=PROBLEMS)
 
@@ -181,25 +174,17 @@ def _keyed(actor: Actor, key: str | None, given: str | None) -> str | None:
 
 
 @router.get("/{opportunity_id}/board", response_model=BoardOut, response_model_exclude_unset=True)
-def board(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep, after: After = None) -> dict:
+def board(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep,
+          after: After = None) -> BoardOut:
     """The live board: triangle, supporters, contributions, points and the split if won today."""
     wait_for(services, after)
-    position = services.views.position(BoardProjection.name)
-    doc = readable_board(services, opportunity_id, actor)
-    today = services.app.clock().date()
-    return present_board(doc, services.app.incentive_policy_in_force(today), today, position,
-                         only_member=own_line_only(actor),
-                         grading=services.app.policy_in_force("opportunity-grading", today))
+    return services.queries.boards.board(actor, opportunity_id)
 
 
 @router.get("/{opportunity_id}/allocation", response_model=AllocationOut,
             response_model_exclude_unset=True)
 def allocation(opportunity_id: OpportunityId, actor: ActorDep, services: ServicesDep,
-               after: After = None) -> dict:
+               after: After = None) -> AllocationOut:
     """The allocation of a won deal; a member sees only their own line."""
     wait_for(services, after)
-    board = readable_board(services, opportunity_id, actor)
-    doc = services.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(board["opportunity_id"]))))
-    if doc is None:
-        raise AllocationNotFound("has no allocation: the opportunity is not won", field="opportunity_id")
-    return present_allocation(doc, only_member=own_line_only(actor))
+    return services.queries.allocations.of_opportunity(actor, opportunity_id)

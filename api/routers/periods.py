@@ -7,16 +7,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.access import require_own
 from api.deps import ActorDep, After, MemberPath, Money, Period, ServicesDep, allow, wait_for
 from api.errors import problem
 from api.exports import Part, journal_csv, payroll_csv, statement_csv, statement_xlsx
-from api.schemas import PROBLEMS, ClosedOut, JournalOut, PayrollOut, PeriodOut, StatementOut
+from api.schemas import PROBLEMS
 from books.close import CloseRefused, close
-from domain.application import MAY, Actor
+from domain.application import Actor
 from domain.exceptions import InvalidInput
-from domain.payables import months_of
-from projections.payables import PAYABLE, PERIOD, journal, payable_key, payroll, present_period, statement
+from queries.periods import ClosedOut, JournalOut, PayrollOut, PeriodOut, StatementOut
 
 router = APIRouter(prefix="/v1/periods", tags=["periods"], responses=PROBLEMS)
 
@@ -44,23 +42,12 @@ def _attachment(content: str | bytes, media_type: str, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _payables(services: ServicesDep, months: list[str], member_id: str | None = None) -> list[dict]:
-    """The payable documents of these months: one member's, or every member's."""
-    keys = []
-    for month in months:
-        members = [member_id] if member_id is not None else (
-            services.views.get(PERIOD, month) or {}).get("members", [])
-        keys += [payable_key(month, member) for member in members]
-    return [doc for key in keys if (doc := services.views.get(PAYABLE, key)) is not None]
-
-
 @router.get("/{period}", response_model=PeriodOut)
-def get_period(period: Period, actor: Books, services: ServicesDep, after: After = None) -> dict:
+def get_period(period: Period, actor: Books, services: ServicesDep, after: After = None) -> PeriodOut:
     """A month or quarter: entries, members and totals per currency, and whether it is closed, with
     the close report (finance, auditors, admins)."""
-    months = months_of(period)
     wait_for(services, after)
-    return present_period([doc for m in months if (doc := services.views.get(PERIOD, m))], period)
+    return services.queries.periods.period(actor, period)
 
 
 @router.get("/{period}/statements/{member_id}", response_model=StatementOut,
@@ -68,19 +55,16 @@ def get_period(period: Period, actor: Books, services: ServicesDep, after: After
 def get_statement(period: Period, member_id: MemberPath, actor: ActorDep, services: ServicesDep,
                   format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",  # noqa: A002
                   part: Annotated[Part, Query(description=PART)] = "lines",
-                  after: After = None) -> dict | Response:
+                  after: After = None) -> StatementOut | Response:
     """A member's statement: every upfront, release and adjustment entry of the period, with
     totals per currency (a member: only their own; finance, auditors and admins: anyone's)."""
-    months = months_of(period)
     suffix = _csv_part(format, part)
-    require_own(actor, member_id, MAY["read the books"])
     wait_for(services, after)
-    services.app.member(member_id)
-    shown = statement(_payables(services, months, member_id), member_id, period, services.views.get)
+    shown = services.queries.periods.statement(actor, period, member_id)
     if format == "csv":
-        return _attachment(statement_csv(shown, part), CSV, f"statement-{member_id}-{period}{suffix}.csv")
+        return _attachment(statement_csv(shown.model_dump(), part), CSV, f"statement-{member_id}-{period}{suffix}.csv")
     if format == "xlsx":
-        return _attachment(statement_xlsx(shown), XLSX, f"statement-{member_id}-{period}.xlsx")
+        return _attachment(statement_xlsx(shown.model_dump()), XLSX, f"statement-{member_id}-{period}.xlsx")
     return shown
 
 
@@ -88,18 +72,15 @@ def get_statement(period: Period, member_id: MemberPath, actor: ActorDep, servic
 def get_journal(period: Period, actor: Books, services: ServicesDep,
                 format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
                 part: Annotated[Part, Query(description=PART)] = "lines",
-                after: After = None) -> dict | Response:
+                after: After = None) -> JournalOut | Response:
     """Balanced double-entry lines for the period: bonus expense against each member's bonus
     payable, per currency, with the general ledger's account codes; debits equal credits
     (finance, auditors, admins)."""
-    months = months_of(period)
     suffix = _csv_part(format, part)
     wait_for(services, after)
-    settings = services.settings
-    shown = journal(_payables(services, months), period, expense_code=settings.journal_expense_account,
-                    payable_code=settings.journal_payable_account, lookup=services.views.get)
+    shown = services.queries.periods.journal(actor, period)
     if format == "csv":
-        return _attachment(journal_csv(shown, part), CSV, f"journal-{period}{suffix}.csv")
+        return _attachment(journal_csv(shown.model_dump(), part), CSV, f"journal-{period}{suffix}.csv")
     return shown
 
 
@@ -107,15 +88,14 @@ def get_journal(period: Period, actor: Books, services: ServicesDep,
 def get_payroll(period: Period, actor: Books, services: ServicesDep,
                 format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002
                 part: Annotated[Part, Query(description=PART)] = "lines",
-                after: After = None) -> dict | Response:
+                after: After = None) -> PayrollOut | Response:
     """What to pay each member per currency for the period, with their employee id and cost
     center; negative: to recover (finance, auditors, admins)."""
-    months = months_of(period)
     suffix = _csv_part(format, part)
     wait_for(services, after)
-    shown = payroll(_payables(services, months), period, services.views.get)
+    shown = services.queries.periods.payroll(actor, period)
     if format == "csv":
-        return _attachment(payroll_csv(shown, part), CSV, f"payroll-{period}{suffix}.csv")
+        return _attachment(payroll_csv(shown.model_dump(), part), CSV, f"payroll-{period}{suffix}.csv")
     return shown
 
 

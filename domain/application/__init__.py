@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.application.access import MAY, Access, Actor
+from domain.application.access import MAY, Access, Actor, require
 from domain.application.accounts import Accounts
 from domain.application.contributions import Contributions
 from domain.application.ledger import Ledger
@@ -20,7 +20,7 @@ from domain.application.policies import Policies
 from domain.application.results import Recorded
 from domain.application.support import Support
 
-__all__ = ["MAY", "Actor", "Goldsplit", "Recorded"]
+__all__ = ["MAY", "Actor", "Goldsplit", "Recorded", "require"]
 
 
 class Goldsplit(Accounts, Opportunities, Contributions, Support, Money, Policies, Access, Ledger):

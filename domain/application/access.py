@@ -65,6 +65,12 @@ class Actor:
         return self.role in MAY["lead"]
 
 
+def require(actor: Actor, may: str, doing: str) -> None:
+    """The token's role may do this (MAY), or NotAllowed: "only finance approves allocations"."""
+    if actor.role not in MAY[may]:
+        raise NotAllowed(f"only {' or '.join(MAY[may])} {doing}")
+
+
 def lead_reason(reason: object) -> str | None:
     """A lead's reason for their call, when one is given (the call itself demands it)."""
     return None if reason is None else values.text(reason, "reason")
@@ -85,11 +91,7 @@ class Access:
         if actor.member_id in allocation.targets:
             raise NotAllowed(f"you have a line in this allocation: another member of finance {doing}")
 
-    @staticmethod
-    def _require(actor: Actor, may: str, doing: str) -> None:
-        """The token's role may do this (MAY), or NotAllowed: "only finance approves allocations"."""
-        if actor.role not in MAY[may]:
-            raise NotAllowed(f"only {' or '.join(MAY[may])} {doing}")
+    _require = staticmethod(require)
 
     def _require_lead_for_strategic(self, actor: Actor, attributes: dict,
                                     opportunity: Opportunity | None = None) -> None:

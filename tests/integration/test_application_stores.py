@@ -14,9 +14,9 @@ import pytest
 
 from domain.application import Actor, Goldsplit
 from main.services import Services
-from projections.allocations import explain
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
+from queries.explain import explain
 from storage.database import Database
 from tests.conftest import build_services
 from tests.ledger import ADMIN, ALICE, BOB, CAROL, DAVE, LEAD, head, play_projecting_each_save

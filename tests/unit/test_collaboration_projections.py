@@ -17,13 +17,13 @@ from domain.grading import DEFAULT_ACCOUNT_GRADING_DOCUMENT
 from domain.relationship import DEFAULT_RELATIONSHIP_STANDARD_DOCUMENT
 from main.services import Services
 from projections.accounts import VIEW as ACCOUNTS
-from projections.accounts import present_account_board
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
-from projections.board import present_board
-from projections.calibration import present_calibration
 from projections.members import VIEW as MEMBERS
-from projections.members import present_member_board
+from queries.accounts import present_account_board
+from queries.board import present_board
+from queries.calibration import present_calibration
+from queries.members import present_member_board
 from tests.builders import contribute, open_wms, services_in_memory
 from tests.ledger import ALICE, BOB, CAROL, FINANCE, LEAD, Clock
 

@@ -17,13 +17,15 @@ from uuid import UUID
 import pytest
 
 import projections.members as members
+import queries.members as member_queries
 from domain.aggregates import Allocation
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT, IncentivePolicy
 from main.services import Services
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
-from projections.members import CONTRIBUTIONS, COUNTS, LATEST, present_member_board
+from projections.members import CONTRIBUTIONS, COUNTS, LATEST
 from projections.members import VIEW as MEMBERS
+from queries.members import present_member_board
 from tests.builders import contribute, open_wms, services_in_memory
 from tests.ledger import ALICE, BOB, CAROL, LEAD, Clock
 
@@ -140,6 +142,7 @@ def test_the_member_document_stays_the_same_size_as_contributions_grow(
 def test_closed_requests_and_verified_tasks_beyond_the_latest_leave_the_board_and_open_ones_stay(
         world: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(members, "LATEST", 2)
+    monkeypatch.setattr(member_queries, "LATEST", 2)  # the limits the board states
     app = world.app
     oid = open_wms(app)
 
@@ -194,6 +197,7 @@ def test_a_document_written_when_the_board_kept_every_contribution_is_upgraded_t
         (CONTRIBUTIONS, key): {"member_id": doc["member_id"]}
         for key, doc in world.views.all(CONTRIBUTIONS).items()}})
     monkeypatch.setattr(members, "LATEST", 2)
+    monkeypatch.setattr(member_queries, "LATEST", 2)  # the limits the board states
     policy = app.incentive_policy_in_force(clock.now.date())
 
     read_as_is = member_board(world, "alice")

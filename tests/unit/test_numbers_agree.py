@@ -31,12 +31,14 @@ from domain.payables import Target
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
 from projections.allocations import VIEW as ALLOCATIONS
-from projections.allocations import explain, latest_result, present_allocation
+from projections.allocations import latest_result
 from projections.board import VIEW as BOARDS
-from projections.board import present_board
 from projections.members import VIEW as MEMBERS
-from projections.members import present_member_board
 from projections.payables import PAYABLE, PERIOD
+from queries.allocations import present_allocation
+from queries.board import present_board
+from queries.explain import explain
+from queries.members import present_member_board
 from tests import builders
 from tests.builders import contribute, open_wms, seat_triangle, services_in_memory
 from tests.ledger import FINANCE, LEAD, Clock, head

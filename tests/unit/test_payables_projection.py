@@ -28,22 +28,14 @@ from domain.exceptions import InvalidInput
 from domain.money import exponent, format_amount
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
-from projections.allocations import DISPUTES, present_allocation, present_dispute
+from projections.allocations import DISPUTES
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.base import Changes
 from projections.board import VIEW as BOARDS
-from projections.board import present_board
-from projections.payables import (
-    DEALS,
-    PAYABLE,
-    PAYEES,
-    PERIOD,
-    PayablesProjection,
-    journal,
-    payroll,
-    present_period,
-    statement,
-)
+from projections.payables import DEALS, PAYABLE, PAYEES, PERIOD, PayablesProjection
+from queries.allocations import present_allocation, present_dispute
+from queries.board import present_board
+from queries.periods import journal, payroll, present_period, statement
 from tests import builders
 from tests.builders import WonDeal, services_in_memory
 from tests.ledger import BOB, CAROL, FINANCE, LEAD, Clock, events, head
