@@ -64,7 +64,8 @@ from domain.application import Actor, Goldsplit
 from domain.exceptions import DomainError
 from domain.money import format_amount
 from domain.policy import IncentivePolicy
-from tests.ledger import ADMIN, FINANCE, Clock
+from tests.builders import register_team
+from tests.ledger import FINANCE, Clock
 
 START = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 CURRENCY = "CNY"
@@ -134,8 +135,7 @@ class FourEyes(RuleBasedStateMachine):
         super().__init__()
         self.clock = Clock(START)
         self.app = Goldsplit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=self.clock)
-        for member_id, department in PEOPLE.items():
-            self.app.register_member(ADMIN, member_id, member_id.title(), department)
+        register_team(self.app, PEOPLE)
         self.app.add_policy(FINANCE, "opportunity-grading", GRADING)
         self.deal_ids: list[str] = []
         self.request_ids: list[str] = []
