@@ -1,11 +1,6 @@
-"""(d) Kafka ingest, end to end: contribution messages on goldsplit.contributions.v1 until every
-one is in the ledger, through `goldsplit consume` as its own process, against a tansu broker
-(the one the tests use) and a fresh PostgreSQL database.
-
-The raw baseline, in the same run: a bare kafka-python consumer group reading the same messages
-and inserting each as one row of a plain table, one commit per poll batch.
-
-  GOLDSPLIT_BENCH_MESSAGES   how many messages (default 5000)
+"""(d) Kafka ingest, end to end: contribution messages into the ledger through `goldsplit consume`
+as its own process, against a tansu broker (the one the tests use), next to a raw baseline
+(`_raw_rate`) in the same run. GOLDSPLIT_BENCH_MESSAGES: how many messages (default 5000).
 """
 
 from __future__ import annotations
@@ -43,6 +38,8 @@ def _messages(opportunities: list[str], count: int) -> list[tuple[bytes, bytes]]
 
 
 def _raw_rate(bootstrap: str, url: str, count: int) -> float:
+    """A bare kafka-python consumer group reading the same messages and inserting each as one row
+    of a plain table, one commit per poll batch: messages per second."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE raw_ingest (id BIGSERIAL PRIMARY KEY, doc TEXT NOT NULL)")
     consumer = kafka.consumer(bootstrap, "bench-raw", [CONTRIBUTIONS])

@@ -1,41 +1,6 @@
 """(b) at full size: `books.close.prove` over a log of a million events, next to the raw
-read-and-deserialize rate of the same log, measured in the same run.
-
-Writing a log through the Application runs at a few hundred events per second here, so a million
-events would take most of an hour. The log is built in two parts instead:
-
-- Real: a template of TEMPLATE_DEALS deals written through the Application on a fresh database, the
-  way the product writes them (members, accounts, an incentive policy version with a holdback and a
-  member cap; per deal a triangle and sometimes a supporter, contributions of every kind, most
-  confirmed and a few reversed, support requests delivered, then won, lost or left open; won deals
-  approved and paid in one or two payments, some with a contribution reversed after approval or a
-  dispute upheld or rejected). Its clock stands at the end of the last full quarter, so every entry
-  falls in that quarter, the period that is proved.
-- Synthetic: the rest, copies of the template's deal history stored with PostgreSQL COPY straight
-  into the events table. A copy is every event of the template's Opportunity, Allocation, Dispute
-  and SupportRequest aggregates, in the template's order, with the same topics, versions and
-  timestamps, and with every id in the stored states rewritten consistently: a random id
-  (opportunity, contribution, payment, dispute, request) becomes a fresh one, and an id derived
-  from another (an allocation's id from its opportunity's, a contribution's event id from its
-  opportunity's id and version, a delivered request's contribution from the request, a payable
-  entry's id from its allocation, cause, member and kind) is derived again from the new ids. So a
-  copy is what the Application would have stored for the same commands on other deals at the same
-  moments (the copies follow one another in the log; within one, the template's interleaving of
-  deals is kept); its numbers (pools, lines, entries) are the template's because its facts are.
-  Not copied, because they are shared by every deal: Members, Accounts, PolicyBooks (one per kind)
-  and Periods (one per month). A copy's bookings are appended to the month's Period as the
-  Application appends them: one Period.Booked each, at the Period's next version. Snapshots are
-  not copied (the replay reads events only).
-- Real again: the read models the close reconciles with (the audit chain and the payables) are
-  built from the whole log by their own projections (a ProjectionRunner with only those two, in
-  large batches), not synthesized.
-
-The figure is prove() over every event of the log (it must find no difference); the raw baseline
-selects every stored event in batches and json.loads its state (bench.run.raw_read_rate). Peak RSS
-is the process's high-water mark during prove() alone (reset just before it, where Linux allows).
-What prove() has to replay depends on the mix: it hashes every event but replays only the deals
-that have an allocation; in the template about seven deals in ten are won, two stay open and one
-is lost, and contributions and their confirmations are nearly three events in four.
+read-and-deserialize rate of the same log, measured in the same run. How the log is built, and
+what of it is synthetic: `bench_replay`.
 
   GOLDSPLIT_BENCH_REPLAY_EVENTS   events in the log (default 1,000,000)
   GOLDSPLIT_BENCH_REPLAY_DEALS    deals in the template written through the Application (default 240)
@@ -95,7 +60,15 @@ def last_quarter(today: date) -> tuple[str, date, date]:
 
 
 def write_template(services: Services, deals: int, start: date, end: date) -> None:
-    """Members, accounts, a policy version, and `deals` deals with their whole money story."""
+    """Members, accounts, a policy version, and `deals` deals with their whole money story.
+
+    The policy has a holdback and a member cap. Per deal: a triangle and sometimes a supporter,
+    contributions of every kind, most confirmed and a few reversed, support requests delivered,
+    then won, lost or left open; won deals approved and paid in one or two payments, some with a
+    contribution reversed after approval or a dispute upheld or rejected. About seven deals in ten
+    are won, two stay open and one is lost (the close replays only deals with an allocation), and
+    contributions and their confirmations are nearly three events in four.
+    """
     app = services.app
     app.add_policy(FINANCE, "incentive", {**DEFAULT_INCENTIVE_DOCUMENT, "effective_from": start.isoformat(),
                                           "holdback": "0.25", "member_cap": "0.6"})
@@ -263,7 +236,21 @@ class _Renaming:
 
 
 def copies(template: Template, events: int) -> Iterator[tuple[str, int, str, bytes]]:
-    """`events` stored events: whole copies of the template's deals, the last one cut short."""
+    """`events` stored events: whole copies of the template's deals, the last one cut short.
+
+    A copy is every event of the template's Opportunity, Allocation, Dispute and SupportRequest
+    aggregates, in the template's order (its interleaving of deals kept; the copies follow one
+    another), with the same topics, versions and timestamps, and every id in the stored states
+    rewritten consistently (`_Renaming`): a random id (opportunity, contribution, payment, dispute,
+    request) becomes a fresh one, and an id derived from another (an allocation's from its
+    opportunity's, a contribution's event id from its opportunity's id and version, a delivered
+    request's contribution from the request, a payable entry's from its allocation, cause, member
+    and kind) is derived again from the new ids. So a copy is what the Application would have
+    stored for the same commands on other deals at the same moments, with the template's numbers.
+    Members, Accounts, PolicyBooks and Periods are shared, not copied: a copy's bookings are
+    appended to the month's Period as the Application appends them, one Period.Booked each at the
+    Period's next version. Snapshots are not copied (the replay reads events only).
+    """
     versions = dict(template.versions)
     written = 0
     while written < events:
@@ -322,6 +309,18 @@ def reset_peak_rss() -> bool:
 
 
 def bench_replay() -> None:
+    """Build the log, then time prove() of the last full quarter over all of it.
+
+    Writing the whole log through the Application would take far too long, so it is built in
+    three steps: a template of TEMPLATE_DEALS deals written through the Application
+    (`write_template`), on a clock at the end of the last full quarter, so every entry falls in the
+    quarter proved; copies of the template's deals stored with COPY straight into the events table
+    up to EVENTS (synthetic: `copies` says what a copy is); and the read models the close
+    reconciles with (the audit chain and the payables), projected from the whole log by their own
+    projections, not synthesized. prove() must find no difference; the raw baseline is
+    `bench.run.raw_read_rate`; peak RSS is the high-water mark during prove() alone (reset just
+    before it, where Linux allows).
+    """
     say(f"(b) period-close replay over a log of {EVENTS:,} events ({TEMPLATE_DEALS} deals written "
         f"through the Application, the rest copies of them)")
     period, start, end = last_quarter(date.today())

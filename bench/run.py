@@ -1,18 +1,9 @@
-"""`make bench`: goldsplit's figures next to a raw PostgreSQL baseline measured in the same run.
-
-Each benchmark runs on a fresh database (goldsplit_bench_<random>) that it creates and drops.
-Settings (environment):
-
-  GOLDSPLIT_BENCH_SERVER_URL   the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres)
-  GOLDSPLIT_BENCH_SECONDS      how long each throughput run lasts (default 8)
-  GOLDSPLIT_BENCH_THREADS      concurrent HTTP clients / raw writers (default 8)
-  GOLDSPLIT_BENCH_REPLAY_EVENTS events in the log the period close replays (default 1,000,000;
-                               bench/replay.py)
-  GOLDSPLIT_BENCH_MESSAGES     Kafka messages for (d) (default 5000; bench/ingest.py)
-  GOLDSPLIT_BENCH_BOARD_RATE   writes per second for commit-to-board latency (default 500)
-  GOLDSPLIT_BENCH_BOARD_WRITES how many writes it measures (default 3000)
-
-Nothing here is a test: it prints figures, never asserts on time.
+"""`make bench`: goldsplit's figures next to a raw PostgreSQL baseline measured in the same run,
+each benchmark on a fresh database it creates and drops; it prints figures, never asserts on time.
+Settings (environment; the README's Benchmarks section says what each sets, and its default):
+GOLDSPLIT_BENCH_SERVER_URL, GOLDSPLIT_BENCH_SECONDS, GOLDSPLIT_BENCH_THREADS,
+GOLDSPLIT_BENCH_REPLAY_EVENTS (bench/replay.py), GOLDSPLIT_BENCH_MESSAGES (bench/ingest.py),
+GOLDSPLIT_BENCH_BOARD_RATE, GOLDSPLIT_BENCH_BOARD_WRITES.
 """
 
 from __future__ import annotations

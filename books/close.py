@@ -1,20 +1,5 @@
-"""Period close: prove every payable number by replaying the log, then lock the period.
-
-The replay reads the event log from position 1 to the cut-off (the head when the close starts)
-in one pass, rebuilds every aggregate a payable number depends on from its events in fresh memory
-(nothing of the read models), and at each money event recomputes what it should have booked with
-the same domain rules: a proposal's lines by the allocation arithmetic, and every entry as
-payable-now minus payable-already. It recomputes the audit chain as it reads. Then it reconciles
-the period's entries with the payables read model. Any difference refuses the close and is shown;
-without one, the months are closed with the counts, totals per currency and the chain head at the
-cut-off.
-
-What it takes to do that over a million events (books/replay.py has the details): every
-stored event is hashed into the chain, but only the events of the aggregates a number depends on
-(allocations, the opportunities they split, disputes, periods, policy books) are decoded and
-applied, through the domain's own @event methods, mostly without making event objects; on
-PostgreSQL the log is read through one server-side cursor, and an aggregate leaves memory once
-nothing after it in the log can read it.
+"""Period close: prove every payable number by replaying the log (`prove`), then lock the period
+(`close`). Any difference refuses the close and is shown; books/replay.py reads and replays the log.
 """
 
 from __future__ import annotations
@@ -86,7 +71,16 @@ class Proof:
 
 def prove(app: Goldsplit, store: ViewStore, period: str, cutoff: int,
           progress: Progress | None = None) -> Proof:
-    """Replay positions 1..cutoff into fresh state, recompute, and reconcile the period's months."""
+    """Replay positions 1..cutoff into fresh state, recompute, and reconcile the period's months.
+
+    One pass over the log rebuilds every aggregate a payable number depends on from its events in
+    fresh memory (nothing of the read models; `Replay`), and at each money event recomputes what it
+    should have booked with the same domain rules (`_Checks`): a proposal's lines by the allocation
+    arithmetic, and every entry as payable-now minus payable-already. Every stored event is hashed
+    into the audit chain as it is read, though only the events of the aggregates a number depends on
+    (allocations, the opportunities they split, disputes, periods, policy books) are replayed. Then
+    the period's entries are reconciled with the payables read model (`_reconcile`).
+    """
     proof = Proof(period=period, months=months_of(period), cutoff=cutoff)
     closes = _earlier_cutoffs(app, cutoff)
     checks = _Checks(proof)
@@ -120,7 +114,9 @@ def prove(app: Goldsplit, store: ViewStore, period: str, cutoff: int,
 
 def close(app: Goldsplit, store: ViewStore, actor: Actor, period: str,
           catch_up: Callable[[int], Any], progress: Progress | None = None) -> dict:
-    """Prove the period and lock it, or raise CloseRefused with the differences."""
+    """Prove the period and lock it, or raise CloseRefused with the differences. The cut-off is the
+    head when the close starts; the months are closed with the counts, totals per currency and the
+    chain head at the cut-off (`Proof.report`)."""
     app.require_closable(actor, period)
     cutoff = app.recorder.max_notification_id() or 0
     catch_up(cutoff)

@@ -1,26 +1,5 @@
-"""Reading the whole log fast, and replaying the aggregates money depends on (for period close).
-
-`stored_events(app, cutoff)` gives every stored event up to the cut-off as plain tuples
-(position, originator id text, version, topic, state bytes), in log order. On PostgreSQL it reads
-one server-side cursor in binary, a thread fetching the next batch while the last one is replayed
-(a Notification object per row, as the recorder makes them, cost more than the rest of the read);
-elsewhere it reads through the recorder, batch by batch. On PostgreSQL it also gives each
-aggregate's last position up to the cut-off (one GROUP BY), which `Replay` uses twice: an
-aggregate leaves memory once nothing after it in the log can read it, so memory follows the deals
-in flight, not the length of the log; and an opportunity that has no allocation up to the cut-off
-(open, lost, won after it) is not replayed at all, since no number depends on it.
-
-`Replay` rebuilds the aggregates a payable number depends on (MONEY) with the domain's own code.
-Created events and allocation events (whose event objects the checks read) go the library's way:
-the mapper makes the event and the event's `mutate` applies it. Every other event of MONEY is
-applied as that `mutate` applies it, without making the event object: the version checked, the
-@event method called with the values of the transcoded state it names, version and modified_on
-moved; anything unusual (no aggregate, a version out of turn, a state to upcast, a cipher) goes the
-library's way, which also says what is wrong in its own words. The events of the other aggregates
-(members, accounts, tasks, support requests) are not decoded: no number depends on them. Every
-stored event, replayed or not, is still hashed into the audit chain, so any change to any of them
-refuses the close; a topic that names no event class, and an event of MONEY that does not replay,
-are differences of their own.
+"""Reading the whole log fast, and replaying the aggregates money depends on, for period close
+(books/close.py): `stored_events` reads the log, `Replay` rebuilds the aggregates.
 """
 
 from __future__ import annotations
@@ -54,8 +33,17 @@ _UNSEEN = object()
 @contextmanager
 def stored_events(app: Any, cutoff: int, progress: Callable[[int, int], None] | None = None
                   ) -> Iterator[tuple[Iterator[Row], Ends | None]]:
-    """Every stored event at positions 1..cutoff in log order, and each aggregate's last position
-    (None where the store cannot say it cheaply)."""
+    """Every stored event at positions 1..cutoff in log order, as plain tuples (position, originator
+    id text, version, topic, state bytes), and each aggregate's last position (None where the store
+    cannot say it cheaply).
+
+    On PostgreSQL the rows come through one binary server-side cursor (`_from_postgres`; a
+    Notification object per row, as the recorder makes them, cost more than the rest of the read),
+    and the last positions from one GROUP BY; elsewhere the recorder reads batch by batch. `Replay`
+    uses the last positions twice: an aggregate leaves memory once nothing after it in the log can
+    read it, so memory follows the deals in flight, not the length of the log; and an opportunity
+    with no allocation up to the cut-off (open, lost, won after it) is not replayed at all.
+    """
     from eventsourcing.postgres import PostgresApplicationRecorder
 
     recorder = app.recorder
@@ -150,7 +138,15 @@ def _from_recorder(recorder: Any, cutoff: int,
 
 
 class Replay:
-    """The aggregates MONEY in fresh memory, from their stored events in log order.
+    """The aggregates MONEY in fresh memory, from their stored events in log order, by the domain's
+    own code.
+
+    Created events and allocation events (whose event objects the checks read) go the library's
+    way (`_by_mapper`); every other event of MONEY, on a store without cipher or compressor, is
+    applied without making the event object (`_by_method`). The events of the other aggregates (members, accounts, tasks, support
+    requests) are not decoded: no number depends on them, and the close still hashes them into the
+    audit chain, so any change to any of them refuses it. A topic that names no event class, and an
+    event of MONEY that does not replay, are differences of their own.
 
     `check(event, position, aggregate before it, get)` runs before each allocation event is
     applied. An event that does not replay is appended to `differences` (where: replay).

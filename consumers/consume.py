@@ -1,12 +1,5 @@
-"""The consumer: messages of the inbound topics, as commands, in a consumer group.
-
-For each polled batch it runs the messages' commands (consumers/inbound.py), sends what cannot be
-accepted to `<topic>.dlq` unchanged with an `error` header, adds the outcomes to the counts, and
-only then commits the batch's offsets. When the store does not answer, it rewinds to the batch's
-start, backs off and tries again: nothing is skipped. A consumer killed at any moment re-reads
-from the last commit, and the messages it had already applied are recognised by their source ids
-and change nothing.
-"""
+"""The consumer: messages of the inbound topics, as commands (consumers/inbound.py), in a consumer
+group, with what cannot be accepted sent to `<topic>.dlq`."""
 
 from __future__ import annotations
 
@@ -28,6 +21,13 @@ ACK_TIMEOUT_SECONDS = 30
 
 
 class Consume:
+    """For each polled batch: run the messages' commands, send what cannot be accepted to
+    `<topic>.dlq` unchanged with an `error` header, add the outcomes to the counts, and only then
+    commit the batch's offsets. When the store does not answer, rewind to the batch's start, back
+    off and try again: nothing is skipped. A consumer killed at any moment re-reads from the last
+    commit, and the messages it had already applied are recognised by their source ids and change
+    nothing."""
+
     def __init__(self, app: Goldsplit, counts: Counts, consumer: Any, producer: Any) -> None:
         self.app = app
         self.counts = counts

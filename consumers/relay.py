@@ -1,13 +1,5 @@
-"""The relay: every event of the log, in log order, to the Kafka topic `goldsplit.events.v1`.
-
-It reads the log from the position it has tracked in the database, publishes a batch, waits until
-Kafka has acknowledged every message of it, and only then moves its position (in the tracking table
-the projections use, with the audit chain value reached, in one transaction). A relay killed at any
-moment publishes again what it had not recorded as done: at least once, nothing lost. Downstream
-readers drop repeats by `event_id` or `position`. Each message also carries `chain`, the audit chain
-value at its position (DESIGN.md §5), so the chain's heads live outside the database too.
-
-A request handler never writes to Kafka: the log is the only thing the relay reads.
+"""The relay: every event of the log, in log order, to the Kafka topic `goldsplit.events.v1`, at
+least once. A request handler never writes to Kafka: the log is the only thing the relay reads.
 """
 
 from __future__ import annotations
@@ -64,6 +56,14 @@ def encode(doc: dict) -> bytes:
 
 
 class Relay:
+    """Reads the log from the position it has tracked in the database, publishes a batch, waits
+    until Kafka has acknowledged every message of it, and only then moves its position (in the
+    tracking table the projections use, with the audit chain value reached, in one transaction).
+    A relay killed at any moment publishes again what it had not recorded as done: at least once,
+    nothing lost; downstream readers drop repeats by `event_id` or `position`. Each message also
+    carries `chain`, the audit chain value at its position (DESIGN.md §5), so the chain's heads
+    live outside the database too."""
+
     def __init__(self, app: Goldsplit, store: ViewStore, producer: Any, batch_size: int = 1000) -> None:
         self.app = app
         self.store = store

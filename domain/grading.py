@@ -1,26 +1,5 @@
-"""Account and opportunity grading policies: versioned data that turns attributes into a grade.
-
-Account grading (S, A, B, C):
-
-    {"name": "default", "effective_from": "2026-01-01",
-     "criteria": {"annual_potential": {"weight": "0.4", "bands": [{"from": "0", "score": 0}, ...]},
-                  "strategic_fit": {"weight": "0.3", "levels": {"low": 0, "high": 100}}, ...},
-     "grades": {"S": 85, "A": 70, "B": 50, "C": 0}}
-
-Each criterion reads the account attribute of its name; a missing attribute scores 0 (and is
-named in the reasons). The grade is the best one whose minimum score the weighted score reaches.
-
-Opportunity grading (A, B, C) and the triangle roles each grade requires:
-
-    {"name": "default", "effective_from": "2026-01-01",
-     "amount_bands": {"CNY": [{"from": "0", "grade": "C"}, {"from": "1000000.00", "grade": "B"}, ...]},
-     "strategic_attributes": {"new_logo": 1, "lighthouse": 1},
-     "required_roles": {"A": ["AR", "SR", "FR"], "B": ["AR", "SR"], "C": ["AR"]}}
-
-The amount band of the deal's currency gives a grade (a currency without bands starts at C);
-each strategic attribute that is `true` on the opportunity raises it by its steps, up to A.
-A document has at most 100 bands per currency and 100 strategic attributes; criteria are bounded
-as in scoring.py.
+"""Account and opportunity grading policies: versioned data that turns attributes into a grade
+(`AccountGradingPolicy`, `OpportunityGradingPolicy`).
 """
 
 from __future__ import annotations
@@ -92,7 +71,17 @@ class Grading:
 
 @dataclass(frozen=True)
 class AccountGradingPolicy(Versioned):
-    """One version of the account grading policy."""
+    """One version of the account grading policy (S, A, B, C):
+
+        {"name": "default", "effective_from": "2026-01-01",
+         "criteria": {"annual_potential": {"weight": "0.4", "bands": [{"from": "0", "score": 0}, ...]},
+                      "strategic_fit": {"weight": "0.3", "levels": {"low": 0, "high": 100}}, ...},
+         "grades": {"S": 85, "A": 70, "B": 50, "C": 0}}
+
+    Each criterion reads the account attribute of its name; a missing attribute scores 0 (and is
+    named in the reasons). The grade is the best one whose minimum score the weighted score reaches.
+    Criteria are bounded as in scoring.py.
+    """
 
     kind: ClassVar[str] = "account-grading"
     name: str
@@ -161,7 +150,18 @@ class AccountGradingPolicy(Versioned):
 
 @dataclass(frozen=True)
 class OpportunityGradingPolicy(Versioned):
-    """One version of the opportunity grading policy, with the triangle roles each grade requires."""
+    """One version of the opportunity grading policy (A, B, C), with the triangle roles each grade
+    requires:
+
+        {"name": "default", "effective_from": "2026-01-01",
+         "amount_bands": {"CNY": [{"from": "0", "grade": "C"}, {"from": "1000000.00", "grade": "B"}, ...]},
+         "strategic_attributes": {"new_logo": 1, "lighthouse": 1},
+         "required_roles": {"A": ["AR", "SR", "FR"], "B": ["AR", "SR"], "C": ["AR"]}}
+
+    The amount band of the deal's currency gives a grade (a currency without bands starts at C);
+    each strategic attribute that is `true` on the opportunity raises it by its steps, up to A.
+    A document has at most 100 bands per currency and 100 strategic attributes.
+    """
 
     kind: ClassVar[str] = "opportunity-grading"
     name: str

@@ -1,12 +1,6 @@
-"""What is payable to whom, when: the one rule every payable entry follows, and periods.
-
-A line of an approved allocation has a target: its upfront part, plus its held part released in
-proportion to the cash collected on the deal (all of it once the deal is paid in full). Whenever
-something changes what is payable (approval, a payment, a late fact, an upheld dispute), the
-entry for a member is the target as it stands now minus everything already payable to them. So
-the entries of a member always add up to their target, and once the deal is paid in full, to
-their line. Entries fall in months (`2026-11`); a quarter (`2026-Q4`) is its three months.
-Amounts are integers in minor units; a negative entry is a clawback.
+"""What is payable to whom, when: the one rule every payable entry follows (`due`), and periods.
+Entries fall in months (`2026-11`); a quarter (`2026-Q4`) is its three months. Amounts are integers
+in minor units; a negative entry is a clawback.
 """
 
 from __future__ import annotations
@@ -92,6 +86,13 @@ def entry_id(allocation_id: UUID, cause: str, member_id: str, kind: str) -> str:
 def due(targets: Mapping[str, Target], paid: Mapping[str, Mapping[str, int]], cash: int,
         deal: int) -> dict[str, dict[str, int]]:
     """Per member and kind (upfront, release), what is payable now minus what already is.
+
+    A line of an approved allocation has a target: its upfront part, plus its held part released in
+    proportion to the cash collected on the deal (all of it once the deal is paid in full).
+    Whenever something changes what is payable (approval, a payment, a late fact, an upheld
+    dispute), the entry for a member is the target as it stands now minus everything already
+    payable to them. So the entries of a member always add up to their target, and once the deal
+    is paid in full, to their line.
 
     `paid` holds, per member, the sum of their entries so far by what they pay for: `upfront`
     (upfront entries and adjustments to it) and `release`. Members who no longer have a target

@@ -3,22 +3,6 @@
 Every kind of policy (incentive here; account and opportunity grading in grading.py; the
 relationship standard in relationship.py) is a frozen dataclass with a name, a version, an
 effective date and a canonical `document()`; `Versioned` gives them the hash and the references.
-
-The incentive policy:
-
-Document format (all numbers as decimal strings or integers, never floats):
-
-    {"name": "default", "effective_from": "2026-01-01",
-     "pool_rate_by_grade": {"A": "0.03", "B": "0.02", "C": "0.01"},
-     "role_shares": {"AR": "0.40", "SR": "0.30", "FR": "0.20", "SUPPORT": "0.10"},
-     "kind_weights": {"visit": 1, "solution_design": 5, ...},
-     "member_cap": "0.5" | null, "holdback": "0.2" | null}
-
-Pool rates are from 0 to 0.5, role shares from 0 to 1 and sum to 1, kind weights whole points from
-0 to 1000 (at most 100 kinds), the member cap in (0, 1] and the holdback in [0, 1).
-
-The version number is given by the policy book (1, 2, ...); the hash is sha256 over the canonical
-JSON of the whole version (keys sorted, no spaces), so anyone can recompute it.
 """
 
 from __future__ import annotations
@@ -95,7 +79,11 @@ def at_most_entries(entries: Sized, field: str, what: str) -> None:
 
 
 class Versioned:
-    """The part every policy version shares: the canonical document, its hash, its reference."""
+    """The part every policy version shares: the canonical document, its hash, its reference.
+
+    The version number is given by the policy book (1, 2, ...); the hash is sha256 over the
+    canonical JSON of the whole version (keys sorted, no spaces), so anyone can recompute it.
+    """
 
     kind: ClassVar[str]
     name: str
@@ -163,7 +151,18 @@ def name_of(value: object, field: str, what: str) -> str:
 
 @dataclass(frozen=True)
 class IncentivePolicy(Versioned):
-    """One version of the incentive (bonus) policy."""
+    """One version of the incentive (bonus) policy. Its document (all numbers as decimal strings or
+    integers, never floats):
+
+        {"name": "default", "effective_from": "2026-01-01",
+         "pool_rate_by_grade": {"A": "0.03", "B": "0.02", "C": "0.01"},
+         "role_shares": {"AR": "0.40", "SR": "0.30", "FR": "0.20", "SUPPORT": "0.10"},
+         "kind_weights": {"visit": 1, "solution_design": 5, ...},
+         "member_cap": "0.5" | null, "holdback": "0.2" | null}
+
+    Pool rates are from 0 to 0.5, role shares from 0 to 1 and sum to 1, kind weights whole points
+    from 0 to 1000 (at most 100 kinds), the member cap in (0, 1] and the holdback in [0, 1).
+    """
 
     kind: ClassVar[str] = "incentive"
 

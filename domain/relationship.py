@@ -1,14 +1,5 @@
-"""The relationship standard: one company-wide way to judge a customer relationship.
-
-    {"name": "default", "effective_from": "2026-01-01",
-     "criteria": {"decision_maker_stance": {"weight": "0.25",
-                                            "levels": {"opposed": 0, "neutral": 40, "supportive": 100}},
-                  ...},
-     "win_probability": [{"from_score": 0, "probability": "0.05"}, {"from_score": 40, ...}, ...]}
-
-An assessment answers every criterion with one of its levels. The score is the weighted sum of
-the levels' scores, rounded half even to a whole number from 0 to 100; the win probability is
-the one of the band the score falls in. Reps never type a percentage.
+"""The relationship standard: one company-wide way to judge a customer relationship
+(`RelationshipStandard`). Reps never type a percentage.
 """
 
 from __future__ import annotations
@@ -64,7 +55,18 @@ class Assessed:
 
 @dataclass(frozen=True)
 class RelationshipStandard(Versioned):
-    """One version of the relationship standard and its score-to-probability mapping."""
+    """One version of the relationship standard and its score-to-probability mapping:
+
+        {"name": "default", "effective_from": "2026-01-01",
+         "criteria": {"decision_maker_stance": {"weight": "0.25",
+                                                "levels": {"opposed": 0, "neutral": 40, "supportive": 100}},
+                      ...},
+         "win_probability": [{"from_score": 0, "probability": "0.05"}, {"from_score": 40, ...}, ...]}
+
+    An assessment answers every criterion with one of its levels. The score is the weighted sum of
+    the levels' scores, rounded half even to a whole number from 0 to 100; the win probability is
+    the one of the band the score falls in.
+    """
 
     kind: ClassVar[str] = "relationship-standard"
     name: str

@@ -1,12 +1,4 @@
-"""Weighted criteria: the machinery the grading policies and the relationship standard share.
-
-A criterion has a weight (the weights of a policy sum to 1) and turns one answer into a score
-from 0 to 100, either by named levels (`{"none": 0, "met": 50, "trusted": 100}`) or, for a
-number, by ascending bands (`[{"from": "0", "score": 0}, {"from": "1000000", "score": 60}]`: a
-value scores the band with the largest `from` at or below it). The weighted sum is exact.
-A policy has at most 100 criteria, a criterion at most 100 levels or bands, and a band starts
-below 10^15 (the money limit: the numbers banded are amounts and shares).
-"""
+"""Weighted criteria: the machinery the grading policies and the relationship standard share."""
 
 from __future__ import annotations
 
@@ -29,7 +21,13 @@ def _score(value: object, field: str) -> int:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One weighted criterion: levels by name, or bands over a number."""
+    """One weighted criterion: levels by name, or bands over a number.
+
+    A criterion has a weight (the weights of a policy sum to 1) and turns one answer into a score
+    from 0 to 100, either by named levels (`{"none": 0, "met": 50, "trusted": 100}`) or, for a
+    number, by ascending bands (`[{"from": "0", "score": 0}, {"from": "1000000", "score": 60}]`: a
+    value scores the band with the largest `from` at or below it). The weighted sum is exact.
+    """
 
     name: str
     weight: Decimal
@@ -61,7 +59,9 @@ def _number(value: object, field: str) -> Decimal:
 
 
 def parse_criteria(doc: Mapping, key: str, *, bands: bool) -> dict[str, Criterion]:
-    """Validate `doc[key]`: at least one criterion, weights summing to 1, levels or bands."""
+    """Validate `doc[key]`: at least one criterion, weights summing to 1, levels or bands.
+    A policy has at most 100 criteria, a criterion at most 100 levels or bands, and a band starts
+    below 10^15 (the money limit: the numbers banded are amounts and shares)."""
     given = mapping(doc, key)
     if not given:
         raise InvalidPolicy("must name at least one criterion", field=key)

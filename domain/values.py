@@ -1,11 +1,5 @@
 """Parsing and checking the plain values commands carry: text, dates, decimals, ids, attributes.
-
-Every refusal is an InvalidInput naming the field. Text must be storable and safe to show anywhere:
-no control characters but tab and line breaks (none of those either in a single-line value), no
-bidi embeddings, overrides or isolates (they can make text read other than it is stored; the
-U+200E/U+200F marks stay), no unpaired surrogates. A refusal gives the character and its offset
-from 0. Decimals are plain (`123.45`): no exponents, signs or inner spaces (spaces
-around are trimmed), so the same number is always spelled, stored and hashed the same way.
+Every refusal is an InvalidInput naming the field.
 """
 
 from __future__ import annotations
@@ -42,7 +36,10 @@ WEB_SCHEMES = ("http", "https")
 
 
 def storable(value: str, field: str, *, single_line: bool = False) -> str:
-    """`value`, if it is safe to store and show (see the module docstring)."""
+    """`value`, if it is safe to store and show anywhere: no control characters but tab and line
+    breaks (none of those either if `single_line`), no bidi embeddings, overrides or isolates (they
+    can make text read other than it is stored; the U+200E/U+200F marks stay), no unpaired
+    surrogates. A refusal gives the character and its offset from 0."""
     _refuse(CONTROL, value, field, "control characters")
     _refuse(BIDI_OVERRIDE, value, field, "bidi override characters")
     if single_line:
@@ -101,7 +98,9 @@ def evidence_url(value: object, field: str = "evidence_url") -> str | None:
 
 def plain_decimal(value: object, field: str, *, places: int, error: type[DomainError] = InvalidInput,
                   what: str = "number") -> Decimal:
-    """A non-negative decimal string with at most `places` decimals."""
+    """A non-negative decimal string with at most `places` decimals. Decimals are plain (`123.45`):
+    no exponents, signs or inner spaces (spaces around are trimmed), so the same number is always
+    spelled, stored and hashed the same way."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise error(f'must be a decimal string such as "12.5", got {value!r}', field=field)
     spelled = str(value).strip()

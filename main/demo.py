@@ -1,11 +1,5 @@
-"""`goldsplit demo`: the whole story on a throwaway embedded (SQLite) store.
-
-A graded account with its team and account-plan tasks; a won deal, from the first visit to the
-split of its bonus pool (redone by hand in the README); the next deal on the same account, where
-sales asks delivery for help that is delivered, rated and rewarded, and two assessments by the
-relationship standard move the win probability; and calibration over a seeded history of about
-200 closed deals. The story runs through the Application on a clock the demo moves, then prints
-the boards the projections built.
+"""`goldsplit demo`: the whole story (`_story`) on a throwaway embedded (SQLite) store, run through
+the Application on a clock the demo moves, then printed from the read models.
 """
 
 from __future__ import annotations
@@ -100,6 +94,11 @@ def _play(folder: Path) -> int:
 
 
 def _story(services: Services, clock: DemoClock) -> None:
+    """A graded account with its team and account-plan tasks; a won deal, from the first visit to
+    the split of its bonus pool (redone by hand in the README); the next deal on the same account,
+    where sales asks delivery for help that is delivered, rated and rewarded, and two assessments
+    by the relationship standard move the win probability; and calibration over a seeded history
+    of about 200 closed deals."""
     app = services.app
     today = clock.now.date()
     admin, lead = Actor("admin", "admin"), Actor("lena", "lead")

@@ -1,13 +1,7 @@
 """The answers of keyed requests, kept in the application's database so a retry gets the first one.
 
-A request with an `Idempotency-Key` reserves its key before it runs (`AnswerStore.reserve`), and its
-answer is stored when it has been sent (`AnswerStore.complete`). Between the two, its events
-commit; a crash or a lost connection there would leave the key reserved with no answer. So the
-answer also travels with the events: the API marks the request as keyed (`KEYED`), the
-application hands each save the answer its command gives (`Goldsplit._saved`), and the event
-store's recorder writes that answer, with the log position of the save's last event, in the very
-transaction that inserts the events (`SQLiteAnsweringRecorder` here, `GroupCommitRecorder` on
-PostgreSQL). Either both commit or neither does: a retry finds the answer whatever happened after.
+`AnswerStore` reserves a key and stores its answer; the recorders write a keyed save's answer in
+the transaction of its events (`KEYED`, `keeping`), so a crash between the two loses nothing.
 """
 
 from __future__ import annotations
@@ -76,7 +70,17 @@ class SQLiteAnsweringRecorder(SQLiteApplicationRecorder):
 
 
 class AnswerStore:
-    """Reserved keys and their answers, by scoped key."""
+    """Reserved keys and their answers, by scoped key.
+
+    A request with an `Idempotency-Key` reserves its key before it runs (`reserve`), and its answer
+    is stored when it has been sent (`complete`). Between the two its events commit; a crash or a
+    lost connection there would leave the key reserved with no answer. So the answer also travels
+    with the events: the API marks the request as keyed (`KEYED`), the application hands each save
+    the answer its command gives (`Goldsplit._saved`), and the event store's recorder writes that
+    answer, with the log position of the save's last event, in the very transaction that inserts
+    the events (`SQLiteAnsweringRecorder`, or `GroupCommitRecorder` on PostgreSQL). Either both
+    commit or neither does: a retry finds the answer whatever happened after.
+    """
 
     def __init__(self, db: Database, clock: Callable[[], float] = time.time,
                  takeover_seconds: float = 60.0) -> None:

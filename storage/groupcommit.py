@@ -1,23 +1,5 @@
 """Group commit for the PostgreSQL event store: saves from concurrent threads share one transaction.
 
-eventsourcing's PostgresApplicationRecorder locks the events table in every insert transaction
-(so notification ids are issued in commit order and a reader never passes over a gap filled in
-later), which makes concurrent saves wait for each other, one commit each. Here a thread that
-saves while another thread's insert is in flight queues its events instead; when the insert in
-flight returns, the first queued thread leads: it takes everything queued and writes it with the
-library's own insert (the same lock, NOTIFY and notification ids) in one transaction, then hands
-each waiting thread its own notification ids. Nobody waits for a timer: under light load every
-save is its own transaction, as before; under load a transaction carries every save that arrived
-while the previous one committed.
-
-If the shared transaction fails on an integrity error (one save lost an optimistic-concurrency
-race), each save of that group is inserted again on its own, in the order they arrived, so only
-the conflicting one gets its IntegrityError. Any other failure (after the library's own retries
-of connection errors) is raised to every save of the group: none of it was committed.
-
-A keyed request's answer commits with its save's events, in the same transaction (see
-storage/answers.py), whether the save is written alone or in a group.
-
 `PERSISTENCE_MODULE=storage.groupcommit` selects it: eventsourcing finds the one
 infrastructure factory class in this module (so this module must not import any other).
 """
@@ -54,7 +36,19 @@ class _Save:
 
 
 class GroupCommitRecorder(postgres.PostgresApplicationRecorder):
-    """An application recorder that writes concurrent saves in one transaction."""
+    """An application recorder that writes concurrent saves in one transaction.
+
+    eventsourcing's recorder locks the events table in every insert transaction (so notification
+    ids are issued in commit order and a reader never passes over a gap filled in later), which
+    makes concurrent saves wait for each other, one commit each. Here a thread that saves while
+    another thread's insert is in flight queues its events instead; when that insert returns, the
+    first queued thread leads (`_lead`): it writes everything queued with the library's own insert
+    (the same lock, NOTIFY and notification ids) in one transaction, then hands each waiting thread
+    its own ids. Nobody waits for a timer: under light load every save is its own transaction;
+    under load a transaction carries every save that arrived while the previous one committed.
+    A keyed request's answer commits in the transaction of its save's events (storage/answers.py),
+    alone or in a group.
+    """
 
     def __init__(self, datastore: postgres.PostgresDatastore, *,
                  events_table_name: str = "stored_events") -> None:
@@ -103,6 +97,10 @@ class GroupCommitRecorder(postgres.PostgresApplicationRecorder):
                 save.woken.set()
 
     def _write(self, group: list[_Save]) -> None:
+        """Insert the group in one transaction. On an integrity error (a save lost an
+        optimistic-concurrency race) each save is inserted again on its own, in the order they
+        arrived, so only the conflicting one gets its IntegrityError; any other failure (after the
+        library's own retries of connection errors) goes to every save: none of it was committed."""
         try:
             ids = self._insert(group)
         except IntegrityError as conflict:

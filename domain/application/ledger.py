@@ -68,7 +68,7 @@ class Ledger(Application):
     """The event store's side of every use case: load, decide, save."""
 
     # Loaded on every command about them, a busy opportunity and a month's Period (touched by
-    # every booking into it) come from a snapshot, not from all their events (bench/README.md).
+    # every booking into it) come from a snapshot, not from all their events.
     snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Opportunity: 50, Period: 50}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
