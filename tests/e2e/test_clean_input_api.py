@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e import test_api
-from tests.e2e.test_api import Story, assert_problem, day, log_position, post_contribution, post_policy
+from tests.e2e.test_api import Story, assert_problem, day, log_position
+from tests.e2e.test_api_input import post_contribution, post_policy
 
 story = test_api.story  # the fixture: a grade-A deal with ana AR, sam SR, fay FR
 
