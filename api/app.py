@@ -55,8 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                               "selling teams.")
     app.state.services = services
     errors.install(app)
-    app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency,
-                       secret=settings.secret)
+    app.add_middleware(IdempotencyMiddleware, store=lambda: app.state.services.idempotency)
     # added last: runs first, checking who asks and the body before anything parses it
     app.add_middleware(StrictInput, secret=settings.secret)
     for module in (members, accounts, tasks, opportunities, asks, requests, allocations, policies,

@@ -18,6 +18,7 @@ from domain.application import Actor
 TOKEN_ROLES = ("member", "lead", "finance", "auditor", "admin")
 PREFIX = "gs1"
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+CALLER = "goldsplit.caller"  # where the edge keeps the authenticated Actor in the request's state
 
 
 class InvalidToken(Exception):
@@ -57,7 +58,7 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Actor:
 
 def authenticate(headers: list[tuple[bytes, bytes]], secret: str) -> Actor:
     """The actor of a request's one `Authorization: Bearer` token (ASGI headers); refused if none,
-    two, or not valid. The edge, the Idempotency-Key scope and the routes all ask this."""
+    two, or not valid. The edge asks it once per /v1 request and keeps the answer (`caller`)."""
     given = [value for name, value in headers if name.lower() == b"authorization"]
     if len(given) > 1:
         raise Refused(400, f"given {len(given)} times; send one", field="Authorization")
@@ -92,3 +93,13 @@ def _verified(secret: str, token: str) -> tuple[Actor, int]:
     if role not in TOKEN_ROLES:
         raise InvalidToken(f"the token carries an unknown role {role!r}")
     return Actor(member_id=member_id, role=role), expires
+
+
+def caller(scope: dict) -> Actor:
+    """Who sent this /v1 request, as the edge authenticated it (api/limits.py keeps it in the
+    request's state); a request that did not pass the edge is refused as unauthenticated."""
+    actor = scope.get("state", {}).get(CALLER)
+    if actor is None:
+        raise Refused(401, "a bearer token is required (Authorization: Bearer <token>)",
+                      headers=CHALLENGE)
+    return actor

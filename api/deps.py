@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 from fastapi import Depends, Header, Path, Query, Request
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from api.auth import authenticate
+from api.auth import caller
 from api.errors import Refused
 from api.schemas import KEY, MEMBER, PERIOD, REGRADE
 from api.services import Services
@@ -32,8 +32,8 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def current_actor(request: Request, services: ServicesDep) -> Actor:
-    return authenticate(request.scope["headers"], services.settings.secret)
+async def current_actor(request: Request) -> Actor:
+    return caller(request.scope)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

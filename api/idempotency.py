@@ -24,7 +24,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.auth import authenticate
+from api.auth import caller
 from api.errors import Refused, operations, problem, store_unavailable, unavailable
 from domain.application import Actor
 from storage.answers import KEYED, PENDING, AnswerStore, Keyed
@@ -50,10 +50,9 @@ def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
 class IdempotencyMiddleware:
     """ASGI middleware: replays the remembered response of a repeated key."""
 
-    def __init__(self, app: Any, store: Callable[[], AnswerStore], secret: str) -> None:
+    def __init__(self, app: Any, store: Callable[[], AnswerStore]) -> None:
         self.app = app
         self.store = store
-        self.secret = secret
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]],
                        send: Callable[[dict], Awaitable[None]]) -> None:
@@ -64,7 +63,7 @@ class IdempotencyMiddleware:
         if not key:  # most requests: nothing to remember, so no token to check here either
             return await self.app(scope, receive, send)
         try:
-            actor = authenticate(scope["headers"], self.secret)
+            actor = caller(scope)
         except Refused:  # the route refuses it; a refusal is not kept anyway
             return await self.app(scope, receive, send)
         if len(key) > 200 or not (key.isascii() and key.isprintable()):

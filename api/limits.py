@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from api.auth import authenticate
+from api.auth import CALLER, authenticate
 from api.errors import Refused, problem, refusal
 
 MAX_BODY_BYTES = 1 << 20
@@ -39,8 +39,8 @@ class StrictInput:
         headers = scope["headers"]
         try:
             _once(headers)
-            if scope["path"].startswith("/v1/"):
-                authenticate(headers, self.secret)
+            if scope["path"].startswith("/v1/"):  # the one place a request's token is checked
+                scope.setdefault("state", {})[CALLER] = authenticate(headers, self.secret)
         except Refused as refused:
             return await refusal(refused)(scope, receive, send)
         declared = dict(headers).get(b"content-length", b"0")
