@@ -1,4 +1,4 @@
-"""Messages from other systems, as commands on the ledger (DESIGN.md §6, the Kafka topics).
+"""Messages from other systems, as commands on the ledger (the README's "Kafka in and out").
 
 One message of one topic becomes one command, acting as the integration that sent it
 (`integration:<source>`). Each is idempotent by its source id: the ids of what it records are

@@ -40,7 +40,7 @@ def _plain(value: Any) -> Any:
 
 
 def message(app: Goldsplit, notification: Any, chain: bytes) -> dict:
-    """The `goldsplit.events.v1` value of one stored event (DESIGN.md §6)."""
+    """The `goldsplit.events.v1` value of one stored event (the README's "Kafka in and out")."""
     event = app.mapper.to_domain_event(notification)
     data = {k: v for k, v in vars(event).items()
             if k not in ("originator_id", "originator_version", "timestamp")}
@@ -61,7 +61,7 @@ class Relay:
     tracking table the projections use, with the audit chain value reached, in one transaction).
     A relay killed at any moment publishes again what it had not recorded as done: at least once,
     nothing lost; downstream readers drop repeats by `event_id` or `position`. Each message also
-    carries `chain`, the audit chain value at its position (DESIGN.md §5), so the chain's heads
+    carries `chain`, the audit chain value at its position (docs/audit.md), so the chain's heads
     live outside the database too."""
 
     def __init__(self, app: Goldsplit, store: ViewStore, producer: Any, batch_size: int = 1000) -> None:

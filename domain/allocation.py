@@ -1,4 +1,4 @@
-"""Split the gold: the pure arithmetic that turns a won deal into allocation lines (DESIGN §3).
+"""Split the gold: the pure arithmetic that turns a won deal into allocation lines (docs/policies.md).
 
 Exact throughout: amounts are integers in minor units (the currency does not matter here), shares
 are Fractions, and policy numbers enter as Decimals converted exactly. No floats, no I/O.
@@ -169,7 +169,7 @@ def round_half_even(value: Fraction) -> int:
 
 def allocate(*, amount: int, grade: str, closed_on: date,
              contributions: Sequence[CountedContribution], policy: IncentivePolicy) -> AllocationResult:
-    """Split the pool of a deal won for `amount` minor units on `closed_on` (DESIGN §3, steps 1-7)."""
+    """Split the pool of a deal won for `amount` minor units on `closed_on` (docs/policies.md, steps 1-7)."""
     _check_inputs(amount, grade, contributions, policy)
     rate = policy.pool_rate_by_grade[grade]
     pool = round_half_even(amount * Fraction(rate))

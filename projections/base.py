@@ -52,7 +52,7 @@ class Changes:
 
 class on_event(singledispatchmethod):  # noqa: N801 - used as a decorator, as its base is
     """`functools.singledispatchmethod` on the event's class, without the wrapper Python 3.11 builds
-    at every call (that made projecting a third slower)."""
+    at every call (a large share of the time projecting took)."""
 
     def __get__(self, obj: Any, cls: type | None = None) -> Any:
         if obj is None:

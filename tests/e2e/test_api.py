@@ -1,4 +1,4 @@
-"""The HTTP API end to end (DESIGN §6), on the embedded store and on PostgreSQL.
+"""The HTTP API end to end (docs/api.md), on the embedded store and on PostgreSQL.
 
 One story runs from registering the team to explaining a line of the won deal's allocation; the
 rest checks each refusal the contract names: 401, 403, 404 and 409, every one as a problem
@@ -171,7 +171,7 @@ def story(client: TestClient, token: Callable[..., str]) -> Story:
 
 # -- the story -----------------------------------------------------------------------------------
 
-# Worked by hand (DESIGN §3) for 1,234,567.89 CNY, grade A, default policy v1:
+# Worked by hand (docs/policies.md) for 1,234,567.89 CNY, grade A, default policy v1:
 #   pool = round_half_even(123456789 × 0.03) = round_half_even(3703703.67) = 3703704 fen
 #   points: AR ana visit 1; SR sam solution_design 5 (demo reversed); FR fay delivery_plan 4
 #   (poc never confirmed); SUPPORT fin pricing_review 3, cal contract_review 2

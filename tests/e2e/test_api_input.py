@@ -1,4 +1,4 @@
-"""The HTTP API's answers to bad input (DESIGN §6), on the embedded store and on PostgreSQL: 422
+"""The HTTP API's answers to bad input (docs/api.md), on the embedded store and on PostgreSQL: 422
 naming the offending field, 413 for an oversized body, odd bytes and ids; none of them records anything."""
 
 from __future__ import annotations

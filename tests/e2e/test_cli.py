@@ -30,7 +30,7 @@ from api.auth import verify_token
 from main.cli import main
 from tests.conftest import SERVER_URL, build_services
 
-# The demo's allocation redone by hand (DESIGN §3; the same arithmetic is in the README):
+# The demo's allocation redone by hand (the README's "The demo's allocation, by hand"):
 #   pool = round_half_even(483765000 fen × 0.03) = 14512950 fen; all four roles active (0.4/0.3/0.2/0.1)
 #   points: alice AR 10, bob SR 24, carol FR 9 (one visit unconfirmed), dave 6 + erin 4 SUPPORT
 #   exact: alice 5805180, bob 4353885, carol 2902590, dave 870777, erin 580518

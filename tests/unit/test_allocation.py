@@ -1,4 +1,4 @@
-"""The allocation arithmetic (DESIGN §3): worked examples done by hand, then properties."""
+"""The allocation arithmetic (docs/policies.md): worked examples done by hand, then properties."""
 
 from __future__ import annotations
 

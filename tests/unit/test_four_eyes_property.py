@@ -1,4 +1,4 @@
-"""Four eyes (DESIGN "four eyes", issue 10) as a property: nobody decides alone a fact that raises
+"""Four eyes (the README's "Four eyes") as a property: nobody decides alone a fact that raises
 their own amount.
 
 A hypothesis state machine plays random commands by random people through the Application in
