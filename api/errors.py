@@ -99,6 +99,11 @@ def unavailable() -> JSONResponse:
                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+def status_of(exc: d.DomainError) -> int:
+    """The HTTP status of a domain refusal (STATUS_BY_ERROR; any other refusal is a conflict)."""
+    return next((status for cls, status in STATUS_BY_ERROR if isinstance(exc, cls)), 409)
+
+
 def _slug(name: str) -> str:
     return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
 
@@ -138,7 +143,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(d.DomainError)
     def domain_error(_: Request, exc: d.DomainError) -> JSONResponse:
-        status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 409)
+        status = status_of(exc)
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
         return problem(status, detail, type_=f"urn:goldsplit:{_slug(type(exc).__name__)}",

@@ -56,7 +56,7 @@ class StrictInput:
                 return await self._too_large(scope, receive, send)
             if not message.get("more_body"):
                 break
-        if body:
+        if body and scope["path"].startswith("/v1/"):  # the JSON API's; the web app's forms are forms
             try:
                 check_json(body, dict(headers).get(b"content-type", b"").decode("latin-1"))
             except Refused as refused:

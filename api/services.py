@@ -12,6 +12,7 @@ from queries import Queries
 from storage.answers import AnswerStore
 from storage.counts import Counts
 from storage.database import Database
+from storage.sessions import Sessions
 
 
 class Settings(Protocol):
@@ -34,5 +35,6 @@ class Services(Protocol):
     idempotency: AnswerStore
     counts: Counts
     queries: Queries
+    sessions: Sessions
 
     def close(self) -> None: ...

@@ -17,6 +17,7 @@ from main.settings import DEV_SECRET, Settings, SettingsError
 from storage.database import ledger_exists
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SIGNIN_LINK_SECONDS = 15 * 60
 CONSOLE = Actor("console", "auditor")  # who reads at the console: everything, as an auditor, changing nothing
 
 
@@ -32,21 +33,31 @@ def _masked(url: str) -> str:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from main.serve import application
 
     host = args.host or settings.host
     if settings.secret == DEV_SECRET and host not in LOOPBACK:
         print(f"refusing to serve on {host} with the development secret: anyone could sign "
               "tokens; set GOLDSPLIT_SECRET", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(settings, build=lambda: Services.build(settings)), host=host, port=args.port or settings.port, log_level="info",
-                access_log=settings.access_log)
+    uvicorn.run(application(settings, build=lambda: Services.build(settings)), host=host,
+                port=args.port or settings.port, log_level="info", access_log=settings.access_log,
+                timeout_graceful_shutdown=5)  # open event streams end at shutdown
     return 0
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     print(issue_token(settings.secret, args.member, args.role,
                       args.ttl or settings.token_ttl_seconds))
+    return 0
+
+
+def _signin_link(args: argparse.Namespace, settings: Settings) -> int:
+    from main.serve import signin_url
+
+    with Services.build(settings) as services:
+        services.app.member(args.member)  # a member the ledger knows, or a refusal naming them
+        print(signin_url(settings, services.sessions.issue_code(args.member, args.role, args.ttl)))
     return 0
 
 
@@ -172,7 +183,7 @@ def _period_close(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from main.demo import run
 
-    return run(keep=args.keep)
+    return run(keep=args.keep, serve=not args.no_serve, settings=settings)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -181,6 +192,8 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="play the whole story on a throwaway embedded store")
     demo.add_argument("--keep", metavar="DIR", help="keep the store in DIR instead of a temp dir")
+    demo.add_argument("--no-serve", action="store_true", help="stop after the story instead of "
+                                                                "serving the web app on its store")
     demo.set_defaults(run=_demo)
 
     serve = commands.add_parser("serve", help="run the HTTP API")
@@ -195,6 +208,14 @@ def parser() -> argparse.ArgumentParser:
     issue.add_argument("--role", required=True, choices=TOKEN_ROLES)
     issue.add_argument("--ttl", type=int, help="seconds until it expires")
     issue.set_defaults(run=_token)
+
+    link = commands.add_parser("signin-link", help="print a one-time link that signs a member in "
+                                                   "to the web app")
+    link.add_argument("--member", required=True)
+    link.add_argument("--role", required=True, choices=TOKEN_ROLES)
+    link.add_argument("--ttl", type=int, default=SIGNIN_LINK_SECONDS,
+                      help=f"seconds the link stays valid (default {SIGNIN_LINK_SECONDS})")
+    link.set_defaults(run=_signin_link)
 
     rebuild = commands.add_parser("rebuild", help="drop the read models and replay the log from 1")
     rebuild.set_defaults(run=_rebuild)

@@ -28,6 +28,7 @@ TEAM = [  # id, name, department, team
     ("mia", "Mia Huang", "sales", "east"),
     ("noah", "Noah Xu", "sales", "west"),
     ("olga", "Olga Lin", "sales", "west"),
+    ("tom", "Tom Gao", "finance", "east"),  # the auditor the web app offers
 ]
 
 # days before the win, member, kind, summary, hours
@@ -63,34 +64,64 @@ FIRST_LOOK = {"decision_maker_stance": "neutral", "coach_inside": "none", "budge
 AFTER_POC = {**FIRST_LOOK, "decision_maker_stance": "supportive", "coach_inside": "active",
              "budget_confirmed": "approved", "technical_preference": "ours"}
 
+SIGNIN_LINK_SECONDS = 60 * 60
 HISTORY = 200           # seeded closed deals for calibration
 HISTORY_DAYS = 400      # spread over this many days before today
 OPTIMISM = {"mia": 0, "noah": 2, "olga": -1}  # how many levels each rep's answers run high or low
 
 
 class DemoClock:
-    """The application's clock, which the story moves (history first, then today)."""
+    """The application's clock, which the story moves (history first, then today); once the story
+    is told (`now` None) it is the real clock, for whoever then works in the web app."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.now: datetime | None = datetime.now(UTC).replace(microsecond=0)
 
     def __call__(self) -> datetime:
-        return self.now
+        return self.now or datetime.now(UTC)
 
 
-def run(keep: str | None = None) -> int:
+PERSONAS = [  # who the demo's web app offers to sign in as: member id, role, who they are
+    ("alice", "member", "a sales rep, the AR of both deals"),
+    ("bob", "member", "a presales engineer"),
+    ("lena", "lead", "the team's lead"),
+    ("fiona", "finance", "finance"),
+    ("tom", "auditor", "an auditor"),
+]
+
+
+def run(keep: str | None = None, serve: bool = True, settings: Settings | None = None) -> int:
+    """Play the story on a fresh embedded store (in `keep`, or a temporary folder), print it, and
+    unless `serve` is False serve the web app on that store until Ctrl-C."""
     if keep:
-        return _play(Path(keep))
+        return _play(Path(keep), serve, settings or Settings())
     with tempfile.TemporaryDirectory(prefix="goldsplit-demo-") as folder:
-        return _play(Path(folder))
+        return _play(Path(folder), serve, settings or Settings())
 
 
-def _play(folder: Path) -> int:
-    settings = Settings(database_url=f"sqlite:///{folder / 'goldsplit.db'}")
+def _play(folder: Path, serve: bool, settings: Settings) -> int:
+    settings = settings.model_copy(update={"database_url": f"sqlite:///{folder / 'goldsplit.db'}"})
     clock = DemoClock()
     with Services.build(settings, clock=clock) as services:
         _story(services, clock)
+        clock.now = None
+        if serve:
+            _serve(services, settings)
     return 0
+
+
+def _serve(services: Services, settings: Settings) -> None:
+    """The web app on the story's store, with a sign-in link per persona, until Ctrl-C."""
+    import uvicorn
+
+    from main.serve import application, signin_url
+
+    _rule(f"The web app: open a link (each works once, for {SIGNIN_LINK_SECONDS // 60} minutes); Ctrl-C stops")
+    for member_id, role, who in PERSONAS:
+        code = services.sessions.issue_code(member_id, role, SIGNIN_LINK_SECONDS)
+        print(f"{who:<36} {signin_url(settings, code)}")
+    uvicorn.run(application(settings, services=services), host=settings.host, port=settings.port,
+                log_level="warning", timeout_graceful_shutdown=2)
 
 
 def _story(services: Services, clock: DemoClock) -> None:

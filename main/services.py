@@ -14,6 +14,7 @@ from queries import Queries
 from storage.answers import AnswerStore
 from storage.counts import Counts
 from storage.database import Database
+from storage.sessions import Sessions
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Services:
     idempotency: AnswerStore  # keyed requests' answers
     counts: Counts  # what the consumers did with inbound messages
     queries: Queries  # the read side, one query object per read model
+    sessions: Sessions  # the web app's sign-in codes and sessions
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
@@ -35,11 +37,13 @@ class Services:
             views = ViewStore(db)
             idempotency = AnswerStore(db, takeover_seconds=settings.idempotency_takeover_seconds)
             counts = Counts(db)
+            sessions = Sessions(db)
         return cls(settings=settings, db=db, app=app, views=views,
                    runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,
                    counts=counts, queries=Queries(
                        app, views, journal_expense_account=settings.journal_expense_account,
-                       journal_payable_account=settings.journal_payable_account))
+                       journal_payable_account=settings.journal_payable_account),
+                   sessions=sessions)
 
     def __enter__(self) -> Services:
         return self

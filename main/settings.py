@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     access_log: bool = True  # uvicorn's line per request
     journal_expense_account: str = "6400"  # the journal's account codes, as the general ledger has them
     journal_payable_account: str = "2400"
+    session_seconds: int = 8 * 3600  # how long a web session lasts after its sign-in link is opened
+    public_url: str = ""  # where people open the web app (sign-in links); default http://<host>:<port>
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -60,12 +60,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     folder = tmp_path_factory.mktemp("demo")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        assert main(["demo", "--keep", str(folder)]) == 0
+        assert main(["demo", "--no-serve", "--keep", str(folder)]) == 0
     return DemoRun(printed.getvalue(), folder / "goldsplit.db")
 
 
 def test_the_demo_plays_on_a_throwaway_store(capsys) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--no-serve"]) == 0
     assert "Why bob gets" in capsys.readouterr().out
 
 

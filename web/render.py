@@ -1,0 +1,83 @@
+"""Rendering pages: the templates, the headers every page carries, and the page a refusal becomes.
+
+Every page is sent with a Content-Security-Policy that allows scripts, styles and connections to
+this origin only (no inline script), and may not be framed. A refusal on a page is a page too:
+no session sends the browser to sign in; a domain refusal shows its message with its status
+(404 for what the reader may not see, exactly as the API answers), and nothing else is rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from api.errors import Refused, status_of
+from domain.exceptions import DomainError
+from storage.sessions import Session
+from web import auth
+
+VENDOR = "/static/vendor"
+ASSETS = {  # web/static/vendor/MANIFEST.json says where each came from
+    "htmx": f"{VENDOR}/htmx-4.0.1/htmx.min.js",
+    "hx-sse": f"{VENDOR}/htmx-4.0.1/ext/hx-sse.min.js",
+    "pico": f"{VENDOR}/pico-2.1.1/pico.min.css",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                               "base-uri 'self'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+TITLES = {401: "Sign-in needed", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+          422: "Invalid input", 503: "Not available now"}
+
+templates = Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape(),
+                        trim_blocks=True, lstrip_blocks=True)
+templates.globals["asset"] = ASSETS.__getitem__
+
+
+def _clock(position: int) -> str:
+    return f"as of position {position}, {datetime.now(UTC):%H:%M} UTC"
+
+
+templates.globals["as_of"] = _clock
+
+
+def render(request: Request, template: str, context: dict[str, Any], *, session: Session | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    page = templates.get_template(template).render(
+        request=request, session=session, csrf=session.csrf if session else None, **context)
+    return HTMLResponse(page, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    return render(request, "error.html", {"status": status, "title": TITLES.get(status, "Error"),
+                                          "detail": detail}, status_code=status)
+
+
+class PageRoute(APIRoute):
+    """A page's route: its refusals are pages, not problem documents."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except auth.SignInRequired:
+                return RedirectResponse("/signin", status_code=303)
+            except auth.CrossSite:
+                return error_page(request, 403, "this form was not sent from this site's own page")
+            except DomainError as refused:
+                return error_page(request, status_of(refused), refused.detail)
+            except Refused as refused:
+                return error_page(request, refused.status, refused.detail)
+
+        return page
