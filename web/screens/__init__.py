@@ -1,0 +1,1 @@
+"""The web app's screens beyond the desk and the board, one module (and router) each."""
