@@ -3,8 +3,14 @@ recorded links from a position on, to compare with an auditor's own computation.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from pydantic import Field
+
 from domain.application import Actor, Goldsplit, require
-from projections.audit import recorded_chain, recorded_head, verify
+from domain.exceptions import NotFound
+from projections.audit import VIEW, digest_of, key_of, recorded_chain, recorded_head, verify
 from projections.store import ViewStore
 from queries.models import Out
 
@@ -28,6 +34,28 @@ class AuditQuery:
         more = len(links) > limit
         return ChainOut.model_validate({"links": links[:limit], "head": head,
                                         "next": links[limit]["position"] if more else None})
+
+    def event(self, actor: Actor, position: int) -> EventOut:
+        """The stored event at a log position, as stored, with its digest and the chain recorded
+        there (what an auditor follows a "position N" to)."""
+        require(actor, "read the books", "read the stored events")
+        found = self.app.recorder.select_notifications(start=position, limit=1, stop=position)
+        if not found or found[0].id != position:
+            raise NotFound(f"no event at position {position}", field="position")
+        stored = found[0]
+        link = self.views.get(VIEW, key_of(position))
+        return EventOut(position=position, originator_id=str(stored.originator_id),
+                        originator_version=stored.originator_version, topic=stored.topic,
+                        state=_readable(stored.state), digest=digest_of(stored).hex(),
+                        chain=link["chain"] if link else None)
+
+
+def _readable(state: bytes) -> Any:
+    """The stored state as JSON when it is (the default transcoder's), else its bytes in hex."""
+    try:
+        return json.loads(state)
+    except ValueError:
+        return bytes(state).hex()
 
 
 # -- the answer models --------------------------------------------------------------------------
@@ -62,3 +90,14 @@ class ChainOut(Out):
     links: list[LinkOut]
     head: HeadOut
     next: int | None
+
+
+class EventOut(Out):
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: Any = Field(description="the stored state, as JSON (hex when it is not)")
+    digest: str = Field(description="sha256 of the event's canonical bytes (hex)")
+    chain: str | None = Field(description="the recorded chain at this position; null before the "
+                                          "audit chain projection reached it")

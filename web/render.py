@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from api.errors import Refused, status_of
+from domain.application import MAY
 from domain.exceptions import DomainError
 from storage.sessions import Session
 from web import auth
@@ -53,7 +54,9 @@ templates.globals["as_of"] = _clock
 def render(request: Request, template: str, context: dict[str, Any], *, session: Session | None = None,
            status_code: int = 200) -> HTMLResponse:
     page = templates.get_template(template).render(
-        request=request, session=session, csrf=session.csrf if session else None, **context)
+        request=request, session=session, csrf=session.csrf if session else None,
+        books=session is not None and session.role in MAY["read the books"],  # positions link to /audit
+        **context)
     return HTMLResponse(page, status_code=status_code, headers=SECURITY_HEADERS)
 
 
