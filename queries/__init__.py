@@ -15,6 +15,7 @@ from queries.board import BoardQuery
 from queries.calibration import CalibrationQuery
 from queries.members import MemberQuery
 from queries.periods import PeriodQuery
+from queries.queues import QueueQuery
 
 
 class Queries:
@@ -30,3 +31,4 @@ class Queries:
                                    payable_code=journal_payable_account)
         self.calibration = CalibrationQuery(app, views)
         self.audit = AuditQuery(app, views)
+        self.queues = QueueQuery(app, views)
