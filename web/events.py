@@ -31,16 +31,18 @@ from api.errors import Refused
 from api.services import Services
 from domain.application import Actor
 from domain.exceptions import NotFound
+from projections.allocations import DISPUTES
+from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
 from projections.members import VIEW as MEMBERS
 from projections.members import department_key
-from queries.access import readable_board, require_own
+from queries.access import readable_allocation, readable_board, require_own
 from storage.sessions import Session
 from web import auth
 
 router = APIRouter(include_in_schema=False)
 RETRY_MILLISECONDS = 3000
-KINDS = ("board", "member")
+KINDS = ("board", "member", "allocation")
 
 
 def stream_session(request: Request, services: ServicesDep) -> Session:
@@ -56,10 +58,13 @@ def _topics(services: Services, actor: Actor, topics: str) -> list[tuple[str, st
     for topic in dict.fromkeys(t for t in topics.split(",") if t):
         kind, _, key = topic.partition(":")
         if kind not in KINDS or not key:
-            raise Refused(422, f"{topic!r} is not a topic; use board:<id> or member:<id>", field="topics")
+            raise Refused(422, f"{topic!r} is not a topic; use board:<id>, member:<id> or "
+                                "allocation:<id>", field="topics")
         try:
             if kind == "board":
                 readable_board(services.views, key, actor)
+            elif kind == "allocation":
+                key = readable_allocation(services.views, key, actor)["id"]  # its document's key
             else:
                 require_own(actor, key)
         except NotFound:
@@ -77,9 +82,12 @@ def _position(services: Services) -> int:
 
 def _changed_at(services: Services, kind: str, key: str) -> int:
     """The log position of the last event that changed a topic's document (0: none yet)."""
-    view = BOARDS if kind == "board" else MEMBERS
+    view = {"board": BOARDS, "allocation": ALLOCATIONS}.get(kind, MEMBERS)
     doc = services.views.get(view, key) or {}
     changed = doc.get("position", 0)
+    for dispute in doc.get("disputes", []) if kind == "allocation" else ():  # not in its position
+        changed = max(changed, (services.views.get(DISPUTES, dispute["id"]) or dispute).get(
+            "changed_at", dispute["position"]))
     if kind == "member" and doc.get("department"):
         changed = max(changed, (services.views.get(MEMBERS, department_key(doc["department"])) or {})
                       .get("position", 0))
