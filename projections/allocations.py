@@ -227,7 +227,7 @@ class AllocationProjection(Projection):
 
     @staticmethod
     def _dispute_changed(dispute: dict, allocation: dict | None, position: int, changes: Changes) -> None:
-        """Keep the dispute's document, and its summary on its allocation's."""
+        """Keep the dispute's document, and its summary on its allocation's (which it changed)."""
         key = dispute["id"]
         dispute["changed_at"] = position
         changes.put(DISPUTES, key, dispute)
@@ -236,6 +236,7 @@ class AllocationProjection(Projection):
                                       {k: dispute[k] for k in ("id", "member_id", "reason", "status",
                                                                "raised_at", "position")}]
             allocation["disputes"].sort(key=lambda d: d["position"])
+            allocation["position"] = position
             changes.put(VIEW, allocation["id"], allocation)
 
 

@@ -31,7 +31,6 @@ from api.errors import Refused
 from api.services import Services
 from domain.application import Actor
 from domain.exceptions import NotFound
-from projections.allocations import DISPUTES
 from projections.allocations import VIEW as ALLOCATIONS
 from projections.board import VIEW as BOARDS
 from projections.members import VIEW as MEMBERS
@@ -85,9 +84,6 @@ def _changed_at(services: Services, kind: str, key: str) -> int:
     view = {"board": BOARDS, "allocation": ALLOCATIONS}.get(kind, MEMBERS)
     doc = services.views.get(view, key) or {}
     changed = doc.get("position", 0)
-    for dispute in doc.get("disputes", []) if kind == "allocation" else ():  # not in its position
-        changed = max(changed, (services.views.get(DISPUTES, dispute["id"]) or dispute).get(
-            "changed_at", dispute["position"]))
     if kind == "member" and doc.get("department"):
         changed = max(changed, (services.views.get(MEMBERS, department_key(doc["department"])) or {})
                       .get("position", 0))

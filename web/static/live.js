@@ -12,7 +12,7 @@
     live.addEventListener("stalled", () => show("stalled", true));
     live.addEventListener("flowing", () => show("stalled", false));
     live.addEventListener("resync", () => window.location.reload());
-    for (const name of ["board", "member"]) {
+    for (const name of ["board", "member", "allocation"]) {
       live.addEventListener(name, (e) => announce("Updated at position " + ((e.detail || {}).id || "")));
     }
   });
