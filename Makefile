@@ -11,13 +11,14 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-TOOLS := curl jq psql sqlite3  # the docs' walkthrough and audit recipes run them in the tests
+TOOLS := curl jq psql sqlite3 chromium  # the tests run them: the docs' walkthrough and audit recipes;
+# tests/browser drive Debian's chromium through Playwright (never `playwright install`: no browser downloads)
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	@missing=; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq postgresql-client sqlite3; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq postgresql-client sqlite3 chromium; fi
 
 demo: install
 	$(BIN)/goldsplit demo

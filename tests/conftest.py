@@ -34,11 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{tier}: {what} (set by the folder)")
 
 
+# Folders of a tier with a marker of their own: tests/browser drive Debian's chromium (`-m "not browser"`).
+FOLDERS = {"browser": ("e2e", "browser")}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test's tier is its folder: `pytest -m unit` or `pytest tests/unit` runs the fast ones."""
     for item in items:
-        if item.path.parent.name in TIERS:
-            item.add_marker(item.path.parent.name)
+        folder = item.path.parent.name
+        for marker in (folder,) if folder in TIERS else FOLDERS.get(folder, ()):
+            item.add_marker(marker)
 
 
 SERVER_URL = os.environ.get("GOLDSPLIT_TEST_DATABASE_URL",
