@@ -9,10 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, Response, Route, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from domain.application import Actor
 from tests.browser.conftest import LiveServer
@@ -22,13 +20,6 @@ from tests.ledger import ALICE, BOB, DAVE, LEAD
 LIVE_SECONDS = 3  # a change shows on an open page within this (the stream polls every 50 ms)
 STREAM_MS = 2000  # a live page opens its event stream within this of loading
 SERIOUS = ("serious", "critical")
-# A bug of web/templates/base.html, pinned by the last test here (strict xfail): a journey whose page
-# lost this race is marked xfail at run time rather than failing at random.
-SCRIPTS_RACE = (
-    "web bug: base.html loads htmx and hx-sse with `defer`; htmx 4 then initialises in a setTimeout "
-    "(document.readyState is 'interactive', not 'loading'), which may run before the deferred "
-    "hx-sse.min.js has executed, so #live is processed without the sse extension and the page never "
-    "opens /events (no live updates, no banner). Fix: load both without `defer`")
 
 
 def deal_with_bob(live: LiveServer) -> str:
@@ -50,13 +41,8 @@ def board_stream(oid: str) -> Callable[[Response], bool]:
 
 def open_live(page: Page, oid: str) -> None:
     """Open a deal's page that must follow its board live, and wait until its event stream is open."""
-    try:
-        with page.expect_response(board_stream(oid), timeout=STREAM_MS) as stream:
-            page.goto(f"/opportunities/{oid}")
-    except PlaywrightTimeoutError:
-        if page.locator("#live[hx-sse\\:connect]").count():
-            pytest.xfail(SCRIPTS_RACE)
-        raise
+    with page.expect_response(board_stream(oid), timeout=STREAM_MS) as stream:
+        page.goto(f"/opportunities/{oid}")
     assert stream.value.status == 200, f"the page's event stream answered {stream.value.status}"
 
 
@@ -174,20 +160,18 @@ def test_the_desk_and_the_opportunity_page_have_no_serious_accessibility_violati
     assert not desk and not board, [(v["id"], v["impact"], v["help"]) for v in desk + board]
 
 
-@pytest.mark.xfail(strict=True, raises=PlaywrightTimeoutError, reason=SCRIPTS_RACE)
 def test_a_page_goes_live_even_when_its_sse_extension_arrives_after_htmx(
         live: LiveServer, context: BrowserContext) -> None:
-    """The race the journeys above may lose, made certain: hx-sse.min.js is held back until htmx
-    has run. (Once base.html loads the two scripts without `defer`, this passes: drop the mark,
-    and the run-time xfail in open_live.)"""
+    """htmx 4 starts at once when it runs after the document was parsed: a deferred htmx could
+    start before the deferred SSE extension ran, and the page would never open its stream. So
+    base.html loads both without `defer`; held back here, the extension still comes first."""
     oid = deal_with_bob(live)
     page = context.new_page()
     live.sign_in(page, ALICE)
     held: list[Route] = []
     page.route("**/ext/hx-sse.min.js", lambda route: held.append(route))
     page.goto(f"/opportunities/{oid}", wait_until="commit")
-    page.wait_for_function("() => typeof htmx !== 'undefined'")
-    page.wait_for_timeout(100)  # htmx's own setTimeout(initialize) has run
+    page.wait_for_timeout(300)  # htmx, if it could start without the extension, has started
 
     with page.expect_response(board_stream(oid), timeout=STREAM_MS):
         held[0].continue_()

@@ -8,6 +8,7 @@
     const live = document.getElementById("live");
     if (!live) return;
     live.addEventListener("htmx:sse:error", () => show("stream-down", true));
+    live.addEventListener("htmx:error", () => show("stream-down", true));  // the first connection failed
     live.addEventListener("htmx:sse:after:connection", () => show("stream-down", false));
     live.addEventListener("stalled", () => show("stalled", true));
     live.addEventListener("flowing", () => show("stalled", false));
