@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -198,7 +199,9 @@ def signals(world: Services, topics: list[tuple[str, str]], cursor: int | None, 
                 return got
         return got
 
-    return asyncio.run(asyncio.wait_for(first(), timeout=5))
+    # on a thread of its own: Playwright's sync API (tests/browser) keeps a loop running on this one
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, asyncio.wait_for(first(), timeout=5)).result()
 
 
 def test_a_resumed_stream_signals_at_once_each_topic_changed_after_the_last_event_id(
