@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -66,6 +67,7 @@ def end(response: Response, request: Request) -> None:
 def check_post(request: Request, session: Session, csrf: str | None) -> None:
     """A post is the session's own: sent from this origin, with the session's token."""
     origin = request.headers.get("origin")
-    here = f"{request.url.scheme}://{request.url.netloc}"
-    if origin != here or csrf is None or not secrets.compare_digest(csrf, session.csrf):
+    # the host, not the scheme: behind a proxy that ends TLS the app itself is reached over http
+    if (origin is None or urlsplit(origin).netloc != request.url.netloc or csrf is None
+            or not secrets.compare_digest(csrf, session.csrf)):
         raise CrossSite

@@ -149,9 +149,10 @@ def test_a_refused_form_shows_the_rule_next_to_its_field_and_records_nothing(wor
 
 @pytest.mark.parametrize("headers, token", [
     ({"Origin": "https://evil.example"}, "right"),
+    ({"Origin": "http://127.0.0.1.evil.example"}, "right"),
     ({}, "right"),  # no Origin at all
     ({"Origin": HERE}, "wrong"),
-], ids=["other-origin", "no-origin", "other-token"])
+], ids=["other-origin", "look-alike-origin", "no-origin", "other-token"])
 def test_a_post_from_another_site_or_without_the_sessions_token_is_refused_and_records_nothing(
         world: Services, deal: str, headers: dict, token: str) -> None:
     with signed_in(browser(world), world, "bob") as bob:
