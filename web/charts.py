@@ -188,3 +188,67 @@ def waterfall(steps: Sequence[Step], width: int = WIDTH) -> tuple[list[Bar], int
                      else "down")
         bars.append(Bar(step, row, left, right - left, direction))
     return bars, at(Fraction(0))
+
+
+# -- the reliability diagram of calibration -----------------------------------------------------------
+
+RELIABILITY_SIZE = 400  # viewBox units of the square plot, for probabilities 0 to 1 on both axes
+RELIABILITY_RADIUS = 24  # the radius of the point of the bin that holds the most outcomes
+
+
+@dataclass(frozen=True)
+class ReliabilityPoint:
+    """One bin of a reliability table drawn: the mean predicted probability across (`x`), the
+    observed frequency of wins up (`y`, from the top of the plot, as SVG counts), a radius `r`
+    whose area is proportional to the bin's count, and the bin's span on the x axis."""
+
+    low: str
+    high: str
+    count: int
+    predicted: Fraction
+    observed: Fraction
+    x: int
+    y: int
+    r: int
+    span_x: int
+    span_width: int
+
+
+def reliability(bins: Iterable[dict], size: int = RELIABILITY_SIZE,
+                radius: int = RELIABILITY_RADIUS) -> list[ReliabilityPoint]:
+    """The points of a reliability diagram from a reliability table's bins (`from`, `to`,
+    `count`, `predicted`, `observed` as decimal strings, as the calibration query answers), in a
+    square plot of `size` units: x = round(predicted × size), y = size − round(observed × size),
+    r = ⌊√(radius² × count / most)⌋ but at least 2 (so the area follows the count exactly up to
+    the floor); a bin without outcomes has no point. The perfectly calibrated diagonal runs from
+    (0, size) to (size, 0)."""
+    bins = [dict(b) for b in bins]
+    if any(b["count"] < 0 for b in bins):
+        raise ValueError("a bin counts no fewer than 0 outcomes")
+    counted = [b for b in bins if b["count"]]
+    most = max((b["count"] for b in counted), default=0)
+    points = []
+    for b in counted:
+        predicted, observed = exact(b["predicted"]), exact(b["observed"])
+        if not (0 <= predicted <= 1 and 0 <= observed <= 1):
+            raise ValueError("a probability lies between 0 and 1")
+        low, high = exact(b["from"]), exact(b["to"])
+        left, right = round_half_even(low * size), round_half_even(high * size)
+        r = max(2, math.isqrt(radius * radius * b["count"] // most))
+        points.append(ReliabilityPoint(str(b["from"]), str(b["to"]), b["count"], predicted, observed,
+                                       round_half_even(predicted * size),
+                                       size - round_half_even(observed * size), r, left, right - left))
+    return points
+
+
+def reliability_ticks(size: int = RELIABILITY_SIZE, step: str = "0.2") -> list[tuple[str, int]]:
+    """The labels and positions of a probability axis from 0 to 1 every `step`."""
+    every = exact(step)
+    count = int(1 / every)
+    return [(_tenths(i * every), round_half_even(i * every * size)) for i in range(count + 1)]
+
+
+def _tenths(value: Fraction) -> str:
+    """A probability with one decimal ("0.4"); the ticks fall on tenths."""
+    tenths = round_half_even(value * 10)
+    return f"{tenths // 10}.{tenths % 10}"
