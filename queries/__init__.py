@@ -13,6 +13,7 @@ from queries.allocations import AllocationQuery
 from queries.audit import AuditQuery
 from queries.board import BoardQuery
 from queries.calibration import CalibrationQuery
+from queries.lists import ListQuery
 from queries.members import MemberQuery
 from queries.periods import PeriodQuery
 from queries.queues import QueueQuery
@@ -32,3 +33,4 @@ class Queries:
         self.calibration = CalibrationQuery(app, views)
         self.audit = AuditQuery(app, views)
         self.queues = QueueQuery(app, views)
+        self.lists = ListQuery(app, views)

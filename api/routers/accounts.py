@@ -1,6 +1,8 @@
 """Accounts: graded customers with their account team, account-plan tasks and board."""
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 
 from api.deps import (
     AccountPath,
@@ -26,9 +28,28 @@ from api.schemas import (
     TeamSeatIn,
     recorded,
 )
+from domain.grading import ACCOUNT_GRADES
 from queries.accounts import AccountBoardOut
+from queries.lists import AccountPageOut
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEMS)
+
+
+@router.get("", response_model=AccountPageOut)
+def list_accounts(
+        actor: ActorDep, services: ServicesDep,
+        grade: Annotated[Literal[ACCOUNT_GRADES] | None, Query(description="the account's grade")] = None,
+        q: Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
+                                                                   "(blank: any)")] = None,
+        cursor: Annotated[str | None, Query(
+            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
+            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
+        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        after: After = None) -> AccountPageOut:
+    """The registered accounts the caller may see (a member: those whose team they are on), by name
+    then id, a page at a time: pass a page's `next` as `cursor` for the one after it."""
+    wait_for(services, after)
+    return services.queries.lists.accounts(actor, grade=grade, q=q, cursor=cursor, limit=limit)
 
 
 @router.post("", status_code=201, response_model=GradedOut)

@@ -1,6 +1,6 @@
 """Allocations of won deals and the explanation of each line."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -17,6 +17,7 @@ from api.deps import (
 )
 from api.schemas import (
     MEMBER,
+    PERIOD,
     PROBLEMS,
     CommandOut,
     DisputeIn,
@@ -26,9 +27,32 @@ from api.schemas import (
 from domain.application import Actor
 from queries.allocations import AllocationOut
 from queries.explain import ExplainOut
+from queries.lists import STATUSES, AllocationPageOut
 
 router = APIRouter(prefix="/v1/allocations", tags=["allocations"], responses=PROBLEMS)
 Disputer = Annotated[Actor, allow("dispute")]
+
+
+@router.get("", response_model=AllocationPageOut)
+def list_allocations(
+        actor: ActorDep, services: ServicesDep,
+        status: Annotated[Literal[STATUSES] | None, Query(description="proposed or approved")] = None,
+        period: Annotated[str | None, Query(pattern=PERIOD, description="the close date's month (2026-11) "
+                                                                        "or quarter (2026-Q4)")] = None,
+        member: Annotated[str | None, Query(min_length=1, max_length=64, pattern=MEMBER,
+                                            description="allocations this member has a line in (a member: "
+                                                        "only their own id)")] = None,
+        cursor: Annotated[str | None, Query(
+            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
+            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
+        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        after: After = None) -> AllocationPageOut:
+    """The allocations of the deals the caller may see, by the deal's name then id, a page at a
+    time: pass a page's `next` as `cursor` for the one after it. A member sees whether they have a
+    line (`has_line`), never anyone's amount."""
+    wait_for(services, after)
+    return services.queries.lists.allocations(actor, status=status, period=period, member=member,
+                                              cursor=cursor, limit=limit)
 
 
 @router.get("/{allocation_id}", response_model=AllocationOut, response_model_exclude_unset=True)

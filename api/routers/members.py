@@ -1,12 +1,35 @@
 """Members of the selling team."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, Admin, After, MemberPath, ServicesDep, wait_for
-from api.schemas import PROBLEMS, CommandOut, MemberIn, MemberOut, recorded
+from api.schemas import PROBLEMS, CommandOut, Department, MemberIn, MemberOut, recorded
+from queries.lists import MemberPageOut
 from queries.members import MemberBoardOut
 
 router = APIRouter(prefix="/v1/members", tags=["members"], responses=PROBLEMS)
+
+
+@router.get("", response_model=MemberPageOut)
+def list_members(
+        actor: ActorDep, services: ServicesDep,
+        department: Annotated[Department | None, Query(description="members of this department")] = None,
+        team: Annotated[str | None, Query(min_length=1, max_length=100,
+                                          description="members of this team")] = None,
+        q: Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
+                                                                   "(blank: any)")] = None,
+        cursor: Annotated[str | None, Query(
+            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
+            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
+        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        after: After = None) -> MemberPageOut:
+    """The directory, for any token: each member's id, name, department and team (no money), by
+    name then id, a page at a time: pass a page's `next` as `cursor` for the one after it."""
+    wait_for(services, after)
+    return services.queries.lists.members(actor, department=department, team=team, q=q, cursor=cursor,
+                                          limit=limit)
 
 
 @router.post("", status_code=201, response_model=CommandOut)

@@ -1,7 +1,8 @@
 """Opportunities: the triangle, supporters, contributions, win and loss, the board and allocation."""
 
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api.deps import (
     ActorDep,
@@ -18,6 +19,8 @@ from api.deps import (
     wait_for,
 )
 from api.schemas import (
+    KEY,
+    MEMBER,
     NOT_THE_ACTION,
     PROBLEMS,
     AssessmentIn,
@@ -41,10 +44,35 @@ from api.schemas import (
     recorded,
 )
 from domain.application import Actor
+from domain.policy import GRADES
 from queries.allocations import AllocationOut
 from queries.board import BoardOut
+from queries.lists import STATES, OpportunityPageOut
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], responses=PROBLEMS)
+
+
+@router.get("", response_model=OpportunityPageOut)
+def list_opportunities(
+        actor: ActorDep, services: ServicesDep,
+        state: Annotated[Literal[STATES] | None, Query(description="open, won or lost")] = None,
+        grade: Annotated[Literal[GRADES] | None, Query(description="the deal's grade")] = None,
+        member: Annotated[str | None, Query(min_length=1, max_length=64, pattern=MEMBER,
+                                            description="deals this member is or was on")] = None,
+        account: Annotated[str | None, Query(min_length=1, max_length=64, pattern=KEY,
+                                             description="deals filed under this account id")] = None,
+        q: Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
+                                                                   "(blank: any)")] = None,
+        cursor: Annotated[str | None, Query(
+            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
+            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
+        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        after: After = None) -> OpportunityPageOut:
+    """The deals the caller may see (a member: those they are or were on), by name then id, a page
+    at a time: pass a page's `next` as `cursor` for the one after it."""
+    wait_for(services, after)
+    return services.queries.lists.opportunities(actor, state=state, grade=grade, member=member,
+                                                account=account, q=q, cursor=cursor, limit=limit)
 
 
 @router.post("", status_code=201, response_model=GradedOut)

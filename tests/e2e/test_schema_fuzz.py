@@ -244,6 +244,7 @@ BEYOND_THE_SCHEMA = [  # (the field named, words of the refusal), why no schema 
     ("to_department", "name the member"),
     ("period", "is not over yet"),  # today: a month closes once it has ended
     ("amount", "is over the outstanding amount"),  # the deal's payments so far
+    ("cursor", "not a cursor this list gave"),  # opaque: only a page's `next` decodes to a place in a list
     # a policy document (api/policy_documents.py): sums, orders and agreements between its parts
     ("role_shares", "role shares sum to"),
     ("criteria", "weights sum to"),
