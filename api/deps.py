@@ -101,6 +101,13 @@ Period = Annotated[str, Path(description="a month (2026-11) or a quarter (2026-Q
                              json_schema_extra={"pattern": PERIOD})]
 
 
+Search = Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
+                                                               "(blank: any)")]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
+                                     description="the `next` of the page before (opaque; leave out "
+                                                 "for the first page)")]
+Limit = Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")]
+
 After = Annotated[int | None, Query(ge=0, description="wait until the read model has this log "
                                                       "position; default the head of the log when "
                                                       "the read arrives")]

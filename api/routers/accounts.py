@@ -8,8 +8,11 @@ from api.deps import (
     AccountPath,
     ActorDep,
     After,
+    Cursor,
     IdempotencyKey,
+    Limit,
     MemberPath,
+    Search,
     ServicesDep,
     Writer,
     created_id,
@@ -39,12 +42,9 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEMS)
 def list_accounts(
         actor: ActorDep, services: ServicesDep,
         grade: Annotated[Literal[ACCOUNT_GRADES] | None, Query(description="the account's grade")] = None,
-        q: Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
-                                                                   "(blank: any)")] = None,
-        cursor: Annotated[str | None, Query(
-            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
-            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
-        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        q: Search = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
         after: After = None) -> AccountPageOut:
     """The registered accounts the caller may see (a member: those whose team they are on), by name
     then id, a page at a time: pass a page's `next` as `cursor` for the one after it."""

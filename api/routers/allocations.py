@@ -8,7 +8,9 @@ from api.deps import (
     ActorDep,
     After,
     AllocationId,
+    Cursor,
     IdempotencyKey,
+    Limit,
     Money,
     ServicesDep,
     allow,
@@ -42,10 +44,8 @@ def list_allocations(
         member: Annotated[str | None, Query(min_length=1, max_length=64, pattern=MEMBER,
                                             description="allocations this member has a line in (a member: "
                                                         "only their own id)")] = None,
-        cursor: Annotated[str | None, Query(
-            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
-            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
-        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        cursor: Cursor = None,
+        limit: Limit = 50,
         after: After = None) -> AllocationPageOut:
     """The allocations of the deals the caller may see, by the deal's name then id, a page at a
     time: pass a page's `next` as `cursor` for the one after it. A member sees whether they have a

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, Admin, After, MemberPath, ServicesDep, wait_for
+from api.deps import ActorDep, Admin, After, Cursor, Limit, MemberPath, Search, ServicesDep, wait_for
 from api.schemas import PROBLEMS, CommandOut, Department, MemberIn, MemberOut, recorded
 from queries.lists import MemberPageOut
 from queries.members import MemberBoardOut
@@ -18,12 +18,9 @@ def list_members(
         department: Annotated[Department | None, Query(description="members of this department")] = None,
         team: Annotated[str | None, Query(min_length=1, max_length=100,
                                           description="members of this team")] = None,
-        q: Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
-                                                                   "(blank: any)")] = None,
-        cursor: Annotated[str | None, Query(
-            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
-            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
-        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        q: Search = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
         after: After = None) -> MemberPageOut:
     """The directory, for any token: each member's id, name, department and team (no money), by
     name then id, a page at a time: pass a page's `next` as `cursor` for the one after it."""

@@ -9,9 +9,12 @@ from api.deps import (
     After,
     Cash,
     ContributionId,
+    Cursor,
     IdempotencyKey,
+    Limit,
     Money,
     OpportunityId,
+    Search,
     ServicesDep,
     TriangleRolePath,
     Writer,
@@ -61,12 +64,9 @@ def list_opportunities(
                                             description="deals this member is or was on")] = None,
         account: Annotated[str | None, Query(min_length=1, max_length=64, pattern=KEY,
                                              description="deals filed under this account id")] = None,
-        q: Annotated[str | None, Query(max_length=200, description="part of the name, in any case "
-                                                                   "(blank: any)")] = None,
-        cursor: Annotated[str | None, Query(
-            min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$",
-            description="the `next` of the page before (opaque; leave out for the first page)")] = None,
-        limit: Annotated[int, Query(ge=1, le=200, description="rows per page, 1 to 200")] = 50,
+        q: Search = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
         after: After = None) -> OpportunityPageOut:
     """The deals the caller may see (a member: those they are or were on), by name then id, a page
     at a time: pass a page's `next` as `cursor` for the one after it."""
