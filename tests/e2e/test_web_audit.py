@@ -62,9 +62,11 @@ def test_a_member_or_a_lead_sees_a_403_page_and_nothing_of_the_log(world: Servic
             assert page.status_code == 403 and "ContributionRecorded" not in page.text
 
 
-def test_a_position_beyond_the_log_is_a_404_page(world: Services) -> None:
+def test_a_position_beyond_the_log_is_a_404_page_and_one_no_store_can_hold_is_refused(world: Services) -> None:
     with reader(world, "fiona", "finance") as finance:
         assert finance.get(f"/audit/positions/{head(world.app) + 1}").status_code == 404
+        assert finance.get(f"/audit/positions/{2**64}").status_code == 422
+        assert finance.get(f"/audit?from={2**64}").status_code == 422
 
 
 def test_a_member_sees_positions_without_links_to_the_audit_screens(world: Services) -> None:

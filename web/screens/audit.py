@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import ServicesDep, wait_for
@@ -14,11 +14,12 @@ from web.render import PageRoute, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PAGE = 50
+LAST = 2**63 - 1  # the largest log position a store can hold: beyond it, a 422, not the store's overflow
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request, services: ServicesDep, session: auth.SignedIn,
-          start: Annotated[int, Query(alias="from", ge=1)] = 1,
+          start: Annotated[int, Query(alias="from", ge=1, le=LAST)] = 1,
           check: Annotated[bool, Query(alias="verify")] = False) -> Response:
     """The chain's head, its links from a position, and (asked for) a verification of it all."""
     wait_for(services, None)
@@ -30,7 +31,8 @@ def audit(request: Request, services: ServicesDep, session: auth.SignedIn,
 
 
 @router.get("/audit/positions/{position}", response_class=HTMLResponse)
-def event(request: Request, position: int, services: ServicesDep, session: auth.SignedIn) -> Response:
+def event(request: Request, position: Annotated[int, Path(ge=1, le=LAST)], services: ServicesDep,
+          session: auth.SignedIn) -> Response:
     """The stored event at a log position, with its digest and the chain recorded there."""
     wait_for(services, None)
     found = services.queries.audit.event(auth.actor(session), position)
