@@ -7,6 +7,9 @@ Contract (tests/unit/test_view_store.py runs it on SQLite and PostgreSQL):
   projection is still at that checkpoint; otherwise it writes nothing and returns False (another
   runner got there first). So an event takes effect exactly once, and a runner killed at any
   moment resumes where the store says.
+- every commit also notes, per view it wrote, the highest position it moved to (`changes_after`),
+  so a reader can tell which views changed since a position without reading their documents; on
+  PostgreSQL it NOTIFYs `CHANNEL` in the same transaction (delivered at commit, to every process).
 - `reset(projection, views)` forgets a projection's documents, sets its position to 0 and starts a
   new generation, so a runner that read a checkpoint before the reset can never commit after it,
   even when the rebuild passes the very same position.
@@ -25,7 +28,9 @@ SCHEMA = (
     " view TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (view, key))",
     "CREATE TABLE IF NOT EXISTS goldsplit_tracking ("
     " projection TEXT PRIMARY KEY, position BIGINT NOT NULL, generation BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS goldsplit_view_changes (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
 )
+CHANNEL = "goldsplit_views"  # NOTIFYed at every commit of the read models (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,12 @@ class ViewStore:
         rows = self.db.read("SELECT projection, position FROM goldsplit_tracking ORDER BY projection")
         return {name: int(position) for name, position in rows}
 
+    def changes_after(self, position: int) -> dict[str, int]:
+        """The views written after `position`, each with the highest position a commit moved it to."""
+        rows = self.db.read("SELECT view, position FROM goldsplit_view_changes WHERE position > ?",
+                            (position,))
+        return {view: int(at) for view, at in rows}
+
     def checkpoints(self, projections: Iterable[str]) -> dict[str, Checkpoint]:
         with self.db.transaction() as cur:
             found = {}
@@ -98,6 +109,14 @@ class ViewStore:
                     cur.execute("INSERT INTO goldsplit_views (view, key, doc) VALUES (?, ?, ?) "
                                 "ON CONFLICT (view, key) DO UPDATE SET doc = excluded.doc",
                                 (view, key, _dump(doc)))
+                moved_to = max((new for _, new in moves.values()), default=0)
+                for view in sorted({view for view, _ in changes}):
+                    cur.execute("INSERT INTO goldsplit_view_changes (view, position) VALUES (?, ?) "
+                                "ON CONFLICT (view) DO UPDATE SET position = excluded.position "
+                                "WHERE goldsplit_view_changes.position < excluded.position",
+                                (view, moved_to))
+                if changes and self.db.kind == "postgresql":
+                    cur.execute(f"NOTIFY {CHANNEL}")
         except _Overtaken:
             return False
         return True
@@ -108,6 +127,7 @@ class ViewStore:
                         "WHERE projection = ?", (projection,))
             for view in views:
                 cur.execute("DELETE FROM goldsplit_views WHERE view = ?", (view,))
+                cur.execute("DELETE FROM goldsplit_view_changes WHERE view = ?", (view,))
 
 
 class _Overtaken(Exception):

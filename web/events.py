@@ -1,19 +1,20 @@
 """The page's live signals: one Server-Sent Events stream per page, signals only.
 
-A page names its topics (`board:<opportunity id>`, `member:<member id>`) and the position it was
-rendered at (`since`). The stream says "this topic changed" (`event: board`, `data: <id>`) with
-`id:` the read models' position; the page then re-fetches its region through a route that applies
-the reader's access rules, so nothing of the content travels on the stream. Each topic is
-authorized like its page before the stream opens (404 for what the reader may not see).
+A page names its topics (`board:<opportunity id>`, `member:<member id>`, `boards`, …: see
+web/signals.py) and the position it was rendered at (`since`). The stream says "this topic
+changed" (`event: board`, `data: <id>`) with `id:` the read models' position; the page then
+re-fetches its region through a route that applies the reader's access rules, so nothing of the
+content travels on the stream. Each topic is authorized like its page before the stream opens
+(404 for what the reader may not see).
 
 Resuming: `Last-Event-ID` (or `since`, which a browser that lost the header still sends) is where
 the client was; every topic that changed after it is signalled at once. A client ahead of the
 read models (a rebuild reset them) gets `resync`; the projections stalled give `stalled`, and
-`flowing` once they move again. Comments keep the connection open (FastAPI pings every 15 s).
+`flowing` once they move again. Comments keep the connection open (the heartbeat below).
 
-The signal is read from the view store, so it is the same with projections in this process, in
-a process of their own on PostgreSQL, or on SQLite: the stream polls the read models' position
-and, when it moved, the documents of its topics.
+The signals come from the process's one watcher (web/signals.py), which reads the view store: the
+same with projections in this process, in a process of their own on PostgreSQL (woken by the
+store's NOTIFY), or on SQLite (polling).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
+import fastapi.routing
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
@@ -31,17 +33,25 @@ from api.errors import Refused
 from api.services import Services
 from domain.application import Actor
 from domain.exceptions import NotFound
-from projections.allocations import VIEW as ALLOCATIONS
-from projections.board import VIEW as BOARDS
-from projections.members import VIEW as MEMBERS
-from projections.members import department_key
 from queries.access import readable_allocation, readable_board, require_own
 from storage.sessions import Session
 from web import auth
+from web.signals import DOCUMENTS, READ_MODELS, Signal, Signals, Topic
 
 router = APIRouter(include_in_schema=False)
 RETRY_MILLISECONDS = 3000
-KINDS = ("board", "member", "allocation")
+# The heartbeat: FastAPI writes the comment `: ping` on a stream that said nothing for this long. It
+# is fastapi.routing's _PING_INTERVAL (private; read at each wait, one value for the whole process).
+HEARTBEAT_SECONDS = 15.0
+
+
+def set_heartbeat(seconds: float) -> float:
+    """Ping every idle stream of this process after `seconds` (a test shortens it); the previous value."""
+    previous = fastapi.routing._PING_INTERVAL  # an AttributeError if a FastAPI upgrade renamed it
+    fastapi.routing._PING_INTERVAL = seconds
+    return previous
+
+
 
 
 def stream_session(request: Request, services: ServicesDep) -> Session:
@@ -51,19 +61,29 @@ def stream_session(request: Request, services: ServicesDep) -> Session:
     return session
 
 
-def _topics(services: Services, actor: Actor, topics: str) -> list[tuple[str, str]]:
-    """The topics asked for, each one the reader may follow (or the refusal the page would give)."""
+def _topics(services: Services, actor: Actor, topics: str) -> list[Topic]:
+    """The topics asked for, each one the reader may follow (or the refusal the page would give).
+
+    A whole read model (`boards`, …) says only that something in it moved, never what: any
+    signed-in reader may follow it, and the page it refreshes applies the reader's rules.
+    """
     watched = []
     for topic in dict.fromkeys(t for t in topics.split(",") if t):
         kind, _, key = topic.partition(":")
-        if kind not in KINDS or not key:
-            raise Refused(422, f"{topic!r} is not a topic; use board:<id>, member:<id> or "
-                                "allocation:<id>", field="topics")
+        if kind in READ_MODELS and not key:
+            watched.append((kind, ""))
+            continue
+        if kind not in DOCUMENTS or not key:
+            raise Refused(422, f"{topic!r} is not a topic; use board:<id>, member:<id>, "
+                               f"allocation:<id>, account:<id> or one of {', '.join(READ_MODELS)}",
+                          field="topics")
         try:
             if kind == "board":
                 readable_board(services.views, key, actor)
             elif kind == "allocation":
                 key = readable_allocation(services.views, key, actor)["id"]  # its document's key
+            elif kind == "account":
+                services.queries.accounts.board(actor, key)
             else:
                 require_own(actor, key)
         except NotFound:
@@ -74,63 +94,64 @@ def _topics(services: Services, actor: Actor, topics: str) -> list[tuple[str, st
     return watched
 
 
-def _position(services: Services) -> int:
-    """How far every read model has read: a signal at it covers every topic's last change."""
-    return min((services.views.position(p.name) for p in services.runner.projections), default=0)
-
-
-def _changed_at(services: Services, kind: str, key: str) -> int:
-    """The log position of the last event that changed a topic's document (0: none yet)."""
-    view = {"board": BOARDS, "allocation": ALLOCATIONS}.get(kind, MEMBERS)
-    doc = services.views.get(view, key) or {}
-    changed = doc.get("position", 0)
-    if kind == "member" and doc.get("department"):
-        changed = max(changed, (services.views.get(MEMBERS, department_key(doc["department"])) or {})
-                      .get("position", 0))
-    return changed
-
-
-def _look(services: Services, watched: list[tuple[str, str]], cursor: int) -> tuple[int, list, bool]:
-    """(position, the topics changed after `cursor`, stalled), read in one go off the event loop."""
-    position = _position(services)
-    changed = [(kind, key) for kind, key in watched
-               if position > cursor and _changed_at(services, kind, key) > cursor]
-    return position, changed, services.runner.stalled is not None
+def signals_of(request: Request, services: ServicesDep) -> Signals:
+    """The process's watcher over these services (a test's app may be built afresh)."""
+    hub = getattr(request.app.state, "signals", None)
+    if hub is None or hub.services is not services:
+        hub = request.app.state.signals = Signals(services)
+    return hub
 
 
 async def stream_topics(services: ServicesDep, session: Annotated[Session, Depends(stream_session)],
-                        topics: Annotated[str, Query(max_length=2000)]) -> list[tuple[str, str]]:
+                        topics: Annotated[str, Query(max_length=8000)]) -> list[Topic]:
     """The page's topics, refused before the stream opens (a refusal inside it could not be one)."""
     return await anyio.to_thread.run_sync(_topics, services, auth.actor(session), topics)
 
 
 @router.get("/events", response_class=EventSourceResponse)
-async def events(services: ServicesDep, watched: Annotated[list, Depends(stream_topics)],
+async def events(hub: Annotated[Signals, Depends(signals_of)],
+                 watched: Annotated[list[Topic], Depends(stream_topics)],
                  since: Annotated[int | None, Query(ge=0)] = None,
                  last_event_id: Annotated[str | None, Header()] = None) -> AsyncIterator[ServerSentEvent]:
     resumed = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
-    poll = max(services.settings.projection_poll_seconds, 0.05)
-    async for signal in _signals(services, watched, resumed, poll):
-        yield signal
+    watch = hub.watch(watched)  # before the catch-up below: no change can fall between the two
+    try:
+        async for signal in _signals(hub, watch.queue, watched, resumed):
+            yield signal
+    finally:
+        hub.leave(watch)
 
 
-async def _signals(services: Services, watched: list[tuple[str, str]], cursor: int | None,
-                   poll: float) -> AsyncIterator[ServerSentEvent]:
-    position = await anyio.to_thread.run_sync(_position, services)
+async def _signals(hub: Signals, queue: asyncio.Queue[Signal], watched: list[Topic],
+                   cursor: int | None) -> AsyncIterator[ServerSentEvent]:
+    position = await anyio.to_thread.run_sync(hub.position)
     yield ServerSentEvent(comment="goldsplit live signals", retry=RETRY_MILLISECONDS)
+    if hub.stalled:
+        yield ServerSentEvent(event="stalled", raw_data=str(position), id=str(cursor or position))
     if cursor is None:
         cursor = position
     elif cursor > position:  # the read models were rebuilt behind the page: it reloads
         yield ServerSentEvent(event="resync", raw_data=str(position), id=str(position))
         cursor = position
-    was_stalled = False
+    elif cursor < position:  # resuming: what changed while the page was away
+        changed = await anyio.to_thread.run_sync(hub.changed, watched, cursor)
+        for signal in _told(Signal(position, changed)):
+            yield signal
+        cursor = position
     while True:
-        position, changed, stalled = await anyio.to_thread.run_sync(_look, services, watched, cursor)
-        if stalled != was_stalled:
-            yield ServerSentEvent(event="stalled" if stalled else "flowing", raw_data=str(position),
-                                  id=str(cursor))
-            was_stalled = stalled
-        for kind, key in changed:
-            yield ServerSentEvent(event=kind, raw_data=key, id=str(position))
-        cursor = max(cursor, position)
-        await asyncio.sleep(poll)
+        signal = await queue.get()
+        if signal.resync:
+            yield ServerSentEvent(event="resync", raw_data=str(signal.position), id=str(signal.position))
+            cursor = signal.position
+        elif signal.stalled is not None:
+            yield ServerSentEvent(event="stalled" if signal.stalled else "flowing",
+                                  raw_data=str(signal.position), id=str(cursor))
+        elif signal.position > cursor:  # what the catch-up above already told is not told again
+            for event in _told(signal):
+                yield event
+            cursor = signal.position
+
+
+def _told(signal: Signal) -> list[ServerSentEvent]:
+    return [ServerSentEvent(event=kind, raw_data=key, id=str(signal.position))
+            for kind, key in signal.topics]

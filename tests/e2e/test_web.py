@@ -18,6 +18,7 @@ from projections.board import VIEW as BOARDS
 from tests.builders import contribute, open_deal, register_team, seat_triangle
 from tests.ledger import ALICE, BOB, LEAD, events, head
 from web import events as live
+from web.signals import Signals
 
 HERE = "http://127.0.0.1"
 
@@ -193,11 +194,16 @@ def signals(world: Services, topics: list[tuple[str, str]], cursor: int | None, 
     """The first `count` signals of a stream resumed at `cursor` (the greeting included)."""
 
     async def first() -> list:
-        got = []
-        async for signal in live._signals(world, topics, cursor, 0.01):
-            got.append(signal)
-            if len(got) == count:
-                return got
+        got: list = []
+        hub = Signals(world)
+        watch = hub.watch(topics)
+        try:
+            async for signal in live._signals(hub, watch.queue, topics, cursor):
+                got.append(signal)
+                if len(got) == count:
+                    return got
+        finally:
+            hub.leave(watch)
         return got
 
     # on a thread of its own: Playwright's sync API (tests/browser) keeps a loop running on this one
