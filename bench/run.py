@@ -3,7 +3,9 @@ each benchmark on a fresh database it creates and drops; it prints figures, neve
 Settings (environment; the README's Benchmarks section says what each sets, and its default):
 GOLDSPLIT_BENCH_SERVER_URL, GOLDSPLIT_BENCH_SECONDS, GOLDSPLIT_BENCH_THREADS,
 GOLDSPLIT_BENCH_REPLAY_EVENTS (bench/replay.py), GOLDSPLIT_BENCH_MESSAGES (bench/ingest.py),
-GOLDSPLIT_BENCH_BOARD_RATE, GOLDSPLIT_BENCH_BOARD_WRITES.
+GOLDSPLIT_BENCH_BOARD_RATE, GOLDSPLIT_BENCH_BOARD_WRITES, and bench/web.py's GOLDSPLIT_BENCH_PAGE_*
+and GOLDSPLIT_BENCH_STREAM*. `python -m bench web board` runs only the benchmarks named (http,
+replay, board, ingest, web).
 """
 
 from __future__ import annotations
@@ -439,8 +441,11 @@ def main() -> int:
     started = time.monotonic()
     from bench.ingest import bench_ingest
     from bench.replay import bench_replay
+    from bench.web import bench_web
 
-    for bench in (bench_http, bench_replay, bench_board, bench_ingest):
+    benches = (bench_http, bench_replay, bench_board, bench_ingest, bench_web)
+    only = sys.argv[1:]  # `python -m bench web board`: only bench_web and bench_board
+    for bench in [b for b in benches if not only or b.__name__.removeprefix("bench_") in only]:
         try:
             bench()
         except Exception as error:  # one failing benchmark must not hide the others' figures
