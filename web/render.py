@@ -8,7 +8,7 @@ no session sends the browser to sign in; a domain refusal shows its message with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+REFRESH_THROTTLE = "1s"  # a page refreshed on a signal waits this long before the next refresh
 TITLES = {401: "Sign-in needed", 403: "Not allowed", 404: "Not found", 409: "Conflict",
           422: "Invalid input", 503: "Not available now"}
 
@@ -52,7 +53,13 @@ templates.globals["as_of"] = _clock
 
 
 def render(request: Request, template: str, context: dict[str, Any], *, session: Session | None = None,
-           status_code: int = 200) -> HTMLResponse:
+           status_code: int = 200, follows: Sequence[str] = ()) -> HTMLResponse:
+    """A page; `follows` names the live topics (web/signals.py) on which the whole page refreshes
+    itself (pages with regions of their own name their `topics` in `context` instead)."""
+    if follows:
+        kinds = dict.fromkeys(topic.partition(":")[0] for topic in follows)
+        context = {**context, "topics": list(follows),
+                   "refresh": ", ".join(f"{kind} from:#live throttle:{REFRESH_THROTTLE}" for kind in kinds)}
     page = templates.get_template(template).render(
         request=request, session=session, csrf=session.csrf if session else None,
         books=session is not None and session.role in MAY["read the books"],  # positions link to /audit

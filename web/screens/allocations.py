@@ -133,7 +133,7 @@ def explain_line(request: Request, allocation_id: str, member_id: str, services:
     """How one member's line was computed, step by step (a member: only their own)."""
     wait_for(services, after)
     return render(request, "explain.html", _explain_context(services, session, allocation_id, member_id),
-                  session=session)
+                  session=session, follows=[f"allocation:{allocation_id}"])
 
 
 @router.post("/allocations/{allocation_id}/disputes")

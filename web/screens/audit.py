@@ -27,7 +27,7 @@ def audit(request: Request, services: ServicesDep, session: auth.SignedIn,
     chain = services.queries.audit.chain(reader, start, PAGE)
     verified = services.queries.audit.verify(reader) if check else None
     return render(request, "audit.html", {"chain": chain, "verified": verified, "start": start},
-                  session=session)
+                  session=session, follows=["audit"])
 
 
 @router.get("/audit/positions/{position}", response_class=HTMLResponse)

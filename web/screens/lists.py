@@ -38,7 +38,7 @@ def _given(value: str) -> str | None:
 
 
 def _page(request: Request, session: Session, template: str, page: Any, filters: dict[str, str],
-          limit: int, options: dict[str, tuple[str, ...]]) -> Response:
+          limit: int, options: dict[str, tuple[str, ...]], follows: str) -> Response:
     """The list's page: the rows, the filters as sent (for the form) and the link to the next page."""
     kept = {name: value for name, value in filters.items() if value.strip()}
     if limit != LIMIT:
@@ -46,7 +46,7 @@ def _page(request: Request, session: Session, template: str, page: Any, filters:
     next_url = f"{request.url.path}?{urlencode({**kept, 'cursor': page.next})}" if page.next else None
     return render(request, template, {"page": page, "filters": filters, "next_url": next_url,
                                       "options": options, "position": page.position,
-                                      "filtered": bool(kept)}, session=session)
+                                      "filtered": bool(kept)}, session=session, follows=[follows])
 
 
 @router.get("/opportunities", response_class=HTMLResponse)
@@ -60,7 +60,7 @@ def opportunities(request: Request, services: ServicesDep, session: auth.SignedI
         account=_given(account), q=_given(q), cursor=_given(cursor), limit=limit)
     filters = {"state": state, "grade": grade, "member": member, "account": account, "q": q}
     return _page(request, session, "list_opportunities.html", page, filters, limit,
-                 {"state": STATES, "grade": GRADES})
+                 {"state": STATES, "grade": GRADES}, "boards")
 
 
 @router.get("/accounts", response_class=HTMLResponse)
@@ -71,7 +71,7 @@ def accounts(request: Request, services: ServicesDep, session: auth.SignedIn, gr
     page = services.queries.lists.accounts(auth.actor(session), grade=_given(grade), q=_given(q),
                                            cursor=_given(cursor), limit=limit)
     return _page(request, session, "list_accounts.html", page, {"grade": grade, "q": q}, limit,
-                 {"grade": ACCOUNT_GRADES})
+                 {"grade": ACCOUNT_GRADES}, "accounts")
 
 
 @router.get("/members", response_class=HTMLResponse)
@@ -84,7 +84,7 @@ def members(request: Request, services: ServicesDep, session: auth.SignedIn, dep
                                           team=_given(team), q=_given(q), cursor=_given(cursor),
                                           limit=limit)
     return _page(request, session, "list_members.html", page,
-                 {"department": department, "team": team, "q": q}, limit, {"department": DEPARTMENTS})
+                 {"department": department, "team": team, "q": q}, limit, {"department": DEPARTMENTS}, "members")
 
 
 @router.get("/allocations", response_class=HTMLResponse)
@@ -98,4 +98,4 @@ def allocations(request: Request, services: ServicesDep, session: auth.SignedIn,
                                               period=_given(period), member=_given(member),
                                               cursor=_given(cursor), limit=limit)
     return _page(request, session, "list_allocations.html", page,
-                 {"status": status, "period": period, "member": member}, limit, {"status": STATUSES})
+                 {"status": status, "period": period, "member": member}, limit, {"status": STATUSES}, "allocations")

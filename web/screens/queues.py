@@ -35,7 +35,7 @@ def confirmations(request: Request, services: ServicesDep, session: auth.SignedI
     wait_for(services, after)
     queue = services.queries.queues.confirmations(auth.actor(session))
     return render(request, "queue_confirmations.html", {"queue": queue, "position": queue.position},
-                  session=session)
+                  session=session, follows=["boards"])
 
 
 @router.post("/queues/confirmations/{opportunity_id}/{contribution_id}/confirm")
@@ -60,7 +60,7 @@ def approvals(request: Request, services: ServicesDep, session: auth.SignedIn,
     wait_for(services, after)
     queue = services.queries.queues.approvals(auth.actor(session))
     return render(request, "queue_approvals.html", {"queue": queue, "position": queue.position},
-                  session=session)
+                  session=session, follows=["allocations"])
 
 
 @router.post("/queues/approvals/{allocation_id}/approve")
@@ -115,4 +115,4 @@ def _disputes_page(request: Request, services: ServicesDep, session: Session, *,
     return render(request, "queue_disputes.html",
                   {"queue": queue, "position": queue.position, "refused": refused,
                    "refused_id": refused_id if shown else None, "values": values or {}},
-                  session=session, status_code=status_code)
+                  session=session, status_code=status_code, follows=["allocations"])

@@ -35,7 +35,8 @@ def account(request: Request, account_id: str, services: ServicesDep, session: a
     """An account's board for its team, leads, finance, auditors and admins (404 for others)."""
     wait_for(services, after)
     board = services.queries.accounts.board(auth.actor(session), account_id)
-    return render(request, "account.html", {"account": board}, session=session)
+    return render(request, "account.html", {"account": board, "position": board.position}, session=session,
+                  follows=[f"account:{account_id}"])
 
 
 # -- a member ---------------------------------------------------------------------------------------
@@ -46,7 +47,8 @@ def member(request: Request, member_id: str, services: ServicesDep, session: aut
     """A member's board for them, leads, finance, auditors and admins (404 for others)."""
     wait_for(services, after)
     board = services.queries.members.board(auth.actor(session), member_id)
-    return render(request, "member.html", {"board": board}, session=session)
+    return render(request, "member.html", {"board": board, "position": board.position}, session=session,
+                  follows=[f"member:{member_id}"])
 
 
 # -- calibration ------------------------------------------------------------------------------------
@@ -63,7 +65,7 @@ def calibration(request: Request, services: ServicesDep, session: auth.SignedIn,
     return render(request, "calibration.html",
                   {"by": by, "groups": groups, "overall": overall,
                    "size": charts.RELIABILITY_SIZE, "ticks": charts.reliability_ticks()},
-                  session=session)
+                  session=session, follows=["calibration"])
 
 
 def _drawn(group: Any) -> dict:

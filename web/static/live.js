@@ -13,7 +13,9 @@
     live.addEventListener("stalled", () => show("stalled", true));
     live.addEventListener("flowing", () => show("stalled", false));
     live.addEventListener("resync", () => window.location.reload());
-    for (const name of ["board", "member", "allocation"]) {
+    const topics = ["board", "member", "allocation", "account",  // web/signals.py
+      "boards", "allocations", "accounts", "members", "payables", "calibration", "audit"];
+    for (const name of topics) {
       live.addEventListener(name, (e) => announce("Updated at position " + ((e.detail || {}).id || "")));
     }
   });
