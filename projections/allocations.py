@@ -16,7 +16,8 @@ from projections.base import Changes, Projection, happened_at, on_event
 VIEW = "allocation"
 POSITIONS = "contribution_position"
 DISPUTES = "dispute"
-DEALS = "allocation_deal"  # opportunity id -> its opened amount, amount corrections while open, win
+DEALS = "allocation_deal"  # opportunity id -> its opened amount, amount corrections while open, win,
+#                             and its cash: payments, refunds and cancellation with their positions
 
 
 def _amounts(targets: dict) -> dict[str, int]:
@@ -52,7 +53,8 @@ class AllocationProjection(Projection):
     @_on.register(Opportunity.Opened)
     def _opened(self, event: Opportunity.Opened, position: int, changes: Changes) -> None:
         changes.put(DEALS, str(event.originator_id), {
-            "opened_amount": event.amount, "amount": event.amount, "corrections": [], "won": None})
+            "opened_amount": event.amount, "amount": event.amount, "corrections": [], "won": None,
+            "payments": [], "refunds": [], "cash": 0, "cancellation": None})
 
     @_on.register(Opportunity.Won)
     def _won(self, event: Opportunity.Won, position: int, changes: Changes) -> None:
@@ -77,6 +79,48 @@ class AllocationProjection(Projection):
             "at": happened_at(event), "reason": getattr(event, "reason", None), "position": position})
         deal["amount"] = event.amount
         changes.put(DEALS, oid, deal)
+
+    # -- the deal's cash: what finance records after the win (web/screens/cash.py reads it) -------
+
+    @_on.register(Opportunity.PaymentReceived)
+    def _payment(self, event: Opportunity.PaymentReceived, position: int, changes: Changes) -> None:
+        deal = self._cash_of(changes, str(event.originator_id))
+        if deal is None:
+            return
+        deal["payments"].append({
+            "payment_id": event.payment_id, "amount": event.amount, "received_on": event.received_on,
+            "source": event.source, "by": event.actor, "at": happened_at(event), "position": position})
+        deal["cash"] += event.amount
+        changes.put(DEALS, str(event.originator_id), deal)
+
+    @_on.register(Opportunity.Refunded)
+    def _refund(self, event: Opportunity.Refunded, position: int, changes: Changes) -> None:
+        deal = self._cash_of(changes, str(event.originator_id))
+        if deal is None:
+            return
+        deal["refunds"].append({
+            "refund_id": event.refund_id, "amount": event.amount, "refunded_on": event.refunded_on,
+            "reason": event.reason, "by": event.actor, "at": happened_at(event), "position": position})
+        deal["cash"] -= event.amount
+        changes.put(DEALS, str(event.originator_id), deal)
+
+    @_on.register(Opportunity.Cancelled)
+    def _cancelled(self, event: Opportunity.Cancelled, position: int, changes: Changes) -> None:
+        deal = self._cash_of(changes, str(event.originator_id))
+        if deal is None:
+            return
+        deal["cancellation"] = {"reason": event.reason, "cancelled_on": event.cancelled_on,
+                                "by": event.actor, "at": happened_at(event), "position": position}
+        changes.put(DEALS, str(event.originator_id), deal)
+
+    @staticmethod
+    def _cash_of(changes: Changes, opportunity_id: str) -> dict | None:
+        """The deal's index with its cash kept (a document from before it was: none yet)."""
+        deal = changes.get(DEALS, opportunity_id)
+        if deal is not None:
+            for name, empty in (("payments", []), ("refunds", []), ("cash", 0), ("cancellation", None)):
+                deal.setdefault(name, empty)
+        return deal
 
     @_on.register(Opportunity.ContributionReversed)
     def _reversed(self, event: Opportunity.ContributionReversed, position: int, changes: Changes) -> None:

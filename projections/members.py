@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from domain.aggregates import Dispute, Member, Opportunity, SupportRequest, Task
+from domain.aggregates import Allocation, Dispute, Member, Opportunity, SupportRequest, Task
 from projections.base import STATUS_AFTER, Changes, Projection, on_event
 from projections.board import OPEN_STATUSES, apply_request, new_request
 
@@ -102,6 +102,22 @@ class MemberBoardProjection(Projection):
         item["status"] = STATUS_AFTER[type(event)]
         item["resolution"] = getattr(event, "reason", None)
         self._put(changes, member, doc, position)
+
+    # -- my money: the board reads it from the allocations and payables at query time ------------
+
+    @_on.register(Allocation.Proposed)
+    @_on.register(Allocation.Approved)
+    @_on.register(Allocation.Released)
+    @_on.register(Allocation.Adjusted)
+    def _money_moved(self, event: Allocation.Event, position: int, changes: Changes) -> None:
+        """An allocation event changes what the board shows of its members' money (their lines,
+        what is payable, held and paid), though the board keeps none of it: it moves the position
+        of the boards of those it names, so their pages' `member` topic signals."""
+        named = {entry["member_id"] for entry in getattr(event, "entries", None) or []}
+        named |= set(getattr(event, "targets", None) or {})
+        named |= {line["member_id"] for line in (getattr(event, "result", None) or {}).get("lines", [])}
+        for member in sorted(named):
+            self._put(changes, member, self._doc(changes, member), position)
 
     # -- opportunities: where I sit and the work I did ----------------------------------------
 

@@ -12,10 +12,10 @@ from pydantic import Field
 
 from domain.aggregates import Allocation
 from domain.allocation import AFTER_CLOSE
-from domain.application import Actor
+from domain.application import Actor, require
 from domain.exceptions import AllocationNotFound, NotAllowed
 from domain.money import format_amount
-from projections.allocations import VIEW, latest_result
+from projections.allocations import DEALS, VIEW, latest_result
 from projections.store import ViewStore
 from queries.access import own_line_only, readable_allocation, readable_board, readable_dispute
 from queries.explain import ExplainOut, explain, line_figures
@@ -49,6 +49,18 @@ class AllocationQuery:
 
     def dispute(self, actor: Actor, dispute_id: str) -> DisputeOut:
         return DisputeOut.model_validate(present_dispute(readable_dispute(self.views, dispute_id, actor)))
+
+    def cash(self, actor: Actor, opportunity_id: str) -> DealCashOut:
+        """A won deal's cash as finance, auditors and admins read it: its payments, refunds and
+        cancellation with their log positions, the cash collected and the fraction of the held
+        parts it releases (others: NotAllowed, before the deal is looked for)."""
+        require(actor, "read the books", "read a deal's cash")
+        board = readable_board(self.views, opportunity_id, actor)
+        oid = board["opportunity_id"]
+        doc = self.views.get(VIEW, str(Allocation.create_id(UUID(oid))))
+        if doc is None:
+            raise AllocationNotFound("has no allocation: the opportunity is not won", field="opportunity_id")
+        return DealCashOut.model_validate(present_cash(board, doc, self.views.get(DEALS, oid) or {}))
 
 
 def _members(doc: dict) -> list[str]:
@@ -217,6 +229,37 @@ def review(doc: dict, only_member: str | None = None) -> list[dict]:
                        f"{money(latest['pool'])} {currency} goes to nobody",
             "amount": money(latest["unallocated"]), "pool": money(latest["pool"])})
     return flags
+
+
+def present_cash(board: dict, doc: dict, deal: dict) -> dict:
+    """A won deal's cash: `amount` is the deal as its facts stand now (after refunds and
+    corrections), `cash` what was collected net of refunds, `released` the fraction of every held
+    part that cash releases, exactly (cash / amount, at most 1: domain/payables.py `released`),
+    each payment, refund and the cancellation with who recorded it and its log position."""
+    currency = doc["currency"]
+
+    def money(minor: int) -> str:
+        return format_amount(minor, currency)
+
+    amount = latest_result(doc)["amount"]
+    cash = deal.get("cash", 0)
+    won = deal.get("won") or {}
+    cancellation = deal.get("cancellation")
+    cancelled = bool(doc.get("cancelled")) or cancellation is not None
+    facts = [*deal.get("payments", []), *deal.get("refunds", []), *([cancellation] if cancellation else [])]
+    return {
+        "opportunity_id": board["opportunity_id"], "name": board["name"], "allocation_id": doc["id"],
+        "allocation_status": doc["status"], "stage": "cancelled" if cancelled else "won",
+        "currency": currency, "closed_on": doc["result"]["closed_on"],
+        "won_amount": money(won.get("amount", doc["result"]["amount"])), "amount": money(amount),
+        "cash": money(cash), "outstanding": money(max(amount - cash, 0)),
+        "released": str(Fraction(1) if amount <= 0 or cash >= amount else Fraction(max(cash, 0), amount)),
+        "payments": [{**p, "amount": money(p["amount"])} for p in deal.get("payments", [])],
+        "refunds": [{**r, "amount": money(r["amount"])} for r in deal.get("refunds", [])],
+        "cancellation": cancellation,
+        "members_with_a_line": sorted(doc.get("targets", {})),
+        "position": max([doc["position"], *(f["position"] for f in facts)]),
+    }
 
 
 def present_dispute(doc: dict) -> dict:
@@ -398,6 +441,58 @@ class AllocationOut(Out):
     review: list[ReviewFlagOut] = Field(description="what makes finance look twice; a member sees "
                                                     "only the flags about their own line")
     position: int
+
+
+class CashPaymentOut(Out):
+    payment_id: str
+    amount: str
+    received_on: str
+    source: str | None = Field(description="the system an inbound message came from (goldsplit "
+                                           "consume); null when recorded through a command")
+    by: str
+    at: str
+    position: int
+
+
+class CashRefundOut(Out):
+    refund_id: str
+    amount: str
+    refunded_on: str
+    reason: str
+    by: str
+    at: str
+    position: int
+
+
+class CancellationOut(Out):
+    reason: str
+    cancelled_on: str
+    by: str
+    at: str
+    position: int
+
+
+class DealCashOut(Out):
+    opportunity_id: str
+    name: str
+    allocation_id: str
+    allocation_status: str = Field(description="proposed | approved")
+    stage: str = Field(description="won | cancelled")
+    currency: str
+    closed_on: str
+    won_amount: str = Field(description="the deal's amount when it was won")
+    amount: str = Field(description="the deal's amount as its facts stand now (after refunds and "
+                                    "corrections)")
+    cash: str = Field(description="collected, net of refunds")
+    outstanding: str = Field(description="amount - cash, never below 0")
+    released: str = Field(description="the fraction of each held part the cash releases, exactly: "
+                                      "cash / amount, at most 1 (\"2/5\", \"1\")")
+    payments: list[CashPaymentOut] = Field(description="in log order")
+    refunds: list[CashRefundOut] = Field(description="in log order")
+    cancellation: CancellationOut | None
+    members_with_a_line: list[str] = Field(description="whose line the cash moves: none of them "
+                                                       "records its payments (four eyes)")
+    position: int = Field(description="the last event of the allocation or of the deal's cash")
 
 
 class ResolutionOut(Out):

@@ -32,6 +32,8 @@ from projections.members import (
     request_closed,
     upgraded,
 )
+from projections.payables import DEALS as PAYABLE_DEALS
+from projections.payables import PAYABLE, PERIOD, payable_key
 from projections.store import ViewStore
 from queries.access import require_own
 from queries.accounts import is_overdue
@@ -60,6 +62,93 @@ class MemberQuery:
             board_of=lambda oid: self.views.get(BOARDS, oid),
             allocation_of=lambda oid: self.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
             department_doc=self.views.get(VIEW, department_key(department)) if department else None))
+
+
+    def money(self, actor: Actor, member_id: str) -> MemberMoneyOut:
+        """A member's money as a commission statement shows it, per currency and per deal: payable
+        now, held, paid and adjustments (the member, leads, finance, auditors, admins; 404 for
+        others, as their board)."""
+        require_own(actor, member_id)
+        doc = self.views.get(VIEW, member_id)
+        if doc is None:
+            raise MemberNotFound(f"no member {member_id}", field="member_id")
+        return MemberMoneyOut.model_validate(present_member_money(
+            member_id, doc.get("opportunities", []),
+            allocation_of=lambda oid: self.views.get(ALLOCATIONS, str(Allocation.create_id(UUID(oid)))),
+            payables_of=lambda month: self.views.get(PAYABLE, payable_key(month, member_id)),
+            month_of=lambda month: self.views.get(PERIOD, month),
+            name_of=lambda oid: ((self.views.get(BOARDS, oid) or self.views.get(PAYABLE_DEALS, oid) or {})
+                                 .get("name"))))
+
+
+def present_member_money(member_id: str, opportunities: list[str], *,
+                         allocation_of: Callable[[str], dict | None],
+                         payables_of: Callable[[str], dict | None],
+                         month_of: Callable[[str], dict | None],
+                         name_of: Callable[[str], str | None]) -> dict:
+    """What a member is owed, by what the payables read model booked to them and the allocations
+    they have a line in, in minor units until formatted:
+
+    - `payable`: their entries (upfront, released, adjustments) booked in months not closed yet:
+      approved amounts made payable, not yet in a closed month's payroll;
+    - `paid`: their entries booked in closed months (a closed month's payroll is paid out; it never
+      changes again);
+    - `held`: of each approved allocation not cancelled, their line's held part not yet released by
+      the cash collected (the held target less the releases booked to them);
+    - `adjustments`: their adjustment entries (late facts and upheld disputes after approval),
+      which `payable` and `paid` already include;
+    - `awaiting_approval`: their current line of each allocation not approved yet (not payable).
+
+    `payable + paid` is everything booked to them: what the statements of all their months add up
+    to. Per currency in `totals`, and per deal in `deals`.
+    """
+    allocations: dict[str, dict] = {}
+    months: set[str] = set()
+    for oid in opportunities:
+        allocation = allocation_of(oid)
+        if allocation is None or line_figures(allocation, member_id) is None:
+            continue
+        allocations[oid] = allocation
+        months |= {e["period"] for e in allocation.get("entries", []) if e["member_id"] == member_id}
+    closed = sorted(m for m in months if (month_of(m) or {}).get("closed"))
+    zero = {"payable": 0, "held": 0, "paid": 0, "adjustments": 0, "awaiting_approval": 0}
+    rows: dict[str, dict] = {}
+
+    def row(oid: str, currency: str) -> dict:
+        return rows.setdefault(oid, {"opportunity_id": oid, "currency": currency, **zero})
+
+    for month in sorted(months):
+        for entry in (payables_of(month) or {}).get("entries", []):
+            figures = row(entry["opportunity_id"], entry["currency"])
+            figures["paid" if month in closed else "payable"] += entry["amount"]
+            if entry["kind"] == "adjustment":
+                figures["adjustments"] += entry["amount"]
+    for oid, allocation in allocations.items():
+        figures = row(oid, allocation["currency"])
+        target = allocation.get("targets", {}).get(member_id, {"upfront": 0, "held": 0})
+        if allocation["status"] == "approved":
+            released = allocation.get("paid", {}).get(member_id, {}).get("release", 0)
+            figures["held"] = target["held"] - released if not allocation.get("cancelled") else 0
+        else:
+            figures["awaiting_approval"] = target["upfront"] + target["held"]
+    totals: dict[str, dict[str, int]] = {}
+    deals = []
+    for oid, figures in sorted(rows.items(), key=lambda r: (name_of(r[0]) or "", r[0])):
+        currency = figures["currency"]
+        total = totals.setdefault(currency, dict(zero))
+        for name in zero:
+            total[name] += figures[name]
+        allocation = allocations.get(oid)
+        deals.append({
+            "opportunity_id": oid, "name": name_of(oid),
+            "allocation_id": allocation["id"] if allocation else None,
+            "allocation_status": allocation["status"] if allocation else None,
+            "cancelled": bool(allocation and allocation.get("cancelled")),
+            "currency": currency, **{name: format_amount(figures[name], currency) for name in zero}})
+    return {"member_id": member_id, "closed_months": closed,
+            "totals": {currency: {name: format_amount(minor, currency) for name, minor in total.items()}
+                       for currency, total in sorted(totals.items())},
+            "deals": deals}
 
 
 def _minor(amount: str, currency: str) -> int:
@@ -271,6 +360,33 @@ class ProjectedOut(Out):
     as_of: str
     opportunities: list[ProjectedDealOut]
     totals: dict[str, str] = Field(description="per currency")
+
+
+class MoneyFiguresOut(Out):
+    payable: str = Field(description="booked to the member in months not closed yet: payable now, "
+                                     "not yet paid out")
+    held: str = Field(description="held parts of approved lines the cash has not released yet")
+    paid: str = Field(description="booked in closed months, whose payroll is paid out")
+    adjustments: str = Field(description="adjustment entries after approval (late facts, upheld "
+                                         "disputes): already within payable and paid")
+    awaiting_approval: str = Field(description="current lines of allocations not approved yet")
+
+
+class MoneyDealOut(MoneyFiguresOut):
+    opportunity_id: str
+    name: str | None
+    allocation_id: str | None
+    allocation_status: str | None = Field(description="proposed | approved")
+    cancelled: bool
+    currency: str
+
+
+class MemberMoneyOut(Out):
+    member_id: str
+    closed_months: list[str] = Field(description="the months with entries of the member's that "
+                                                 "are closed (their entries count as paid)")
+    totals: dict[str, MoneyFiguresOut] = Field(description="per currency")
+    deals: list[MoneyDealOut] = Field(description="per deal, by name")
 
 
 class MemberBoardOut(Out):
