@@ -58,6 +58,7 @@ from bench.run import (
 )
 from domain.application import Actor
 from main.services import Services
+from storage.database import EVENTS_TABLES
 from web.auth import COOKIE
 
 PAGE_CONTRIBUTIONS = int(os.environ.get("GOLDSPLIT_BENCH_PAGE_CONTRIBUTIONS", "500"))
@@ -66,7 +67,7 @@ STREAMS = int(os.environ.get("GOLDSPLIT_BENCH_STREAMS", "500"))
 STREAM_DEALS = int(os.environ.get("GOLDSPLIT_BENCH_STREAM_DEALS", "10"))
 STREAM_RATE = float(os.environ.get("GOLDSPLIT_BENCH_STREAM_RATE", "100"))
 STREAM_WRITES = int(os.environ.get("GOLDSPLIT_BENCH_STREAM_WRITES", "1000"))
-WRITERS = 16  # client threads of the writing process, each on its own keep-alive connection
+WRITERS = 32  # client threads of the writing process, each on its own keep-alive connection
 GRACE_SECONDS = 15.0  # after the last write, how long the streams may take to signal it
 
 
@@ -211,29 +212,34 @@ def pages(port: int, deal: str, cookie: str, ar: str) -> None:
 # -- (i) SSE fan-out and (e2) RSS --------------------------------------------------------------
 
 def write_paced(port: int, targets: list[tuple[str, str]], count: int, rate: float, url: str,
-                names: list[str]) -> tuple[list[tuple[int, int, float]], list[tuple[float, int]], int, float]:
+                names: list[str]) -> tuple[list[tuple[int, int, float, float]], list[tuple[float, int, int]],
+                                           int, float]:
     """In a process of its own: `count` contributions through the JSON API at `rate` in all, open
     loop (write n is due at start + n / rate, sent at once when late), write n on targets[n % len]
-    ((deal, member)), from WRITERS keep-alive connections. Meanwhile a thread reads every 2 ms
+    ((deal, member)), from WRITERS keep-alive connections. Meanwhile a thread reads every 2 ms the
+    head of the event log (when a write's commit is visible, before its answer may come back) and
     how far all read models have read (the floor of any signal). (writes as (target index,
-    position, answered at), the floor's readings as (at, position), refused, seconds)"""
+    position, sent at, answered at), the readings as (at, log head, read models' position),
+    refused, seconds)"""
     headers = {"Authorization": f"Bearer {issue_token(SECRET, 'lena', 'lead', 3600)}",
                "Content-Type": "application/json"}
-    writes: list[tuple[int, int, float]] = []
+    writes: list[tuple[int, int, float, float]] = []
     refused = [0]
     lock = threading.Lock()
     done = threading.Event()
-    readings: list[tuple[float, int]] = []
+    readings: list[tuple[float, int, int]] = []
 
     def observe() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
-            last = -1
+            last = None
             while not done.is_set():
-                reached = conn.execute("SELECT coalesce(min(position), 0) FROM goldsplit_tracking "
-                                       "WHERE projection = ANY(%s)", (names,)).fetchone()[0]
-                if reached != last:
-                    readings.append((time.monotonic(), int(reached)))
-                    last = reached
+                head, reached = conn.execute(
+                    f"SELECT (SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLES['postgresql']}), "
+                    "(SELECT coalesce(min(position), 0) FROM goldsplit_tracking WHERE projection = ANY(%s))",
+                    (names,)).fetchone()
+                if (head, reached) != last:
+                    readings.append((time.monotonic(), int(head), int(reached)))
+                    last = head, reached
                 time.sleep(0.002)
 
     start = time.monotonic() + 0.2
@@ -246,13 +252,14 @@ def write_paced(port: int, targets: list[tuple[str, str]], count: int, rate: flo
                 time.sleep(pause)
             deal, member = targets[n % len(targets)]
             body = json.dumps(contribution(member, n, datetime.now(UTC) - timedelta(minutes=1)))
+            sent = time.monotonic()
             conn.request("POST", f"/v1/opportunities/{deal}/contributions", body, headers)
             response = conn.getresponse()
             answer = response.read()
             answered = time.monotonic()
             with lock:
                 if response.status == 201:
-                    writes.append((n % len(targets), json.loads(answer)["position"], answered))
+                    writes.append((n % len(targets), json.loads(answer)["position"], sent, answered))
                 else:
                     refused[0] += 1
         conn.close()
@@ -265,7 +272,7 @@ def write_paced(port: int, targets: list[tuple[str, str]], count: int, rate: flo
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - start
-    time.sleep(GRACE_SECONDS / 3)  # let the floor's readings pass the last write
+    time.sleep(GRACE_SECONDS / 3)  # let the readings pass the last write
     done.set()
     observer.join()
     return writes, readings, refused[0], elapsed
@@ -361,7 +368,7 @@ async def _hold(port: int, pid: int, url: str, names: list[str], deals: list[str
             written = await asyncio.get_running_loop().run_in_executor(
                 pool, write_paced, port, targets, STREAM_WRITES, STREAM_RATE, url, names)
         last = {}
-        for target, position, _ in written[0]:
+        for target, position, *_ in written[0]:
             last[target] = max(last.get(target, 0), position)
         deadline = time.monotonic() + GRACE_SECONDS
         while time.monotonic() < deadline and any(
@@ -384,49 +391,59 @@ async def _hold(port: int, pid: int, url: str, names: list[str], deals: list[str
 def fan_out(port: int, pid: int, url: str, names: list[str], deals: list[str], ars: dict[str, str],
             cookies: dict[str, str], label: str) -> None:
     """(i) each write's commit (its answer's position, and when the answer came back) to every
-    stream on its deal: the first `event: board` with id >= that position; with the read models'
-    reaching the position (the floor no signal can beat) next to it. (e2) the serve process's RSS
-    sampled every 100 ms while the streams are open and the writes flow."""
+    stream on its deal: the first `event: board` with id >= that position. Beside it the same from
+    the moment the log's head showed the write committed (the answer comes back later when the
+    server is busy), and the floor no signal can beat: commit to every read model at the position.
+    (e2) the serve process's RSS sampled every 100 ms while the streams are open and writes flow."""
     streams, (writes, readings, refused, elapsed), rss = asyncio.run(
         _hold(port, pid, url, names, deals, ars, cookies))
     rate = len(writes) / elapsed
     by_deal: dict[int, list[Stream]] = {}
     for stream in streams:
         by_deal.setdefault(stream.deal, []).append(stream)
-    latencies, missing, early = [], 0, 0
-    for target, position, answered in writes:
+    read_at = [at for at, _, _ in readings]
+    heads = list(accumulate((head for _, head, _ in readings), max))
+    reached = list(accumulate((position for _, _, position in readings), max))
+
+    def first(seen: list[int], position: int) -> float:
+        index = bisect_left(seen, position)
+        return read_at[index] if index < len(read_at) else float("inf")
+
+    from_answer, from_commit, floor, missing, early = [], [], [], 0, 0
+    for target, position, _, answered in writes:
+        committed = min(first(heads, position), answered)
+        floor.append(max(first(reached, position) - committed, 0.0))
         for stream in by_deal.get(target, []):
             at = stream.first_covering(position)
             if at is None:
                 missing += 1
-                latencies.append(float("inf"))
-            else:
-                early += at < answered
-                latencies.append(max(at - answered, 0.0))
-    floor_at, floor_positions = [at for at, _ in readings], list(accumulate((p for _, p in readings), max))
-    floor = []
-    for _, position, answered in writes:
-        index = bisect_left(floor_positions, position)
-        if index < len(floor_at):
-            floor.append(max(floor_at[index] - answered, 0.0))
-    others = {}
+                at = float("inf")
+            early += at < answered
+            from_answer.append(max(at - answered, 0.0))
+            from_commit.append(max(at - committed, 0.0))
+    answers = [answered - sent for _, _, sent, answered in writes]
+    others: dict[str, int] = {}
     for stream in streams:
         for kind, n in stream.others.items():
             others[kind] = others.get(kind, 0) + n
-    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    f50, f99 = percentile(floor, 50) * 1000, percentile(floor, 99) * 1000
-    say(f"      {len(writes)} writes at {rate:,.0f}/s ({refused} refused), {len(latencies):,} "
-        f"(write, stream) pairs: commit -> signal p50 {p50:.1f} ms, p99 {p99:.1f} ms; {missing} "
-        f"never signalled in {GRACE_SECONDS:.0f} s, {early} signalled before the answer came back "
-        f"(counted 0); other events {others or 'none'}")
-    say(f"      floor, commit -> every read model at the position: p50 {f50:.1f} ms, p99 {f99:.1f} ms")
+
+    def ms(values: list[float]) -> str:
+        return f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms"
+
+    p99 = percentile(from_answer, 99) * 1000
+    say(f"      {len(writes)} writes at {rate:,.0f}/s ({refused} refused), answered in {ms(answers)}")
+    say(f"      {len(from_answer):,} (write, stream) pairs: answer back -> signal {ms(from_answer)}; "
+        f"commit in the log -> signal {ms(from_commit)}; {missing} never signalled in "
+        f"{GRACE_SECONDS:.0f} s, {early} signalled before the answer came back (counted 0); other "
+        f"events {others or 'none'}")
+    say(f"      floor, commit in the log -> every read model at the position: {ms(floor)}")
     say(f"      serve RSS: {rss['before']:.0f} MB before the streams, {rss['open']:.0f} MB with them "
         f"open, peak {rss['peak']:.0f} MB while writes flow (VmHWM {rss['hwm']:.0f} MB)")
     spread = "all on one deal" if len(deals) == 1 else f"on {len(deals)} deals"
     full = STREAMS >= 500 and rate >= 100 * 0.95
     record(f"(i) SSE commit -> signal, {STREAMS} streams {spread}{label}",
-           f"p50 {p50:.1f} ms, p99 {p99:.1f} ms at {rate:,.0f} writes/s, {missing} of {len(latencies):,} "
-           f"never (floor: read models p50 {f50:.1f} ms, p99 {f99:.1f} ms)",
+           f"from the answer {ms(from_answer)} at {rate:,.0f} writes/s, {missing} of {len(from_answer):,} "
+           f"never; from the commit in the log {ms(from_commit)}; floor (read models) {ms(floor)}",
            "p99 <= 250 ms, 500 streams at 100 writes/s", p99 <= 250 and full)
     record(f"(e2) peak RSS, serve with {STREAMS} streams open{label}",
            f"{rss['peak']:.0f} MB ({rss['before']:.0f} MB before them)", "<= 200 MB",
