@@ -47,6 +47,7 @@ READ_MODELS = {"boards": (BOARDS,), "allocations": (ALLOCATIONS,), "accounts": (
                "audit": (AUDIT,)}
 STALLED_AFTER_SECONDS = 10.0  # behind the log this long without moving: the projections stopped
 IDLE_SECONDS = 5.0  # the watcher ends after this long with no stream open
+WAKE_CHECK_SECONDS = 0.25  # how long `close` may wait for a watcher blocked on NOTIFY
 Topic = tuple[str, str]  # (kind, key); a whole read model's key is ""
 
 
@@ -86,6 +87,8 @@ class Signals:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.stalled = False
+        self.idle_seconds = IDLE_SECONDS
+        self._closing = threading.Event()
         self._behind_since: float | None = None
 
     # -- for the streams (any thread) ----------------------------------------------------------
@@ -95,6 +98,8 @@ class Signals:
         with self._lock:
             self._watches.add(watch)
             if self._thread is None or not self._thread.is_alive():
+                self._closing.clear()
+                self.idle_seconds = IDLE_SECONDS
                 self._thread = threading.Thread(target=self._run, name="goldsplit-signals", daemon=True)
                 self._thread.start()
         return watch
@@ -102,6 +107,16 @@ class Signals:
     def leave(self, watch: Watch) -> None:
         with self._lock:
             self._watches.discard(watch)
+
+    def close(self) -> None:
+        """Forget every stream: the watcher ends."""
+        with self._lock:
+            self._watches.clear()
+            self.idle_seconds = 0.0
+        self._closing.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(5.0)
 
     def position(self) -> int:
         """How far every read model has read: a signal at it covers every topic's last change."""
@@ -140,7 +155,7 @@ class Signals:
                     watches = list(self._watches)
                     if not watches:
                         idle_since = idle_since or time.monotonic()
-                        if time.monotonic() - idle_since > IDLE_SECONDS:
+                        if time.monotonic() - idle_since >= self.idle_seconds:
                             self._thread = None
                             return
                     else:
@@ -151,11 +166,12 @@ class Signals:
                     last = self._look(watches, last)
                     self._wait(listener)
                 except Exception as error:  # a lost database must not end the live pages
-                    log.warning("live signals: %s; retrying", " ".join(str(error).split()))
+                    log.warning("live signals: %s %s; retrying", type(error).__name__,
+                                " ".join(str(error).split()))
                     if listener is not None:
                         listener.close()
                         listener = None
-                    time.sleep(min(self.poll * 10, 2.0))
+                    self._closing.wait(min(self.poll * 10, 2.0))
         finally:
             if listener is not None:
                 listener.close()
@@ -209,11 +225,18 @@ class Signals:
         return conn
 
     def _wait(self, listener: psycopg.Connection | None) -> None:
-        """Until the read models commit (NOTIFY), or one poll interval (a safety net for NOTIFY)."""
+        """Until the read models commit (NOTIFY), or one poll interval (a safety net for NOTIFY),
+        or `close`."""
         if listener is None:
-            time.sleep(self.poll)
+            self._closing.wait(self.poll)
             return
-        for _ in listener.notifies(timeout=max(self.poll, 1.0), stop_after=1):
-            pass
-        for _ in listener.notifies(timeout=0):  # one look covers every commit already notified
-            pass
+        deadline = time.monotonic() + max(self.poll, 1.0)
+        while not self._closing.is_set() and time.monotonic() < deadline:
+            woken = False
+            for _ in listener.notifies(timeout=min(deadline - time.monotonic(), WAKE_CHECK_SECONDS),
+                                       stop_after=1):
+                woken = True  # run the generator out: it holds the connection's lock until it ends
+            if woken:
+                for _ in listener.notifies(timeout=0):  # one look covers every commit notified
+                    pass
+                return

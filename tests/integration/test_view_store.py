@@ -149,3 +149,25 @@ def test_the_in_memory_store_keeps_the_same_contract(memory_store: ViewStore) ->
     assert memory_store.get("board", "o1") == {"v": 1}
     memory_store.reset("board", ["board"])
     assert (memory_store.position("board"), memory_store.all("board")) == (0, {})
+
+
+def test_a_commit_notes_for_each_view_it_wrote_the_position_it_moved_to(store: ViewStore) -> None:
+    commit(store, {"board": (0, 3)}, {("board", "o1"): {"n": 1}})
+    commit(store, {"board": (3, 5), "allocation": (0, 5)}, {("allocation", "a1"): {"n": 2}})
+    commit(store, {"board": (5, 9)})  # read events, wrote nothing: no view changed
+
+    assert store.changes_after(0) == {"board": 3, "allocation": 5}
+    assert store.changes_after(3) == {"allocation": 5}
+    assert store.changes_after(5) == {}
+
+
+def test_a_reset_forgets_when_its_views_changed(store: ViewStore) -> None:
+    commit(store, {"board": (0, 3)}, {("board", "o1"): {"n": 1}})
+    store.reset("board", ["board"])
+    assert store.changes_after(0) == {}
+
+
+def test_an_overtaken_commit_notes_no_change(store: ViewStore) -> None:
+    commit(store, {"board": (0, 3)}, {("board", "o1"): {"n": 1}})
+    assert commit(store, {"board": (0, 8)}, {("board", "o1"): {"n": 2}}) is False
+    assert store.changes_after(3) == {}
