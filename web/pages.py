@@ -49,21 +49,25 @@ def signout(request: Request, services: ServicesDep, session: auth.SignedIn,
 @router.get("/", response_class=HTMLResponse)
 def desk(request: Request, services: ServicesDep, session: auth.SignedIn,
          after: Annotated[int | None, Query(ge=0)] = None) -> Response:
-    """My desk: what waits on me, my money, my deals."""
+    """My desk: what waits on me, my money (payable now, held, paid, adjustments), my deals."""
     wait_for(services, after)
     me = auth.actor(session)
     board = services.queries.members.board(me, me.member_id)
-    return render(request, "desk.html", {"board": board, "topics": [f"member:{me.member_id}"],
+    money = services.queries.members.money(me, me.member_id)
+    return render(request, "desk.html", {"board": board, "money": money,
+                                         "topics": [f"member:{me.member_id}"],
                                          "position": board.position}, session=session)
 
 
 @router.get("/desk", response_class=HTMLResponse)
 def desk_region(request: Request, services: ServicesDep, session: auth.SignedIn) -> Response:
-    """The desk's region alone, re-fetched when the page's stream says my board changed."""
+    """The desk's region alone, re-fetched when the page's stream says my board changed (an
+    allocation event that moves my money moves my board: projections/members.py)."""
     wait_for(services, None)
     me = auth.actor(session)
     board = services.queries.members.board(me, me.member_id)
-    return render(request, "_desk.html", {"board": board}, session=session)
+    money = services.queries.members.money(me, me.member_id)
+    return render(request, "_desk.html", {"board": board, "money": money}, session=session)
 
 
 @router.get("/opportunities/{opportunity_id}", response_class=HTMLResponse)
