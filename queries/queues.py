@@ -144,7 +144,8 @@ class QueueQuery:
                     "line": None if figures is None else format_amount(figures["current"],
                                                                        doc["currency"]),
                     "age_days": max((today - raised).days, 0), "own": own, "has_line": has_line,
-                    "resolvable": decides_money(actor) and not own and doc["status"] == "open"}
+                    "resolvable": decides_money(actor) and not own and not has_line
+                                  and doc["status"] == "open"}
 
         mine = [queued(d) for d in documents if d["member_id"] == actor.member_id]
         queue = ([queued(d) for d in documents if d["status"] == "open"]

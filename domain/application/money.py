@@ -209,6 +209,9 @@ class Money:
         if dispute.member_id == actor.member_id:
             raise NotAllowed("nobody resolves their own dispute: another member of finance does")
         allocation = self._allocation(dispute.allocation_id)
+        # an upheld line moves the others (redistribution), a rejected one keeps them: either way
+        # the decision is not for someone whose own line is in the same split
+        self._require_no_line(allocation, actor, "decides its disputes")
 
         def decide(opportunity: Opportunity) -> list[Aggregate]:
             fresh = self._dispute(dispute.id)

@@ -251,6 +251,43 @@ def test_finance_is_not_offered_its_own_dispute_and_a_forged_decision_is_refused
     assert head(world.app) == before
 
 
+def test_finance_with_a_line_is_not_offered_another_s_dispute_on_that_split_and_a_forged_decision_is_refused(
+        world: Services, deal: str) -> None:
+    world.app.add_supporter(ALICE, deal, "fiona")
+    worked(world.app, deal, Actor("fiona", "member"), "pricing_review", confirmed_by=ALICE)
+    worked(world.app, deal, BOB, "demo", confirmed_by=ALICE)
+    aid = win(world.app, deal, by=ALICE)
+    bobs = world.app.raise_dispute(BOB, aid, member_id="bob", reason="the demo won it").id
+    before = head(world.app)
+    with signed_in(world, "fiona", "finance") as fiona:
+        page = fiona.get("/queues/disputes").text
+        forged = fiona.post(f"/queues/disputes/{bobs}/resolve", headers=ORIGIN,
+                            data={"csrf": csrf_of(page), "decision": "reject", "reason": "mine stays"})
+
+    assert "the demo won it" in page and f"/queues/disputes/{bobs}/resolve" not in page
+    assert "you have a line in this split" in page
+    assert forged.status_code == 403 and "you have a line in this allocation" in forged.text
+    assert head(world.app) == before
+
+
+def test_a_decision_sent_twice_records_once_and_a_different_one_after_it_is_a_conflict(
+        world: Services, disputed: tuple[str, str, str]) -> None:
+    _, bobs, _ = disputed
+    with signed_in(world, "fiona", "finance") as fiona:
+        form = {"csrf": csrf_of(fiona.get("/queues/disputes").text), "decision": "reject",
+                "reason": "the policy says 3"}
+        first = fiona.post(f"/queues/disputes/{bobs}/resolve", headers=ORIGIN, data=form, follow_redirects=False)
+        after_first = head(world.app)
+        again = fiona.post(f"/queues/disputes/{bobs}/resolve", headers=ORIGIN, data=form, follow_redirects=False)
+        other = fiona.post(f"/queues/disputes/{bobs}/resolve", headers=ORIGIN,
+                           data={**form, "decision": "uphold", "corrected_amount": "1.00"})
+
+    assert first.status_code == again.status_code == 303
+    assert kinds(events(world.app, bobs)) == ["Raised", "Rejected"]
+    assert other.status_code == 409 and "the dispute is rejected" in other.text
+    assert head(world.app) == after_first
+
+
 def test_a_member_cannot_decide_a_dispute(world: Services, disputed: tuple[str, str, str]) -> None:
     _, bobs, carols = disputed
     before = head(world.app)

@@ -251,6 +251,22 @@ def test_finance_neither_approves_nor_pays_a_split_it_has_a_line_in_nor_resolves
                         received_on=TODAY)
 
 
+def test_finance_with_a_line_decides_nobody_else_s_dispute_on_that_split(app: Goldsplit) -> None:
+    """Upholding bob's line redistributes the others, rejecting it keeps them: fiona, who has a
+    line, may do neither; frank, who has none, decides."""
+    oid = deal(app)
+    app.add_supporter(ALICE, oid, "fiona")
+    cid = contribute(app, oid, Actor("fiona", "member"), "pricing_review", "2026-03-12T09:00:00+00:00",
+                     summary="pricing_review")
+    app.confirm_contribution(ALICE, oid, cid)
+    aid = app.win(ALICE, oid, closed_on=TODAY).allocation_id
+    dispute = app.raise_dispute(BOB, aid, member_id="bob", reason="the demo won it").id
+    for decision, amount in (("reject", None), ("uphold", "1.00")):
+        refused(app, NotAllowed, app.resolve_dispute, FINANCE, dispute, decision=decision,
+                reason="mine stays as it is", corrected_amount=amount)
+    app.resolve_dispute(Actor("frank", "finance"), dispute, decision="reject", reason="the policy says 3")
+
+
 def test_a_refund_id_is_the_ledgers_not_a_deals(app: Goldsplit) -> None:
     first, second = deal(app), deal(app)
     for oid in (first, second):

@@ -16,6 +16,7 @@ from domain.exceptions import (
     ContributionAlreadyConfirmed,
     DomainError,
     NotFound,
+    TransitionRefused,
 )
 from storage.sessions import Session
 from web import auth
@@ -100,11 +101,21 @@ def resolve(request: Request, dispute_id: str, services: ServicesDep, session: a
     except NotFound:
         raise  # what the reader may not see: the 404 page
     except DomainError as refused:
+        if isinstance(refused, TransitionRefused) and _decided_by(services, session, dispute_id, decision):
+            return RedirectResponse("/queues/disputes", status_code=303)  # the same form sent twice
         wait_for(services, None)
         values = {"decision": decision, "reason": reason, "corrected_amount": corrected_amount}
         return _disputes_page(request, services, session, refused=refused, refused_id=dispute_id,
                               values=values, status_code=status_of(refused))
     return RedirectResponse(f"/queues/disputes?after={recorded.position}", status_code=303)
+
+
+def _decided_by(services: ServicesDep, session: Session, dispute_id: str, decision: str) -> bool:
+    """Whether the reader already decided this dispute this way (a double submit, not a conflict)."""
+    wait_for(services, None)
+    resolution = services.queries.allocations.dispute(auth.actor(session), dispute_id).resolution
+    return resolution is not None and (resolution.decision, resolution.by) == (
+        decision, session.member_id)
 
 
 def _disputes_page(request: Request, services: ServicesDep, session: Session, *,
