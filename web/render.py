@@ -22,6 +22,7 @@ from domain.application import MAY
 from domain.exceptions import DomainError
 from storage.sessions import Session
 from web import auth
+from web.signals import read_position
 
 VENDOR = "/static/vendor"
 ASSETS = {  # web/static/vendor/MANIFEST.json says where each came from
@@ -58,6 +59,8 @@ def render(request: Request, template: str, context: dict[str, Any], *, session:
     itself (pages with regions of their own name their `topics` in `context` instead)."""
     if follows:
         kinds = dict.fromkeys(topic.partition(":")[0] for topic in follows)
+        if context.get("position") is None:  # where the page's stream starts, and its "as of"
+            context = {**context, "position": read_position(request.app.state.services)}
         context = {**context, "topics": list(follows),
                    "refresh": ", ".join(f"{kind} from:#live throttle:{REFRESH_THROTTLE}" for kind in kinds)}
     page = templates.get_template(template).render(

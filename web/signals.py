@@ -51,6 +51,12 @@ WAKE_CHECK_SECONDS = 0.25  # how long `close` may wait for a watcher blocked on 
 Topic = tuple[str, str]  # (kind, key); a whole read model's key is ""
 
 
+def read_position(services: Services) -> int:
+    """How far every read model has read: a signal at it covers every topic's last change, and a
+    page read at it is "as of" it."""
+    return min((services.views.position(p.name) for p in services.runner.projections), default=0)
+
+
 @dataclass
 class Signal:
     """What a stream is told: its topics that changed, at `position`; or a change of state."""
@@ -119,9 +125,7 @@ class Signals:
             thread.join(5.0)
 
     def position(self) -> int:
-        """How far every read model has read: a signal at it covers every topic's last change."""
-        runner = self.services.runner
-        return min((self.services.views.position(p.name) for p in runner.projections), default=0)
+        return read_position(self.services)
 
     def changed(self, topics: Iterable[Topic], after: int) -> list[Topic]:
         """The topics whose read model or document changed after position `after`."""
