@@ -84,7 +84,7 @@ class AllocationProjection(Projection):
 
     @_on.register(Opportunity.PaymentReceived)
     def _payment(self, event: Opportunity.PaymentReceived, position: int, changes: Changes) -> None:
-        deal = self._cash_of(changes, str(event.originator_id))
+        deal = self._cash_of(changes, str(event.originator_id), position)
         if deal is None:
             return
         deal["payments"].append({
@@ -95,7 +95,7 @@ class AllocationProjection(Projection):
 
     @_on.register(Opportunity.Refunded)
     def _refund(self, event: Opportunity.Refunded, position: int, changes: Changes) -> None:
-        deal = self._cash_of(changes, str(event.originator_id))
+        deal = self._cash_of(changes, str(event.originator_id), position)
         if deal is None:
             return
         deal["refunds"].append({
@@ -106,7 +106,7 @@ class AllocationProjection(Projection):
 
     @_on.register(Opportunity.Cancelled)
     def _cancelled(self, event: Opportunity.Cancelled, position: int, changes: Changes) -> None:
-        deal = self._cash_of(changes, str(event.originator_id))
+        deal = self._cash_of(changes, str(event.originator_id), position)
         if deal is None:
             return
         deal["cancellation"] = {"reason": event.reason, "cancelled_on": event.cancelled_on,
@@ -114,12 +114,13 @@ class AllocationProjection(Projection):
         changes.put(DEALS, str(event.originator_id), deal)
 
     @staticmethod
-    def _cash_of(changes: Changes, opportunity_id: str) -> dict | None:
-        """The deal's index with its cash kept (a document from before it was: none yet)."""
+    def _cash_of(changes: Changes, opportunity_id: str, position: int) -> dict | None:
+        """The deal's index with its cash kept. A document written before the index kept cash
+        starts keeping it here: `cash_from` says so, since what came earlier is not in it (until
+        `goldsplit rebuild` replays the log into a fresh one)."""
         deal = changes.get(DEALS, opportunity_id)
-        if deal is not None:
-            for name, empty in (("payments", []), ("refunds", []), ("cash", 0), ("cancellation", None)):
-                deal.setdefault(name, empty)
+        if deal is not None and "payments" not in deal:
+            deal.update(payments=[], refunds=[], cash=0, cancellation=None, cash_from=position)
         return deal
 
     @_on.register(Opportunity.ContributionReversed)

@@ -258,6 +258,7 @@ def present_cash(board: dict, doc: dict, deal: dict) -> dict:
         "refunds": [{**r, "amount": money(r["amount"])} for r in deal.get("refunds", [])],
         "cancellation": cancellation,
         "members_with_a_line": sorted(doc.get("targets", {})),
+        "kept_from": deal.get("cash_from", 1) if "payments" in deal else None,
         "position": max([doc["position"], *(f["position"] for f in facts)]),
     }
 
@@ -492,6 +493,11 @@ class DealCashOut(Out):
     cancellation: CancellationOut | None
     members_with_a_line: list[str] = Field(description="whose line the cash moves: none of them "
                                                        "records its payments (four eyes)")
+    kept_from: int | None = Field(description="the log position from which the read model keeps "
+                                              "the deal's cash: 1 (all of it), or where a read "
+                                              "model older than the cash facts started keeping "
+                                              "them (null: none kept yet); `goldsplit rebuild` "
+                                              "makes it 1")
     position: int = Field(description="the last event of the allocation or of the deal's cash")
 
 

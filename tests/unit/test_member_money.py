@@ -19,6 +19,7 @@ from domain.application import Actor
 from domain.exceptions import AllocationNotFound, MemberNotFound, NotAllowed, OpportunityNotFound
 from domain.policy import DEFAULT_INCENTIVE_DOCUMENT
 from main.services import Services
+from projections.allocations import DEALS
 from queries.allocations import DealCashOut
 from queries.members import MemberMoneyOut
 from tests.builders import WonDeal, open_deal, services_in_memory, won_deal
@@ -196,3 +197,22 @@ def test_a_deals_cash_is_for_readers_of_the_books_and_only_of_a_won_deal(world: 
     world.runner.catch_up()
     with pytest.raises(AllocationNotFound):
         world.queries.allocations.cash(FINANCE, still_open)
+
+
+def test_a_deal_index_from_before_the_cash_was_kept_says_from_where_it_keeps_it(
+        world: Services, deal: WonDeal) -> None:
+    """A read model built before the deal index kept cash: the page must not pass what it never
+    saw for nothing received; a rebuild replays the log into a complete one."""
+    older = {k: v for k, v in world.views.get(DEALS, deal.oid).items()
+             if k not in ("payments", "refunds", "cash", "cancellation")}
+    assert world.views.commit({}, {(DEALS, deal.oid): older})
+    assert world.queries.allocations.cash(FINANCE, deal.oid).kept_from is None
+
+    pay(world, deal, "250000.00")
+    world.runner.catch_up()
+
+    cash = world.queries.allocations.cash(FINANCE, deal.oid)
+    assert cash.kept_from == cash.payments[0].position and cash.cash == "250000.00"
+    world.runner.rebuild()
+    rebuilt = world.queries.allocations.cash(FINANCE, deal.oid)
+    assert rebuilt.kept_from == 1 and rebuilt.payments == cash.payments
