@@ -73,14 +73,25 @@ class Watch:
     def __init__(self, topics: Iterable[Topic], loop: asyncio.AbstractEventLoop) -> None:
         self.topics = frozenset(topics)
         self.queue: asyncio.Queue[Signal] = asyncio.Queue()
-        self._loop = loop
+        self.loop = loop
 
-    def tell(self, signal: Signal) -> None:
-        """From the watcher's thread: hand `signal` to the stream's event loop."""
+
+def tell(told: list[tuple[Watch, Signal]]) -> None:
+    """From the watcher's thread: hand each signal to its stream, one wake-up per event loop (not
+    one per stream: with hundreds of streams, the wake-ups would cost more than the signals)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Watch, Signal]]] = {}
+    for watch, signal in told:
+        by_loop.setdefault(watch.loop, []).append((watch, signal))
+    for loop, batch in by_loop.items():
         try:
-            self._loop.call_soon_threadsafe(self.queue.put_nowait, signal)
-        except RuntimeError:  # the loop is closed: the stream is gone
+            loop.call_soon_threadsafe(_deliver, batch)
+        except RuntimeError:  # the loop is closed: its streams are gone
             pass
+
+
+def _deliver(batch: list[tuple[Watch, Signal]]) -> None:
+    for watch, signal in batch:
+        watch.queue.put_nowait(signal)
 
 
 class Signals:
@@ -164,6 +175,10 @@ class Signals:
                             return
                     else:
                         idle_since = None
+                if not watches:  # nobody to tell: no reading, and the next stream starts afresh
+                    last = None
+                    self._closing.wait(self.poll)
+                    continue
                 try:
                     if listener is None:
                         listener = self._listen()
@@ -186,20 +201,20 @@ class Signals:
         if last is None:
             last = position
         stalled = self._stalled(position, last)
+        told: list[tuple[Watch, Signal]] = []
         if stalled != self.stalled:
             self.stalled = stalled
-            for watch in watches:
-                watch.tell(Signal(position, stalled=stalled))
+            told += [(watch, Signal(position, stalled=stalled)) for watch in watches]
         if position < last:
-            for watch in watches:
-                watch.tell(Signal(position, resync=True))
+            told += [(watch, Signal(position, resync=True)) for watch in watches]
         elif position > last:
             followed = set().union(*(watch.topics for watch in watches)) if watches else set()
             changed = set(self.changed(followed, last))
             for watch in watches:
                 mine = sorted(watch.topics & changed)
                 if mine:
-                    watch.tell(Signal(position, mine))
+                    told.append((watch, Signal(position, mine)))
+        tell(told)
         return position
 
     def _stalled(self, position: int, last: int) -> bool:
