@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -75,8 +76,18 @@ def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
                                           "detail": detail}, status_code=status)
 
 
+def invalid_input(invalid: RequestValidationError) -> str:
+    """What a malformed query, path or form parameter is told: each one by name with its rule."""
+    def name(loc: Sequence[Any]) -> str:
+        return ".".join(str(part) for part in loc if part not in ("query", "path", "body", "header"))
+
+    return "; ".join(f"{name(e.get('loc', ())) or 'request'}: {e.get('msg', 'invalid')}"
+                     for e in invalid.errors())
+
+
 class PageRoute(APIRoute):
-    """A page's route: its refusals are pages, not problem documents."""
+    """A page's route: its refusals are pages, not problem documents (a malformed parameter too:
+    the 422 page naming it and its rule, where the JSON API answers a problem document)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -92,5 +103,7 @@ class PageRoute(APIRoute):
                 return error_page(request, status_of(refused), refused.detail)
             except Refused as refused:
                 return error_page(request, refused.status, refused.detail)
+            except RequestValidationError as invalid:
+                return error_page(request, 422, invalid_input(invalid))
 
         return page
