@@ -12,7 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from domain.application import Actor
 from tests.browser.conftest import LiveServer
 from tests.browser.test_live_board import LIVE_SECONDS, STREAM_MS, deal_with_bob
-from tests.builders import contribute, open_deal
+from tests.builders import contribute, open_deal, worked
 from tests.ledger import ALICE, BOB, DAVE, LEAD
 
 
@@ -69,3 +69,22 @@ def test_a_member_s_list_never_gains_a_deal_they_are_not_on(live: LiveServer, ne
     bob.wait_for_timeout(LIVE_SECONDS * 500)
     assert "Dave's secret deal" not in bob.locator("main").inner_text()
     assert bob.locator("main").inner_text().count("Acme") >= seen.count("Acme")
+
+
+def test_my_desk_follows_my_open_deal_whose_new_work_moves_my_projected_line(live: LiveServer, new_context) -> None:
+    """alice's confirmed work on the deal changes bob's share of it: his desk's projected line moves
+    in place, though nothing of bob's own changed."""
+    oid = deal_with_bob(live)
+    worked(live.services.app, oid, BOB, "demo")
+    live.services.runner.wait_for(live.services.app.recorder.max_notification_id())
+    bob = new_context().new_page()
+    with bob.expect_response(lambda r: urlsplit(r.url).path == "/events", timeout=STREAM_MS):
+        live.sign_in(bob, BOB)
+    bob.evaluate("window.stillHere = true")
+    line = bob.locator("#desk tr", has_text="Acme core banking").locator("td").last
+    before = line.inner_text()
+
+    worked(live.services.app, oid, ALICE, "visit")
+
+    expect(line).not_to_have_text(before, timeout=LIVE_SECONDS * 1000)
+    assert bob.evaluate("window.stillHere === true"), "the desk was reloaded, not refreshed"
