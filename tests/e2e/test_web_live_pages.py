@@ -55,13 +55,19 @@ def stream_of(page: str) -> tuple[list[str], int | None]:
     ("bob", "/accounts", ["accounts"]),
     ("bob", "/members", ["members"]),
     ("bob", "/allocations", ["allocations"]),
+    ("bob", "/statements/{month}/bob", ["payables"]),
+    ("fiona", "/periods/{month}", ["payables"]),
+    ("fiona", "/periods/{month}/journal", ["payables"]),
+    ("fiona", "/periods/{month}/payroll", ["payables"]),
 ])
 def test_each_screen_follows_its_topics_from_the_position_it_was_read_at(
         world: Services, who: str, path: str, topics: list[str]) -> None:
     won = won_deal(world.app)
     world.runner.catch_up()
     role = {"fiona": "finance", "lin": "lead"}.get(who, "member")
-    path, topics = path.format(oid=won.oid, aid=won.aid), [t.format(oid=won.oid, aid=won.aid) for t in topics]
+    month = world.app.clock().strftime("%Y-%m")
+    path = path.format(oid=won.oid, aid=won.aid, month=month)
+    topics = [t.format(oid=won.oid, aid=won.aid) for t in topics]
     with signed_in(world, who, role) as reader:
         page = reader.get(path)
         assert page.status_code == 200, page.text

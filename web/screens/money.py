@@ -142,7 +142,8 @@ def statement(request: Request, period: str, member_id: str, services: ServicesD
     return render(request, "statement.html", {
         "statement": shown, "kinds": KINDS, "here": f"/statements/{period}/{here}",
         "mine": member_id == session.member_id,
-        "choice": _selector(period, lambda p: f"/statements/{p}/{here}")}, session=session)
+        "choice": _selector(period, lambda p: f"/statements/{p}/{here}")}, session=session,
+                  follows=["payables"])
 
 
 # -- the journal and payroll -----------------------------------------------------------------------
@@ -169,7 +170,8 @@ def journal(request: Request, period: str, services: ServicesDep, session: auth.
         return _attachment(journal_csv(shown.model_dump(), part), CSV,
                            f"journal-{period}{suffix}.csv")
     return render(request, "journal.html", {
-        "journal": shown, "choice": _selector(period, lambda p: f"/periods/{p}/journal")}, session=session)
+        "journal": shown, "choice": _selector(period, lambda p: f"/periods/{p}/journal")}, session=session,
+        follows=["payables"])
 
 
 @router.get("/periods/{period}/payroll", response_class=HTMLResponse)
@@ -183,7 +185,8 @@ def payroll(request: Request, period: str, services: ServicesDep, session: auth.
         return _attachment(payroll_csv(shown.model_dump(), part), CSV,
                            f"payroll-{period}{suffix}.csv")
     return render(request, "payroll.html", {
-        "payroll": shown, "choice": _selector(period, lambda p: f"/periods/{p}/payroll")}, session=session)
+        "payroll": shown, "choice": _selector(period, lambda p: f"/periods/{p}/payroll")}, session=session,
+        follows=["payables"])
 
 
 # -- closes run in this process ----------------------------------------------------------------
@@ -336,4 +339,5 @@ def _period_page(request: Request, services: ServicesDep, session: Session, peri
     return render(request, "period.html", {
         "shown": shown, "period": period, "run": run, "closable": closable, "refused": refused,
         "position": max([m.position or 0 for m in shown.months] + [0]),
-        "choice": _selector(period, lambda p: f"/periods/{p}")}, session=session, status_code=status_code)
+        "choice": _selector(period, lambda p: f"/periods/{p}")}, session=session, status_code=status_code,
+        follows=[] if run and run.running else ["payables"])  # a running close's region follows it
