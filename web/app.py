@@ -19,3 +19,4 @@ def install(app: FastAPI) -> None:
     app.router.routes[:] = [route for route in app.router.routes
                             if getattr(route, "path", None) not in docs.PATHS]
     app.include_router(docs.router)
+    events.close_at_shutdown(app)

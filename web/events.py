@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.sse import ServerSentEvent, format_sse_event
 
@@ -51,6 +52,22 @@ def set_heartbeat(seconds: float) -> float:
     previous, HEARTBEAT_SECONDS = HEARTBEAT_SECONDS, seconds
     return previous
 
+
+def close_at_shutdown(app: FastAPI) -> None:
+    """End the process's watcher when the app stops, before its services close under it."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            try:
+                yield state
+            finally:
+                hub = getattr(app.state, "signals", None)
+                if hub is not None:
+                    await anyio.to_thread.run_sync(hub.close)
+
+    app.router.lifespan_context = lifespan
 
 
 def stream_session(request: Request, services: ServicesDep) -> Session:
