@@ -7,13 +7,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web import docs, events, pages
-from web.screens import allocations, audit, cash, lists, money, queues, reference
+from web.screens import allocations, audit, cash, lists, money, opportunity, queues, reference
 
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(packages=[("web", "static")]), name="static")
     app.include_router(events.router)
-    for screens in (pages, allocations, queues, audit, reference, money, cash, lists):
+    for screens in (pages, opportunity, allocations, queues, audit, reference, money, cash, lists):
         app.include_router(screens.router)
     # /docs and /redoc with their assets from /static/vendor, not FastAPI's CDN (web/docs.py)
     app.router.routes[:] = [route for route in app.router.routes

@@ -4,9 +4,7 @@ Application commands, with a fresh Idempotency-Key so that a double submit recor
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import uuid5
 
 from fastapi import APIRouter, Form, Query, Request
@@ -16,9 +14,10 @@ from api.deps import IDEMPOTENT_IDS, ServicesDep, wait_for
 from api.errors import status_of
 from domain.application import Actor
 from domain.exceptions import ContributionAlreadyRecorded, DomainError
-from queries.board import BoardOut
+from queries.members import MemberBoardOut
 from web import auth
 from web.render import PageRoute, render
+from web.screens.opportunity import board_context, page_context
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -55,8 +54,18 @@ def desk(request: Request, services: ServicesDep, session: auth.SignedIn,
     board = services.queries.members.board(me, me.member_id)
     money = services.queries.members.money(me, me.member_id)
     return render(request, "desk.html", {"board": board, "money": money,
-                                         "topics": [f"member:{me.member_id}"],
+                                         "topics": _desk_topics(me, board),
                                          "position": board.position}, session=session)
+
+
+DESK_DEALS = 50  # the desk follows this many of my open deals one by one, and beyond, every board
+
+
+def _desk_topics(me: Actor, board: MemberBoardOut) -> list[str]:
+    """My board; my open deals' boards, whose changes move my projected line; the payables, whose
+    month close moves my money from payable to paid."""
+    deals = [f"board:{deal.opportunity_id}" for deal in board.projected.opportunities]
+    return [f"member:{me.member_id}", *(deals if len(deals) <= DESK_DEALS else ["boards"]), "payables"]
 
 
 @router.get("/desk", response_class=HTMLResponse)
@@ -76,7 +85,7 @@ def opportunity(request: Request, opportunity_id: str, services: ServicesDep, se
     """An opportunity's board, live; the forms of what the reader may do on it."""
     wait_for(services, after)
     board = services.queries.boards.board(auth.actor(session), opportunity_id)
-    return render(request, "opportunity.html", _board_context(services, session, board), session=session)
+    return render(request, "opportunity.html", page_context(services, session, board), session=session)
 
 
 @router.get("/opportunities/{opportunity_id}/board", response_class=HTMLResponse)
@@ -85,7 +94,7 @@ def opportunity_board(request: Request, opportunity_id: str, services: ServicesD
     """The board region alone, re-fetched when the page's stream says the board changed."""
     wait_for(services, None)
     board = services.queries.boards.board(auth.actor(session), opportunity_id)
-    return render(request, "_board.html", _board_context(services, session, board), session=session)
+    return render(request, "_board.html", board_context(services, session, board), session=session)
 
 
 @router.post("/opportunities/{opportunity_id}/contributions")
@@ -110,7 +119,7 @@ def record_contribution(request: Request, opportunity_id: str, services: Service
         values = {"kind": kind, "summary": summary, "occurred_at": occurred_at, "hours": hours,
                   "evidence_url": evidence_url}
         return render(request, "opportunity.html",
-                      {**_board_context(services, session, board), "refused": refused, "values": values},
+                      {**page_context(services, session, board), "refused": refused, "values": values},
                       session=session, status_code=status_of(refused))
     return RedirectResponse(f"/opportunities/{opportunity_id}?after={recorded.position}", status_code=303)
 
@@ -123,27 +132,6 @@ def confirm_contribution(request: Request, opportunity_id: str, contribution_id:
     auth.check_post(request, session, csrf)
     recorded = services.app.confirm_contribution(auth.actor(session), opportunity_id, contribution_id)
     return RedirectResponse(f"/opportunities/{opportunity_id}?after={recorded.position}", status_code=303)
-
-
-def _board_context(services: ServicesDep, session: Any, board: BoardOut) -> dict:
-    me = auth.actor(session)
-    today = services.app.clock().date()
-    kinds = sorted(services.app.incentive_policy_in_force(today).kind_weights)
-    return {"board": board, "me": me, "kinds": kinds, "key": secrets.token_urlsafe(16),
-            "confirms": _confirms(board, me), "records": _on_the_deal(board, me),
-            "topics": [f"board:{board.opportunity_id}"], "position": board.position,
-            "values": {"occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")}}
-
-
-def _on_the_deal(board: BoardOut, me: Actor) -> bool:
-    """Whoever sits on the deal records their own work on it while it is open."""
-    seated = me.member_id in (board.triangle.AR, board.triangle.SR, board.triangle.FR)
-    return board.stage == "open" and (seated or me.member_id in board.supporters)
-
-
-def _confirms(board: BoardOut, me: Actor) -> bool:
-    """The deal's AR and the leads confirm work (never their own: the page offers no button)."""
-    return board.stage == "open" and (me.leads or board.triangle.AR == me.member_id)
 
 
 def _utc(local: str) -> str:

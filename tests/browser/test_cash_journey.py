@@ -28,7 +28,7 @@ PAYABLE, HELD, PAID, ADJUSTMENTS = 1, 2, 3, 4  # cells of a currency's row of th
 def desk_stream(member: str):
     def opened(response: Response) -> bool:
         url = urlsplit(response.url)
-        return url.path == "/events" and parse_qs(url.query).get("topics") == [f"member:{member}"]
+        return url.path == "/events" and f"member:{member}" in parse_qs(url.query)["topics"][0].split(",")
 
     return opened
 
