@@ -17,7 +17,8 @@ from fastapi import Depends, Request, Response
 
 from api.deps import get_services
 from api.services import Services
-from domain.application import Actor
+from domain.application import MAY, Actor
+from domain.exceptions import NotAllowed
 from storage.sessions import Session
 
 COOKIE = "goldsplit_session"
@@ -64,10 +65,19 @@ def end(response: Response, request: Request) -> None:
                            secure=request.url.hostname not in LOOPBACK)
 
 
-def check_post(request: Request, session: Session, csrf: str | None) -> None:
-    """A post is the session's own: sent from this origin, with the session's token."""
+def require_role(actor: Actor, may: str) -> None:
+    """The session's role may do this (the domain's MAY table, as the API's gates read it)."""
+    if actor.role not in MAY[may]:
+        raise NotAllowed(f"the {actor.role} role may not do this; allowed: {', '.join(MAY[may])}")
+
+
+def check_post(request: Request, session: Session, csrf: str | None, may: str | None = None) -> None:
+    """A post is the session's own: sent from this origin, with the session's token (and, named,
+    by a role that `may` do it)."""
     origin = request.headers.get("origin")
     # the host, not the scheme: behind a proxy that ends TLS the app itself is reached over http
     if (origin is None or urlsplit(origin).netloc != request.url.netloc or csrf is None
             or not secrets.compare_digest(csrf, session.csrf)):
         raise CrossSite
+    if may is not None:
+        require_role(actor(session), may)

@@ -105,7 +105,7 @@ def record_contribution(request: Request, opportunity_id: str, services: Service
                         hours: Annotated[str, Form()] = "", evidence_url: Annotated[str, Form()] = "",
                         ) -> Response:
     """Record my own work on the deal; a double submit (the same form's key) records it once."""
-    auth.check_post(request, session, csrf)
+    auth.check_post(request, session, csrf, may="work")
     me = auth.actor(session)
     try:
         recorded = services.app.record_contribution(
@@ -129,7 +129,7 @@ def confirm_contribution(request: Request, opportunity_id: str, contribution_id:
                          services: ServicesDep, session: auth.SignedIn,
                          csrf: Annotated[str | None, Form()] = None) -> Response:
     """The AR or a lead confirms someone else's work."""
-    auth.check_post(request, session, csrf)
+    auth.check_post(request, session, csrf, may="work")
     recorded = services.app.confirm_contribution(auth.actor(session), opportunity_id, contribution_id)
     return RedirectResponse(f"/opportunities/{opportunity_id}?after={recorded.position}", status_code=303)
 

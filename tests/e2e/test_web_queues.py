@@ -322,3 +322,20 @@ def test_a_cross_site_post_to_any_queue_is_refused_and_records_nothing(
         assert posted.status_code == 403, action
         assert "not sent from this site" in posted.text
     assert head(world.app) == before
+
+
+@pytest.mark.parametrize("path", ["/opportunities/{oid}/contributions/{cid}/confirm",
+                                  "/queues/confirmations/{oid}/{cid}/confirm"])
+def test_a_finance_session_confirms_no_work_from_a_page_as_the_api_refuses_it(
+        world: Services, path: str) -> None:
+    """fiona is the deal's AR as a member; signed in as finance she is refused the collaboration
+    commands from a page exactly as the API's role gate refuses her token."""
+    oid = open_deal(world.app, Actor("fiona", "member"))
+    seat_triangle(world.app, oid, LEAD, SR="bob")
+    cid = contribute(world.app, oid, BOB, "demo")
+    before = head(world.app)
+    with signed_in(world, "fiona", "finance") as fiona:
+        csrf = csrf_of(fiona.get("/queues/confirmations").text)
+        refused = fiona.post(path.format(oid=oid, cid=cid), headers=ORIGIN, data={"csrf": csrf})
+    assert refused.status_code == 403 and "the finance role may not do this" in refused.text
+    assert head(world.app) == before

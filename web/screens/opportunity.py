@@ -33,7 +33,7 @@ from api.errors import status_of
 from api.idempotency import request_hash, scoped_key
 from domain.aggregates import DEPARTMENTS
 from domain.application import MAY, Actor, Recorded
-from domain.exceptions import Conflict, DomainError, InvalidInput, NotAllowed
+from domain.exceptions import Conflict, DomainError, InvalidInput
 from domain.policy import TRIANGLE_ROLES
 from queries.board import BoardOut
 from storage.answers import KEYED, PENDING, Keyed
@@ -252,8 +252,7 @@ def _act(request: Request, services: ServicesDep, session: Session, opportunity_
     auth.check_post(request, session, csrf)
     me = auth.actor(session)
     try:
-        if me.role not in MAY["work"]:  # the API's `Writer`
-            raise NotAllowed(f"the {me.role} role may not do this; allowed: {', '.join(MAY['work'])}")
+        auth.require_role(me, "work")  # the API's `Writer`
         position = _once(services, me, key, request.url.path, sent, lambda: command(me))
     except DomainError as refused:
         wait_for(services, None)

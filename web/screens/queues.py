@@ -43,7 +43,7 @@ def confirmations(request: Request, services: ServicesDep, session: auth.SignedI
 def confirm(request: Request, opportunity_id: str, contribution_id: str, services: ServicesDep,
             session: auth.SignedIn, csrf: Annotated[str | None, Form()] = None) -> Response:
     """Confirm someone else's work from the queue; the same button pressed twice confirms once."""
-    auth.check_post(request, session, csrf)
+    auth.check_post(request, session, csrf, may="work")
     try:
         recorded = services.app.confirm_contribution(auth.actor(session), opportunity_id,
                                                      contribution_id)
