@@ -148,6 +148,7 @@ def main(out: Path) -> list[Path]:
                     shooter.shoot("explanation", "bob", f"/allocations/{aid}/members/bob",
                                   "How bob's line is computed")
                     shooter.shoot("approvals", "fiona", "/queues/approvals", "Allocations to approve")
+                    shooter.shoot("money", "fiona", f"/opportunities/{oid}/money", "Money")
                     shooter.shoot("audit", "tom", "/audit?verify=true", "Audit chain")
                 finally:
                     shooter.close()
