@@ -10,6 +10,7 @@ from projections.runner import ProjectionRunner
 from projections.store import ViewStore
 from queries import Queries
 from storage.answers import AnswerStore
+from storage.closes import CloseRuns
 from storage.counts import Counts
 from storage.database import Database
 from storage.sessions import Sessions
@@ -36,5 +37,6 @@ class Services(Protocol):
     counts: Counts
     queries: Queries
     sessions: Sessions
+    closes: CloseRuns
 
     def close(self) -> None: ...

@@ -12,6 +12,7 @@ from projections.runner import ProjectionRunner
 from projections.store import ViewStore
 from queries import Queries
 from storage.answers import AnswerStore
+from storage.closes import CloseRuns
 from storage.counts import Counts
 from storage.database import Database
 from storage.sessions import Sessions
@@ -28,6 +29,7 @@ class Services:
     counts: Counts  # what the consumers did with inbound messages
     queries: Queries  # the read side, one query object per read model
     sessions: Sessions  # the web app's sign-in codes and sessions
+    closes: CloseRuns  # the web app's period closes as they run, seen from every replica
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Services:
@@ -38,12 +40,13 @@ class Services:
             idempotency = AnswerStore(db, takeover_seconds=settings.idempotency_takeover_seconds)
             counts = Counts(db)
             sessions = Sessions(db)
+            closes = CloseRuns(db)
         return cls(settings=settings, db=db, app=app, views=views,
                    runner=ProjectionRunner(app, views, database=db), idempotency=idempotency,
                    counts=counts, queries=Queries(
                        app, views, journal_expense_account=settings.journal_expense_account,
                        journal_payable_account=settings.journal_payable_account),
-                   sessions=sessions)
+                   sessions=sessions, closes=closes)
 
     def __enter__(self) -> Services:
         return self

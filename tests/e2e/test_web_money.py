@@ -264,7 +264,7 @@ def test_a_period_not_over_shows_why_and_its_close_is_refused_beside_the_form(
 def test_while_a_close_runs_the_region_polls_and_shows_its_progress_then_stops(
         world: Services, books: WonDeal) -> None:
     """The progress as a `<progress>` with its text; once done the region has no trigger."""
-    closes, release = Closes(), threading.Event()
+    closes, release = Closes(world.closes), threading.Event()
 
     def work(progress) -> dict:
         progress(3, 12)

@@ -17,8 +17,9 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -36,6 +37,7 @@ from domain.application import MAY, require
 from domain.exceptions import DomainError, InvalidInput, MemberNotFound, NotAllowed, NotFound, PeriodClosed
 from domain.payables import KINDS, month_of, months_of
 from domain.values import EARLIEST
+from storage.closes import CloseRuns
 from storage.sessions import Session
 from web import auth
 from web.render import PageRoute, render, templates
@@ -189,11 +191,11 @@ def payroll(request: Request, period: str, services: ServicesDep, session: auth.
         follows=["payables"])
 
 
-# -- closes run in this process ----------------------------------------------------------------
+# -- closes, seen from every process -------------------------------------------------------------
 
 @dataclass
 class CloseRun:
-    """One close of a period in this process: how far its replay got, and how it ended."""
+    """One close of a period: how far its replay got, and how it ended."""
 
     period: str
     months: list[str]
@@ -212,66 +214,97 @@ class CloseRun:
         return self.status == "running"
 
 
-class Closes:
-    """The closes this process runs (period -> its latest run, under a lock): one at a time for
-    any month, each in a thread of its own, reporting its progress here."""
+ALIVE_WITHIN_SECONDS = 15.0  # a running close silent this long was cut off with its process
+BEAT_SECONDS = 2.0  # a running close says it is alive this often, and saves its progress
+PROGRESS_SECONDS = 0.5  # the replay's progress is saved at most this often
+STOPPED = "the process running the close stopped before it ended; the period stays open unless it shows closed"
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._runs: dict[str, CloseRun] = {}
+
+class Closes:
+    """The closes of periods: each runs in a thread of the process that started it and reports its
+    progress to the database (storage/closes.py), so that every replica shows the same; one at a
+    time for any month."""
+
+    def __init__(self, runs: CloseRuns) -> None:
+        self.runs = runs
 
     def start(self, period: str, by: str,
               work: Callable[[Callable[[int, int], None]], dict]) -> CloseRun | None:
         """Run `work(progress)` in a thread, or answer the running close that shares a month."""
         months = months_of(period)
-        with self._lock:
-            busy = next((r for r in self._runs.values() if r.running and set(r.months) & set(months)), None)
-            if busy is not None:
-                return replace(busy)
-            run = self._runs[period] = CloseRun(period, months, by, _now())
+        run = CloseRun(period, months, by, _now())
+        busy = self.runs.start(period, months, asdict(run), ALIVE_WITHIN_SECONDS)
+        if busy is not None:
+            return CloseRun(**busy)
         threading.Thread(target=self._run, args=(run, work), name=f"goldsplit-close-{period}",
                          daemon=True).start()
         return None
 
     def get(self, period: str) -> CloseRun | None:
-        """A copy of the period's latest run."""
-        with self._lock:
-            run = self._runs.get(period)
-            return replace(run) if run is not None else None
-
-    def _progress(self, run: CloseRun, position: int, cutoff: int) -> None:
-        with self._lock:
-            run.position, run.cutoff = position, cutoff
-
-    def _finish(self, run: CloseRun, status: str, **how: Any) -> None:
-        with self._lock:
-            for name, value in how.items():
-                setattr(run, name, value)
-            run.status, run.finished_at = status, _now()
+        """The period's latest run, wherever it runs (a run whose process died: failed)."""
+        found = self.runs.get(period)
+        if found is None:
+            return None
+        doc, silent_for = found
+        run = CloseRun(**doc)
+        if run.running and silent_for > ALIVE_WITHIN_SECONDS:
+            run.status, run.detail = "failed", STOPPED
+        return run
 
     def _run(self, run: CloseRun, work: Callable[[Callable[[int, int], None]], dict]) -> None:
+        lock, done, saved_at = threading.Lock(), threading.Event(), [0.0]
+
+        def save() -> None:
+            with lock:
+                self.runs.put(run.period, asdict(run))
+                saved_at[0] = time.monotonic()
+
+        def progress(position: int, cutoff: int) -> None:
+            with lock:
+                run.position, run.cutoff = position, cutoff
+            if time.monotonic() - saved_at[0] >= PROGRESS_SECONDS:
+                save()
+
+        def beat() -> None:  # progress and heartbeat, saved together
+            while not done.wait(BEAT_SECONDS):
+                try:
+                    save()
+                except Exception:  # the database away a moment: the next beat tries again
+                    log.warning("the close of %s could not save its progress", run.period, exc_info=True)
+
+        threading.Thread(target=beat, name=f"goldsplit-close-beat-{run.period}", daemon=True).start()
         try:
-            report = work(lambda position, cutoff: self._progress(run, position, cutoff))
+            report = work(progress)
         except CloseRefused as refused:
-            self._finish(run, "refused", detail=refused.detail, differences=refused.differences)
+            how = {"status": "refused", "detail": refused.detail, "differences": refused.differences}
         except (DomainError, Refused) as refused:  # not over, closed meanwhile, booked into, 503
-            self._finish(run, "failed", detail=refused.detail)
+            how = {"status": "failed", "detail": refused.detail}
         except Exception:
             log.exception("the close of %s failed", run.period)
-            self._finish(run, "failed", detail="the close stopped on an unexpected error; the period stays open")
+            how = {"status": "failed", "detail": "the close stopped on an unexpected error; the period stays open"}
         else:
-            self._finish(run, "closed", report=report, position=report.get("cutoff", run.position))
+            how = {"status": "closed", "report": report, "position": report.get("cutoff", run.position)}
+        done.set()
+        with lock:
+            for name, value in how.items():
+                setattr(run, name, value)
+            run.finished_at = _now()
+        try:
+            save()
+        except Exception:  # the page will say the close stopped; the period's own state tells
+            log.exception("the close of %s ended %s but could not save it", run.period, how["status"])
 
 
 _CREATING = threading.Lock()
 
 
 def closes_of(request: Request) -> Closes:
-    """This application's closes (one registry per app, made on first use)."""
+    """This application's closes (one per app, made on first use over its services' store)."""
+    services = request.app.state.services
     with _CREATING:
         found = getattr(request.app.state, "goldsplit_closes", None)
-        if found is None:
-            found = request.app.state.goldsplit_closes = Closes()
+        if found is None or found.runs is not services.closes:
+            found = request.app.state.goldsplit_closes = Closes(services.closes)
         return found
 
 
