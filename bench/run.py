@@ -270,19 +270,7 @@ def http_rate(url: str, opportunities: list[str], raw: float, separate_projectio
     """`goldsplit serve` at saturation, then paced at half its peak. As deployed (deploy/), the
     projections run as `goldsplit project` beside it; otherwise in the API process."""
     where = "their own process" if separate_projections else "the API process"
-    port = free_port()
-    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_SECRET": SECRET,
-           "GOLDSPLIT_IN_PROCESS_PROJECTIONS": "false" if separate_projections else "true"}
-    exe = Path(sys.executable).with_name("goldsplit")
-    errors = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the server runs
-    processes = [subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=errors)]
-    if separate_projections:
-        processes.append(subprocess.Popen([str(exe), "project"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=errors))
-    server = processes[0]
-    try:
-        _wait_healthy(port, server, errors)
+    with serving(url, separate_projections) as (port, server):
         post_contributions(port, opportunities, THREADS, 1.0)  # warm up
         ok, failed, latencies, elapsed = post_contributions(port, opportunities, THREADS, SECONDS)
         rate = ok / elapsed
@@ -308,6 +296,25 @@ def http_rate(url: str, opportunities: list[str], raw: float, separate_projectio
         if not separate_projections:
             record("(e) peak RSS, API process", f"{rss:.0f} MB (projections in process)", "<= 150 MB",
                    rss <= 150)
+
+
+@contextmanager
+def serving(url: str, separate_projections: bool) -> Iterator[tuple[int, subprocess.Popen]]:
+    """`goldsplit serve` (the API and the web app), as bench (a) starts it: with the projections
+    in a `goldsplit project` process of their own, as deploy/ runs them, or in its own process."""
+    port = free_port()
+    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_SECRET": SECRET,
+           "GOLDSPLIT_IN_PROCESS_PROJECTIONS": "false" if separate_projections else "true"}
+    exe = Path(sys.executable).with_name("goldsplit")
+    errors = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the server runs
+    processes = [subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=errors)]
+    if separate_projections:
+        processes.append(subprocess.Popen([str(exe), "project"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=errors))
+    try:
+        _wait_healthy(port, processes[0], errors)
+        yield port, processes[0]
     finally:
         for process in processes:
             process.terminate()

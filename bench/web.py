@@ -25,15 +25,10 @@ import http.client
 import json
 import multiprocessing
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from itertools import accumulate
@@ -46,15 +41,14 @@ from bench.run import (
     LEAD,
     REPS,
     SECRET,
-    _wait_healthy,
     build,
     contribution,
-    free_port,
     fresh_database,
     percentile,
     record,
     say,
     seed,
+    serving,
 )
 from domain.application import Actor
 from main.services import Services
@@ -110,33 +104,6 @@ def fill(services: Services, deal: str, ar: str, count: int) -> None:
     for n, cid in enumerate(answers):
         if n % 3 and n % 2:
             app.confirm_contribution(Actor(ar, "member"), deal, cid)
-
-
-@contextmanager
-def serving(url: str, separate_projections: bool) -> Iterator[tuple[int, subprocess.Popen]]:
-    """`goldsplit serve` (the API and the web app), as bench (a) starts it: with the projections
-    in a `goldsplit project` process of their own, as deploy/ runs them, or in its own process."""
-    port = free_port()
-    env = {**os.environ, "GOLDSPLIT_DATABASE_URL": url, "GOLDSPLIT_SECRET": SECRET,
-           "GOLDSPLIT_IN_PROCESS_PROJECTIONS": "false" if separate_projections else "true"}
-    exe = Path(sys.executable).with_name("goldsplit")
-    errors = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the server runs
-    processes = [subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=errors)]
-    if separate_projections:
-        processes.append(subprocess.Popen([str(exe), "project"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=errors))
-    try:
-        _wait_healthy(port, processes[0], errors)
-        yield port, processes[0]
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        errors.close()
 
 
 def _caught_up(services: Services, timeout: float = 300) -> None:
