@@ -231,14 +231,19 @@ def test_one_open_dispute_per_member_per_line(app: Goldsplit) -> None:
     app.raise_dispute(BOB, aid, member_id="bob", reason="a new fact")
 
 
-def test_finance_neither_approves_nor_pays_a_split_it_has_a_line_in_nor_resolves_its_own_dispute(
-        app: Goldsplit) -> None:
+def won_with_fiona(app: Goldsplit) -> tuple[str, str]:
+    """A won deal on which fiona, of finance, did confirmed work: she has a line (oid, aid)."""
     oid = deal(app)
     app.add_supporter(ALICE, oid, "fiona")
     cid = contribute(app, oid, Actor("fiona", "member"), "pricing_review", "2026-03-12T09:00:00+00:00",
                      summary="pricing_review")
     app.confirm_contribution(ALICE, oid, cid)
-    aid = app.win(ALICE, oid, closed_on=TODAY).allocation_id
+    return oid, app.win(ALICE, oid, closed_on=TODAY).allocation_id
+
+
+def test_finance_neither_approves_nor_pays_a_split_it_has_a_line_in_nor_resolves_its_own_dispute(
+        app: Goldsplit) -> None:
+    oid, aid = won_with_fiona(app)
     refused(app, NotAllowed, app.approve_allocation, FINANCE, aid)
     dispute = app.raise_dispute(FINANCE, aid, member_id="fiona", reason="pricing is worth more").id
     refused(app, NotAllowed, app.resolve_dispute, FINANCE, dispute, decision="uphold",
@@ -254,12 +259,7 @@ def test_finance_neither_approves_nor_pays_a_split_it_has_a_line_in_nor_resolves
 def test_finance_with_a_line_decides_nobody_else_s_dispute_on_that_split(app: Goldsplit) -> None:
     """Upholding bob's line redistributes the others, rejecting it keeps them: fiona, who has a
     line, may do neither; frank, who has none, decides."""
-    oid = deal(app)
-    app.add_supporter(ALICE, oid, "fiona")
-    cid = contribute(app, oid, Actor("fiona", "member"), "pricing_review", "2026-03-12T09:00:00+00:00",
-                     summary="pricing_review")
-    app.confirm_contribution(ALICE, oid, cid)
-    aid = app.win(ALICE, oid, closed_on=TODAY).allocation_id
+    oid, aid = won_with_fiona(app)
     dispute = app.raise_dispute(BOB, aid, member_id="bob", reason="the demo won it").id
     for decision, amount in (("reject", None), ("uphold", "1.00")):
         refused(app, NotAllowed, app.resolve_dispute, FINANCE, dispute, decision=decision,
