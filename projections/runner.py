@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from domain.application import Goldsplit
 from domain.backoff import Backoff
@@ -263,16 +262,7 @@ class ProjectionRunner:
 
     def _connect_listener(self, channel: str) -> psycopg.Connection:
         assert self.database is not None
-        # keepalives: a peer that vanished without closing the socket is noticed in about a minute
-        conn = psycopg.connect(**self.database.postgres_connect_kwargs(), autocommit=True,
-                               application_name="goldsplit-projection-listener", keepalives=1,
-                               keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
-        try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return self.database.listen(channel, "goldsplit-projection-listener")
 
     def _await_notify(self, conn: psycopg.Connection, timeout: float) -> None:
         """Return on the first NOTIFY (dropping any others already queued), at `timeout`, or on stop."""

@@ -155,6 +155,22 @@ class Database:
                 "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
                 "password": env["POSTGRES_PASSWORD"] or None, "connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
+    def listen(self, channel: str, application_name: str) -> Any:
+        """A connection of its own that LISTENs on `channel` (PostgreSQL only): a peer that vanished
+        without closing the socket is noticed by the keepalives in about a minute."""
+        import psycopg
+        from psycopg import sql
+
+        conn = psycopg.connect(**self.postgres_connect_kwargs(), autocommit=True,
+                               application_name=application_name, keepalives=1,
+                               keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def close(self) -> None:
         with self._lock:
             if self._sqlite is not None:

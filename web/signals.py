@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg
-from psycopg import sql
 
 from api.services import Services
 from projections.accounts import VIEW as ACCOUNTS
@@ -232,16 +231,7 @@ class Signals:
 
     def _listen(self) -> psycopg.Connection | None:
         db = self.services.db
-        if db.kind != "postgresql":
-            return None
-        conn = psycopg.connect(**db.postgres_connect_kwargs(), autocommit=True,
-                               application_name="goldsplit-live-signals")
-        try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return db.listen(CHANNEL, "goldsplit-live-signals") if db.kind == "postgresql" else None
 
     def _wait(self, listener: psycopg.Connection | None) -> None:
         """Until the read models commit (NOTIFY), or one poll interval (a safety net for NOTIFY),
