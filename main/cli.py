@@ -33,14 +33,14 @@ def _masked(url: str) -> str:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from main.serve import application
+    from main.serve import process
 
     host = args.host or settings.host
     if settings.secret == DEV_SECRET and host not in LOOPBACK:
         print(f"refusing to serve on {host} with the development secret: anyone could sign "
               "tokens; set GOLDSPLIT_SECRET", file=sys.stderr)
         return 2
-    uvicorn.run(application(settings, build=lambda: Services.build(settings)), host=host,
+    uvicorn.run(process(settings, build=lambda: Services.build(settings)), host=host,
                 port=args.port or settings.port, log_level="info", access_log=settings.access_log,
                 timeout_graceful_shutdown=5)  # open event streams end at shutdown
     return 0

@@ -114,13 +114,13 @@ def _serve(services: Services, settings: Settings) -> None:
     """The web app on the story's store, with a sign-in link per persona, until Ctrl-C."""
     import uvicorn
 
-    from main.serve import application, signin_url
+    from main.serve import process, signin_url
 
     _rule(f"The web app: open a link (each works once, for {SIGNIN_LINK_SECONDS // 60} minutes); Ctrl-C stops")
     for member_id, role, who in PERSONAS:
         code = services.sessions.issue_code(member_id, role, SIGNIN_LINK_SECONDS)
         print(f"{who:<36} {signin_url(settings, code)}")
-    uvicorn.run(application(settings, services=services), host=settings.host, port=settings.port,
+    uvicorn.run(process(settings, services=services), host=settings.host, port=settings.port,
                 log_level="warning", timeout_graceful_shutdown=2)
 
 
