@@ -17,6 +17,7 @@ ACCOUNT_IDS = "account_uuid"  # Account aggregate uuid -> account id
 OPPORTUNITIES = "account_opportunity"  # opportunity uuid -> account id
 TASKS = "account_task"  # task uuid -> account id
 ACCOUNT = "account_id"  # the parent the three link views name (Changes.link)
+ROWS = "account_row"  # account id -> what the accounts list shows and filters on (queries/lists.py)
 
 
 def _account(account_id: str) -> dict:
@@ -26,11 +27,15 @@ def _account(account_id: str) -> dict:
             "registered_at": None, "position": 0}
 
 
+ROW_FIELDS = ("account_id", "registered", "name", "industry", "grade", "team")
+
+
 class AccountBoardProjection(Projection):
     """Keeps one document per account with the facts its board shows."""
 
     name = "account_board"
-    views = (VIEW, ACCOUNT_IDS, OPPORTUNITIES, TASKS)
+    views = (VIEW, ACCOUNT_IDS, OPPORTUNITIES, TASKS, ROWS)
+    rows = {VIEW: (ROWS, lambda key, doc: {name: doc.get(name) for name in ROW_FIELDS})}
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
         account_id = self._account_of(event, changes)

@@ -16,6 +16,7 @@ from projections.base import Changes, Projection, happened_at, on_event
 VIEW = "allocation"
 POSITIONS = "contribution_position"
 DISPUTES = "dispute"
+ROWS = "allocation_row"  # allocation id -> what the allocations list shows and filters on
 DEALS = "allocation_deal"  # opportunity id -> its opened amount, amount corrections while open, win,
 #                             and its cash: payments, refunds and cancellation with their positions
 
@@ -29,12 +30,25 @@ def latest_result(doc: dict) -> dict:
     return doc.get("latest") or doc["result"]
 
 
+def allocation_row(doc: dict) -> dict:
+    """An allocation as the lists read it: its state, the split as it stands (grade, close date,
+    pool), and `lines`, whoever has a line in it (queries/explain.py `line_figures` is not None)."""
+    latest = latest_result(doc)
+    lines = ({x["member_id"] for x in doc["result"]["lines"]} | set(doc.get("targets", {}))
+             | set(doc.get("paid", {})) | set(doc.get("approved_amounts") or {}))
+    return {"id": doc["id"], "opportunity_id": doc["opportunity_id"], "status": doc["status"],
+            "cancelled": bool(doc.get("cancelled")), "currency": doc["currency"],
+            "latest": {"grade": latest["grade"], "closed_on": latest["closed_on"], "pool": latest["pool"]},
+            "lines": sorted(lines)}
+
+
 class AllocationProjection(Projection):
     """One document per allocation and per dispute; an index from contribution event id to log
     position; one small document per opportunity with what the allocation's review reads."""
 
     name = "allocation"
-    views = (VIEW, POSITIONS, DISPUTES, DEALS)
+    views = (VIEW, POSITIONS, DISPUTES, DEALS, ROWS)
+    rows = {VIEW: (ROWS, lambda key, doc: allocation_row(doc))}
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from functools import singledispatchmethod
 from typing import Any
 
@@ -38,6 +39,18 @@ class Changes:
     def put(self, view: str, key: str, doc: dict) -> None:
         self.written[(view, key)] = doc
 
+    def with_rows(self, projections: Iterable[Projection]) -> dict[tuple[str, str], dict]:
+        """What to commit: the written documents and, for each one a projection lists
+        (`Projection.rows`), its row in the list view, made from the document as it ends the batch."""
+        listed = {view: how for projection in projections for view, how in projection.rows.items()}
+        written = dict(self.written)
+        for (view, key), doc in self.written.items():
+            if view in listed:
+                rows_view, row = listed[view]
+                if (found := row(key, doc)) is not None:
+                    written[(rows_view, key)] = found
+        return written
+
     def link(self, view: str, child: str, field: str, parent: str) -> str:
         """Record in the link view `view` that `child` (the id of an aggregate whose first event
         names its parent) belongs to `parent`: the document `{field: parent}`. Answers `parent`."""
@@ -70,6 +83,9 @@ class Projection(ABC):
 
     name: str
     views: tuple[str, ...]
+    # a view whose documents the lists page through -> (its rows' view, the row of one document,
+    # None for a document that is no row); the rows' view is one of `views`, so a rebuild resets it
+    rows: dict[str, tuple[str, Callable[[str, dict], dict | None]]] = {}
 
     @abstractmethod
     def process(self, event: Any, position: int, changes: Changes) -> None:

@@ -16,15 +16,29 @@ VIEW = "board"
 REQUESTS = "board_request"  # support request id -> the opportunity whose board shows it
 LINKS = "board_link"  # "allocation:<id>", "dispute:<id>", "ask:<id>" -> the opportunity whose board shows it
 OPPORTUNITY = "opportunity_id"  # the parent a link document names (Changes.link)
+ROWS = "board_row"  # opportunity id -> what the deals list shows and filters on (queries/lists.py)
 
 OPEN_STATUSES = ("open", "accepted")  # asked for and not yet answered with a delivery or a refusal
+
+
+def board_row(doc: dict) -> dict:
+    """A deal as the lists read it: a small row, not its board with every contribution. `people`
+    are those who are or were on it (queries/access.py `was_on`)."""
+    seated = [*doc.get("triangle", {}).values(), *doc.get("supporters", []),
+              *(h["member_id"] for h in doc.get("triangle_history", []))]
+    return {"opportunity_id": doc.get("opportunity_id"), "name": doc.get("name"),
+            "account_id": doc.get("account_id"), "stage": doc.get("stage"), "grade": doc.get("grade"),
+            "amount": doc.get("amount"), "currency": doc.get("currency"),
+            "expected_close": doc.get("expected_close"), "closed_on": doc.get("closed_on"),
+            "people": sorted({m for m in seated if m})}
 
 
 class BoardProjection(Projection):
     """Keeps one document per opportunity with the facts its board shows."""
 
     name = "board"
-    views = (VIEW, REQUESTS, LINKS)
+    views = (VIEW, REQUESTS, LINKS, ROWS)
+    rows = {VIEW: (ROWS, lambda key, doc: board_row(doc))}
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)

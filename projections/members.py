@@ -25,6 +25,8 @@ MEMBER = "member_id"  # the parent a dispute's or a contribution's document name
 
 LATEST = 100  # contributions listed, and closed tasks, requests and disputes kept, per document
 COUNTS = "contribution_counts"  # status -> kind -> how many of the member's contributions
+ROWS = "member_row"  # member id -> what the directory shows and filters on (queries/lists.py)
+ROW_FIELDS = ("member_id", "registered", "name", "department", "team")
 
 FROM_ME, TO_ME = "requests_from_me", "requests_to_me"
 
@@ -47,7 +49,9 @@ class MemberBoardProjection(Projection):
     """Keeps one document per member (and per department asked for help) with what their board shows."""
 
     name = "member_board"
-    views = (VIEW, REQUESTS, TASKS, CONTRIBUTIONS, DISPUTES)
+    views = (VIEW, REQUESTS, TASKS, CONTRIBUTIONS, DISPUTES, ROWS)
+    rows = {VIEW: (ROWS, lambda key, doc: None if key.startswith("department:")
+                   else {name: doc.get(name) for name in ROW_FIELDS})}
 
     def process(self, event: Any, position: int, changes: Changes) -> None:
         self._on(event, position, changes)

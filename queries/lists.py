@@ -10,9 +10,11 @@ Rows are ordered by name (case-insensitively, then as spelled), then id, a total
 is the last row's (name, id) as base64url JSON, so the next page starts right after it whatever
 was written meanwhile, and a cursor this module did not make is refused naming `cursor`.
 
-For now each list reads every document of its view (`views.all`) and filters in Python: a list
-read model indexed in SQL (name, state, grade, member, period) is later work, the figure of
-issue 15.
+Each list reads the small rows its projection writes beside the documents (`Projection.rows`:
+`board_row`, `account_row`, `member_row`, `allocation_row`), not the boards with every
+contribution, and filters them in Python. A store whose rows are not written yet (from before
+them, until one `goldsplit rebuild`) is read from the documents, the same way. Paging in SQL
+(an index on name) is later work.
 """
 
 from __future__ import annotations
@@ -32,17 +34,13 @@ from domain.exceptions import InvalidInput, NotAllowed
 from domain.grading import ACCOUNT_GRADES
 from domain.money import format_amount
 from domain.policy import GRADES
-from projections.accounts import VIEW as ACCOUNTS
 from projections.accounts import AccountBoardProjection
-from projections.allocations import VIEW as ALLOCATIONS
-from projections.allocations import AllocationProjection, latest_result
-from projections.board import VIEW as BOARDS
+from projections.allocations import AllocationProjection
+from projections.base import Projection
 from projections.board import BoardProjection
-from projections.members import VIEW as MEMBERS
 from projections.members import MemberBoardProjection
 from projections.store import ViewStore
-from queries.access import reads_all, was_on
-from queries.explain import line_figures
+from queries.access import reads_all
 from queries.models import Money, Out
 
 STATES = ("open", "won", "lost")
@@ -131,10 +129,10 @@ class ListQuery:
         _one_of(grade, GRADES, "grade")
         after, limit, q = _cursor(cursor), _limit(limit), _search(q)
         position = self.views.position(BoardProjection.name)
-        rows = [b for b in self.views.all(BOARDS).values()
-                if (reads_all(actor) or was_on(b, actor.member_id))
+        rows = [b for b in self._rows(BoardProjection).values()
+                if (reads_all(actor) or actor.member_id in b["people"])
                 and (state is None or b["stage"] == state) and (grade is None or b["grade"] == grade)
-                and (member is None or was_on(b, member))
+                and (member is None or member in b["people"])
                 and (account is None or b["account_id"] == account) and _matches(b["name"], q)]
         items, nxt = _page(rows, lambda b: (b["name"], b["opportunity_id"]), after, limit)
         return OpportunityPageOut.model_validate({
@@ -146,7 +144,7 @@ class ListQuery:
         _one_of(grade, ACCOUNT_GRADES, "grade")
         after, limit, q = _cursor(cursor), _limit(limit), _search(q)
         position = self.views.position(AccountBoardProjection.name)
-        rows = [a for a in self.views.all(ACCOUNTS).values()
+        rows = [a for a in self._rows(AccountBoardProjection).values()
                 if a["registered"] and (reads_all(actor) or actor.member_id in a["team"])
                 and (grade is None or a["grade"] == grade) and _matches(a["name"] or "", q)]
         items, nxt = _page(rows, lambda a: (a["name"] or "", a["account_id"]), after, limit)
@@ -161,8 +159,8 @@ class ListQuery:
         _one_of(department, DEPARTMENTS, "department")
         after, limit, q = _cursor(cursor), _limit(limit), _search(q)
         position = self.views.position(MemberBoardProjection.name)
-        rows = [m for key, m in self.views.all(MEMBERS).items()
-                if not key.startswith("department:") and m.get("registered") and m.get("member_id")
+        rows = [m for m in self._rows(MemberBoardProjection).values()
+                if m.get("registered") and m.get("member_id")
                 and (department is None or m["department"] == department)
                 and (team is None or m["team"] == team) and _matches(m["name"], q)]
         items, nxt = _page(rows, lambda m: (m["name"], m["member_id"]), after, limit)
@@ -186,21 +184,30 @@ class ListQuery:
         after, limit = _cursor(cursor), _limit(limit)
         position = min(self.views.position(AllocationProjection.name),
                        self.views.position(BoardProjection.name))
-        boards = self.views.all(BOARDS)
+        boards = self._rows(BoardProjection)
         rows = []
-        for doc in self.views.all(ALLOCATIONS).values():
-            board = boards.get(doc["opportunity_id"])
-            if board is None or not (reads_all(actor) or was_on(board, actor.member_id)):
+        for row in self._rows(AllocationProjection).values():
+            board = boards.get(row["opportunity_id"])
+            if board is None or not (reads_all(actor) or actor.member_id in board["people"]):
                 continue
-            latest = latest_result(doc)
-            if ((status is None or doc["status"] == status)
-                    and (period is None or _in_period(latest["closed_on"], period))
-                    and (member is None or line_figures(doc, member) is not None)):
-                rows.append((board["name"], doc, latest))
+            if ((status is None or row["status"] == status)
+                    and (period is None or _in_period(row["latest"]["closed_on"], period))
+                    and (member is None or member in row["lines"])):
+                rows.append((board["name"], row))
         items, nxt = _page(rows, lambda r: (r[0], r[1]["id"]), after, limit)
         return AllocationPageOut.model_validate({
-            "items": [_allocation(name, doc, latest, actor) for name, doc, latest in items],
+            "items": [_allocation(name, row, actor) for name, row in items],
             "next": nxt, "position": position})
+
+    def _rows(self, projection: type[Projection]) -> dict[str, dict]:
+        """The rows of the one view `projection` lists, by key; made from its documents when none
+        is written yet (a store from before the rows: the same rows, read the slow way)."""
+        ((view, (rows_view, row)),) = projection.rows.items()
+        rows = self.views.all(rows_view)
+        if rows:
+            return rows
+        made = ((key, row(key, doc)) for key, doc in self.views.all(view).items())
+        return {key: found for key, found in made if found is not None}
 
 
 # -- rows ---------------------------------------------------------------------------------------
@@ -213,15 +220,14 @@ def _opportunity(board: dict) -> dict:
             "expected_close": board["expected_close"], "closed_on": board["closed_on"]}
 
 
-def _allocation(name: str, doc: dict, latest: dict, actor: Actor) -> dict:
-    cancelled = bool(doc.get("cancelled"))
-    currency = doc["currency"]
-    return {"id": doc["id"], "opportunity_id": doc["opportunity_id"], "name": name,
-            "status": doc["status"], "cancelled": cancelled, "grade": latest["grade"],
+def _allocation(name: str, row: dict, actor: Actor) -> dict:
+    latest, cancelled, currency = row["latest"], row["cancelled"], row["currency"]
+    return {"id": row["id"], "opportunity_id": row["opportunity_id"], "name": name,
+            "status": row["status"], "cancelled": cancelled, "grade": latest["grade"],
             "closed_on": latest["closed_on"],
             "pool": {"amount": format_amount(0 if cancelled else latest["pool"], currency),
                      "currency": currency},
-            "has_line": line_figures(doc, actor.member_id) is not None}
+            "has_line": actor.member_id in row["lines"]}
 
 
 def _in_period(closed_on: str, period: str) -> bool:
