@@ -10,6 +10,8 @@ from typing import Any
 from domain.aggregates import Ask, Dispute, Opportunity
 from projections.store import ViewStore
 
+COMPLETE = "~complete"  # the key that marks a rows' view as holding every document's row (with_rows)
+
 # the status a decision leaves its subject in, by the event that records it
 STATUS_AFTER: dict[type, str] = {
     Dispute.Rejected: "rejected", Dispute.Upheld: "upheld",
@@ -39,11 +41,21 @@ class Changes:
     def put(self, view: str, key: str, doc: dict) -> None:
         self.written[(view, key)] = doc
 
-    def with_rows(self, projections: Iterable[Projection]) -> dict[tuple[str, str], dict]:
+    def with_rows(self, projections: Iterable[Projection],
+                  from_start: Iterable[str] = ()) -> dict[tuple[str, str], dict]:
         """What to commit: the written documents and, for each one a projection lists
-        (`Projection.rows`), its row in the list view, made from the document as it ends the batch."""
+        (`Projection.rows`), its row in the list view, made from the document as it ends the batch.
+        A projection that reads `from_start` (the log's first event: a new store, or a rebuild)
+        marks its rows' view COMPLETE: it will hold a row for every document (a store from before
+        the rows has some, but not all, until it is rebuilt)."""
+        projections = list(projections)
         listed = {view: how for projection in projections for view, how in projection.rows.items()}
         written = dict(self.written)
+        starting = set(from_start)
+        for projection in projections:
+            if projection.name in starting:
+                for rows_view, _ in projection.rows.values():
+                    written[(rows_view, COMPLETE)] = {"complete": True}
         for (view, key), doc in self.written.items():
             if view in listed:
                 rows_view, row = listed[view]

@@ -110,7 +110,8 @@ class ProjectionRunner:
                     changes = self._project(notifications, positions)
                 last = notifications[-1].id
                 moves = {name: (c, last) for name, c in checkpoints.items() if c.position < last}
-                if not self.store.commit(moves, changes.with_rows(self.projections)):
+                fresh = [name for name, c in checkpoints.items() if c.position == 0]
+                if not self.store.commit(moves, changes.with_rows(self.projections, fresh)):
                     log.info("another runner moved the projections first; re-reading")
                     continue
                 if self.stalled is not None and last >= self.stalled.position:

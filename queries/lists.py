@@ -36,7 +36,7 @@ from domain.money import format_amount
 from domain.policy import GRADES
 from projections.accounts import AccountBoardProjection
 from projections.allocations import AllocationProjection
-from projections.base import Projection
+from projections.base import COMPLETE, Projection
 from projections.board import BoardProjection
 from projections.members import MemberBoardProjection
 from projections.store import ViewStore
@@ -200,11 +200,11 @@ class ListQuery:
             "next": nxt, "position": position})
 
     def _rows(self, projection: type[Projection]) -> dict[str, dict]:
-        """The rows of the one view `projection` lists, by key; made from its documents when none
-        is written yet (a store from before the rows: the same rows, read the slow way)."""
+        """The rows of the one view `projection` lists, by key; made from its documents while the
+        rows' view is not complete (a store from before the rows: the same rows, the slow way)."""
         ((view, (rows_view, row)),) = projection.rows.items()
         rows = self.views.all(rows_view)
-        if rows:
+        if rows.pop(COMPLETE, None) is not None:
             return rows
         made = ((key, row(key, doc)) for key, doc in self.views.all(view).items())
         return {key: found for key, found in made if found is not None}

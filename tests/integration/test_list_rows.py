@@ -12,6 +12,7 @@ from domain.application import Actor
 from main.services import Services
 from projections.accounts import AccountBoardProjection
 from projections.allocations import AllocationProjection
+from projections.base import COMPLETE
 from projections.board import BoardProjection
 from projections.members import MemberBoardProjection
 from tests.builders import contribute, open_deal, register_team, seat_triangle, won_deal
@@ -58,7 +59,9 @@ def lists(services: Services) -> list:
 def test_each_row_is_its_document_s_as_the_batch_left_it(world: Services) -> None:
     for projection in LISTED:
         ((_, (rows_view, _)),) = projection.rows.items()
-        assert world.views.all(rows_view) == rows_of_documents(world, projection), projection.name
+        rows = world.views.all(rows_view)
+        assert rows.pop(COMPLETE) == {"complete": True}, projection.name  # written from the start
+        assert rows == rows_of_documents(world, projection), projection.name
 
 
 def test_who_was_on_a_deal_lists_it_and_only_them(world: Services) -> None:
@@ -70,11 +73,21 @@ def test_who_was_on_a_deal_lists_it_and_only_them(world: Services) -> None:
     assert [i.has_line for i in world.queries.lists.allocations(BOB).items] == [True]
 
 
-def test_a_store_without_rows_lists_the_same_and_a_rebuild_writes_them(world: Services) -> None:
+@pytest.mark.parametrize("kept", ["none", "some"])
+def test_a_store_from_before_the_rows_lists_the_same_and_a_rebuild_writes_them(
+        world: Services, kept: str) -> None:
+    """An upgraded store has no rows, then rows only of what changed since: neither is complete."""
     before = lists(world)
+    views = tuple(p.rows[p.views[0]][0] for p in LISTED)
+    first = {view: min(key for key in world.views.all(view) if key != COMPLETE) for view in views}
     with world.db.transaction() as cur:
-        cur.execute("DELETE FROM goldsplit_views WHERE view IN (?, ?, ?, ?)",
-                    tuple(p.rows[p.views[0]][0] for p in LISTED))
+        if kept == "none":
+            cur.execute("DELETE FROM goldsplit_views WHERE view IN (?, ?, ?, ?)", views)
+        else:  # the marker gone, and every other row with it but one of each
+            cur.execute("DELETE FROM goldsplit_views WHERE view IN (?, ?, ?, ?) AND key = ?",
+                        (*views, COMPLETE))
+            for view in views:
+                cur.execute("DELETE FROM goldsplit_views WHERE view = ? AND key <> ?", (view, first[view]))
     assert lists(world) == before  # read from the documents
 
     for projection in world.runner.projections:
