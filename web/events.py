@@ -37,7 +37,7 @@ from domain.exceptions import NotFound
 from queries.access import readable_allocation, readable_board, require_own
 from storage.sessions import Session
 from web import auth
-from web.signals import DOCUMENTS, READ_MODELS, Signal, Signals, Topic, Watch
+from web.signals import DOCUMENTS, READ_MODELS, Signal, Signals, Topic
 
 router = APIRouter(include_in_schema=False)
 RETRY_MILLISECONDS = 3000
@@ -133,12 +133,14 @@ async def events(hub: Annotated[Signals, Depends(signals_of)],
     passes each event through three tasks and costs about five times more CPU per event, which
     hundreds of open pages multiply."""
     resumed = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
-    watch = hub.watch(watched)  # before the catch-up in _signals: no change can fall between the two
-    return StreamingResponse(_sent(hub, watch, watched, resumed), media_type="text/event-stream",
+    return StreamingResponse(_sent(hub, watched, resumed), media_type="text/event-stream",
                              headers=HEADERS)
 
 
-async def _sent(hub: Signals, watch: Watch, watched: list[Topic], cursor: int | None) -> AsyncIterator[bytes]:
+async def _sent(hub: Signals, watched: list[Topic], cursor: int | None) -> AsyncIterator[bytes]:
+    """The stream's bytes. It watches from its first step (a response never sent watches nothing)
+    and before its catch-up, so that no change falls between the two."""
+    watch = hub.watch(watched)
     try:
         async for event in _signals(hub, watch.queue, watched, cursor):
             yield format_sse_event(data_str=event.raw_data, event=event.event, id=event.id,
