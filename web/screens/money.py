@@ -165,29 +165,29 @@ def periods(services: ServicesDep, session: auth.SignedIn,
 def journal(request: Request, period: str, services: ServicesDep, session: auth.SignedIn,
             after: After = None, format: Format = "html", part: Part = "lines") -> Response:  # noqa: A002
     """Balanced double-entry lines for the period, and the same as CSV (finance, auditors, admins)."""
-    suffix = _csv_suffix(format, part, ("html", "csv"))
-    wait_for(services, after)
-    shown = services.queries.periods.journal(auth.actor(session), period)
-    if format == "csv":
-        return _attachment(journal_csv(shown.model_dump(), part), CSV,
-                           f"journal-{period}{suffix}.csv")
-    return render(request, "journal.html", {
-        "journal": shown, "choice": _selector(period, lambda p: f"/periods/{p}/journal")}, session=session,
-        follows=["payables"])
+    return _book(request, period, services, session, after, format, part, "journal",
+                 services.queries.periods.journal, journal_csv)
 
 
 @router.get("/periods/{period}/payroll", response_class=HTMLResponse)
 def payroll(request: Request, period: str, services: ServicesDep, session: auth.SignedIn,
             after: After = None, format: Format = "html", part: Part = "lines") -> Response:  # noqa: A002
     """What to pay each member per currency, and the same as CSV (finance, auditors, admins)."""
+    return _book(request, period, services, session, after, format, part, "payroll",
+                 services.queries.periods.payroll, payroll_csv)
+
+
+def _book(request: Request, period: str, services: ServicesDep, session: Session, after: int | None,
+          format: str, part: str, name: str, read: Callable[[Any, str], Any],  # noqa: A002
+          as_csv: Callable[[dict, str], str]) -> Response:
+    """A period's journal or payroll: its page (`name`.html), or the same as CSV."""
     suffix = _csv_suffix(format, part, ("html", "csv"))
     wait_for(services, after)
-    shown = services.queries.periods.payroll(auth.actor(session), period)
+    shown = read(auth.actor(session), period)
     if format == "csv":
-        return _attachment(payroll_csv(shown.model_dump(), part), CSV,
-                           f"payroll-{period}{suffix}.csv")
-    return render(request, "payroll.html", {
-        "payroll": shown, "choice": _selector(period, lambda p: f"/periods/{p}/payroll")}, session=session,
+        return _attachment(as_csv(shown.model_dump(), part), CSV, f"{name}-{period}{suffix}.csv")
+    return render(request, f"{name}.html", {
+        name: shown, "choice": _selector(period, lambda p: f"/periods/{p}/{name}")}, session=session,
         follows=["payables"])
 
 
